@@ -1,0 +1,137 @@
+"""Every setting, read from the environment (and an optional ``.env`` file) in one place.
+
+``Settings()`` validates at start-up; :func:`load_settings` turns a validation error into a
+:class:`SettingsError` whose message names each bad variable and what it expects. Secrets are
+``SecretStr`` so they never appear in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "packs" / "default.yaml"
+
+
+class Clock(StrEnum):
+    WALL = "wall"
+    EVENT = "event"
+
+
+class SecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class SettingsError(ValueError):
+    """A bad setting; the message names the variable and what it expects."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHURNWATCH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Kafka
+    kafka_bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers, comma-separated")
+    topic_prefix: str = Field("", description="prefix for every topic name")
+    topic_logins: str = Field("logins", description="logins topic (before the prefix)")
+    topic_orders: str = Field("orders", description="orders topic (before the prefix)")
+    topic_payments: str = Field("payments", description="payments topic (before the prefix)")
+    topic_support_tickets: str = Field("support-tickets", description="support tickets topic (before the prefix)")
+    topic_alerts: str = Field("alerts", description="alerts topic (before the prefix)")
+    topic_dead_letters: str = Field("dead-letters", description="dead-letter topic (before the prefix)")
+    partitions: int = Field(8, ge=1, le=10_000, description="partitions for topics churnwatch creates")
+    replication_factor: int = Field(1, ge=1, le=10, description="replication factor for topics churnwatch creates")
+    app_id: str = Field("churnwatch", min_length=1, description="Faust app id (consumer group, changelog topic prefix)")
+
+    # Kafka security
+    kafka_security_protocol: SecurityProtocol = Field(SecurityProtocol.PLAINTEXT, description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: SaslMechanism = Field(SaslMechanism.PLAIN, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never printed)")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers")
+    kafka_ssl_certfile: Path | None = Field(None, description="client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = Field(None, description="client key (mutual TLS)")
+
+    # Engine
+    rules: Path = Field(DEFAULT_RULES, description="rule pack file (YAML)")
+    clock: Clock = Field(Clock.WALL, description="wall or event (contract section 3)")
+    tick_seconds: float | None = Field(None, gt=0, description="tick interval; default 60 (wall) or 86400 (event)")
+    allowed_lateness_seconds: float = Field(3 * 86400, ge=0, description="how late an event may arrive")
+    dedup_horizon_seconds: float = Field(7 * 86400, ge=0, description="event_id dedup horizon (event time)")
+    cooldown_seconds: float = Field(7 * 86400, ge=0, description="firing-alert cooldown (event time)")
+    max_future_skew_seconds: float = Field(300, ge=0, description="how far ahead of the worker clock an event may be")
+    max_event_bytes: int = Field(64 * 1024, ge=256, description="largest accepted message value")
+    default_currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="currency when an event gives none")
+    expected_lifespan_years: float = Field(3.0, gt=0, description="for customer_value")
+    lost_after_days: float = Field(30.0, gt=0, description="days in critical before a customer counts as lost")
+
+    # Serving
+    redis_url: SecretStr | None = Field(None, description="e.g. redis://localhost:6379/0; unset: no Redis view")
+    redis_flush_seconds: float = Field(1.0, gt=0, description="how often the Redis view is written (batched)")
+    web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of the worker")
+    web_bind: str = Field("0.0.0.0", description="HTTP bind address")
+    api_token: SecretStr | None = Field(None, description="bearer token required by the HTTP API (not /healthz)")
+    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    data_dir: Path = Field(Path("churnwatch-data"), description="worker data directory (RocksDB state)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.store.startswith(("memory://", "rocksdb://")):
+            raise ValueError("CHURNWATCH_STORE must be memory:// or rocksdb://")
+        sasl = self.kafka_security_protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                "CHURNWATCH_KAFKA_SASL_USERNAME and CHURNWATCH_KAFKA_SASL_PASSWORD are required "
+                f"with CHURNWATCH_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol.value}"
+            )
+        return self
+
+    @property
+    def effective_tick_seconds(self) -> float:
+        if self.tick_seconds is not None:
+            return self.tick_seconds
+        return 86400.0 if self.clock is Clock.EVENT else 60.0
+
+    def topic(self, name: str) -> str:
+        """Full topic name for one of: logins, orders, payments, support_tickets, alerts, dead_letters."""
+        return self.topic_prefix + str(getattr(self, f"topic_{name}"))
+
+    @property
+    def input_topics(self) -> dict[str, str]:
+        """Event type (``login``...) to full topic name."""
+        return {
+            "login": self.topic("logins"),
+            "order": self.topic("orders"),
+            "payment": self.topic("payments"),
+            "support_ticket": self.topic("support_tickets"),
+        }
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, or raise :class:`SettingsError` with a readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            var = f"CHURNWATCH_{field.upper()}" if err["loc"] else "settings"
+            lines.append(f"{var}: {err['msg']}")
+        raise SettingsError("bad setting(s):\n  " + "\n  ".join(lines)) from None

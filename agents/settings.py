@@ -61,8 +61,12 @@ class Settings(BaseSettings):
     app_id: str = Field("churnwatch", min_length=1, description="Faust app id (consumer group, changelog topic prefix)")
 
     # Kafka security
-    kafka_security_protocol: SecurityProtocol = Field(SecurityProtocol.PLAINTEXT, description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
-    kafka_sasl_mechanism: SaslMechanism = Field(SaslMechanism.PLAIN, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+    kafka_security_protocol: SecurityProtocol = Field(
+        SecurityProtocol.PLAINTEXT, description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        SaslMechanism.PLAIN, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
     kafka_sasl_username: str | None = Field(None, description="SASL user name")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never printed)")
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers")

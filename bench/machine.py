@@ -1,0 +1,77 @@
+"""What the numbers were measured on: CPU, cores, memory, Python, library and Kafka versions."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    for line in text.splitlines():
+        if line.lower().startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def kafka_version(bootstrap: str | None) -> str | None:
+    """The broker's Kafka version: from the jars of deploy/local when present, else the API version it speaks."""
+    for root in (REPO / "deploy" / "local", REPO / ".cache"):
+        if not root.is_dir():
+            continue
+        for jar in sorted(root.rglob("kafka_2.1*-*.jar")) + sorted(root.rglob("kafka-server-*.jar")):
+            m = re.search(r"kafka(?:_2\.\d+|-server)-(\d+\.\d+\.\d+)", jar.name)
+            if m:
+                return m.group(1)
+    from bench.kafka_util import broker_reachable
+
+    if bootstrap is None or not broker_reachable(bootstrap):
+        return None
+    with contextlib.suppress(Exception):
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            ver = admin._client.check_version(timeout=5)
+            return "api>=" + ".".join(str(p) for p in ver)
+        finally:
+            admin.close()
+    return None
+
+
+def machine_info(bootstrap: str | None = None) -> dict[str, Any]:
+    mem_total = None
+    with contextlib.suppress(Exception):
+        import psutil
+
+        mem_total = psutil.virtual_memory().total
+    return {
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_bytes": mem_total,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "kafka": kafka_version(bootstrap),
+        "libraries": {
+            name: _version(name)
+            for name in ("faust-streaming", "aiokafka", "kafka-python", "orjson", "rocksdict", "psutil", "pyinstrument")
+        },
+    }

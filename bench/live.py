@@ -108,7 +108,7 @@ def _peer(cmd: list[str], timeout: float) -> dict[str, Any]:
 def measure_raw(run: LiveRun, n: int) -> dict[str, Any]:
     topics = ",".join(run.input_topics().values())
     cmd = [sys.executable, "-m", "bench.peers.raw_aiokafka", "--bootstrap", run.bootstrap, "--topics", topics]
-    cmd += ["--expect", str(n), "--group", f"bench-{run.run_id}-raw", "--timeout", str(run.size.phase_timeout)]
+    cmd += ["--partitions", str(run.size.live_partitions), "--expect", str(n), "--timeout", str(run.size.phase_timeout)]
     return _peer(cmd, run.size.phase_timeout)
 
 

@@ -31,29 +31,36 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def kafka_version(bootstrap: str | None) -> str | None:
-    """The broker's Kafka version: from the jars of deploy/local when present, else the API version it speaks."""
+def _jar_version() -> str | None:
     for root in (REPO / "deploy" / "local", REPO / ".cache"):
         if not root.is_dir():
             continue
         for jar in sorted(root.rglob("kafka_2.1*-*.jar")) + sorted(root.rglob("kafka-server-*.jar")):
-            m = re.search(r"kafka(?:_2\.\d+|-server)-(\d+\.\d+\.\d+)", jar.name)
+            m = re.search(r"kafka(?:_2\.\d+|-server)-(\d+\.\d+\.\d+)\.jar$", jar.name)
             if m:
                 return m.group(1)
+    return None
+
+
+def kafka_version(bootstrap: str | None) -> str | None:
+    """The broker's Kafka version: what it speaks (kafka-python's probe), refined by deploy/local's jars."""
     from bench.kafka_util import broker_reachable
 
     if bootstrap is None or not broker_reachable(bootstrap):
         return None
+    api: str | None = None
     with contextlib.suppress(Exception):
         from kafka import KafkaAdminClient
 
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
-            ver = admin._client.check_version(timeout=5)
-            return "api>=" + ".".join(str(p) for p in ver)
+            api = ".".join(str(p) for p in admin._client.check_version())
         finally:
             admin.close()
-    return None
+    jar = _jar_version()
+    if jar and (api is None or jar.startswith(api + ".") or jar == api):
+        return jar
+    return api
 
 
 def machine_info(bootstrap: str | None = None) -> dict[str, Any]:

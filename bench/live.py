@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -41,6 +42,7 @@ from bench.synth import DAY, cancel_event, filler_login, live_mix
 
 REPO = Path(__file__).resolve().parent.parent
 QUIX_PYTHON_ENV = "CHURNWATCH_BENCH_QUIX_PYTHON"
+WORKER_CMD_ENV = "CHURNWATCH_BENCH_WORKER_CMD"  # default: <venv>/churnwatch worker -l warning
 QUIX_VENV = REPO / ".cache" / "bench-quix"
 EVENTS_LINE = re.compile(r"^churnwatch_events_total\{[^}]*\}\s+([0-9.eE+-]+)", re.MULTILINE)
 
@@ -164,8 +166,12 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        exe = Path(sys.executable).parent / "churnwatch"
-        cmd = [str(exe) if exe.exists() else "churnwatch", "worker", "-l", "warning"]
+        custom = os.environ.get(WORKER_CMD_ENV)
+        if custom:
+            cmd = shlex.split(custom)
+        else:
+            exe = Path(sys.executable).parent / "churnwatch"
+            cmd = [str(exe) if exe.exists() else "churnwatch", "worker", "-l", "warning"]
         fh = self.log.open("wb")
         self.proc = subprocess.Popen(cmd, cwd=self.run.workdir, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
 
@@ -247,6 +253,7 @@ def wait_progress(worker: Worker, run: LiveRun, target: float, timeout: float, b
                     "cpu_seconds": cpu,
                     "eps_per_cpu_second": (count - c_first) / cpu if cpu > 0 else None,
                     "samples": samples,
+                    "measured_share": (count - c_first) / max(count, 1),
                 }
         time.sleep(0.05 if use_metrics else 0.5)
     return {"status": "error", "reason": f"{count:.0f} of {target:.0f} events counted in {timeout:.0f} s"}
@@ -429,7 +436,8 @@ def _measure_live(run: LiveRun, with_quix: bool, out: dict[str, Any]) -> dict[st
     out["quix"] = measure_quix(run, n) if with_quix else {"status": "skipped", "reason": "--no-quix"}
 
     try:
-        import agents.app  # noqa: F401  (the worker's code must exist before it is worth starting)
+        if not os.environ.get(WORKER_CMD_ENV):
+            import agents.app  # noqa: F401  (the worker's code must exist before it is worth starting)
     except ImportError as exc:
         why = f"not available yet: {exc}"
         out["live_worker"] = {"status": "skipped", "reason": why}
@@ -444,6 +452,8 @@ def _measure_live(run: LiveRun, with_quix: bool, out: dict[str, Any]) -> dict[st
             # No /metrics: measure with committed offsets (coarse: the commit interval bounds the resolution).
             run.notes.append(f"worker /metrics unavailable ({not_ready}); throughput from committed offsets")
         res = wait_progress(worker, run, n, size.phase_timeout)
+        if res.get("status") == "ok" and int(res.get("samples", 0)) < 10:
+            res["warning"] = "fewer than 10 samples in the measured window: use a bigger size for a stable number"
         res["events_offered"] = n
         res["partitions"] = size.live_partitions
         out["live_worker"] = res

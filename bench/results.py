@@ -88,7 +88,9 @@ def build_rows(measurements: dict[str, Any]) -> list[Row]:
     )
     add("replay_process_eps", "replay: engine.process only (pre-parsed)", rep, "process_eps", "events/s")
     add("replay_parse_eps", "replay: parse_line only", rep, "parse_eps", "events/s")
-    add("replay_cli_eps", "replay: whole `churnwatch replay` command", rep, "cli_eps", "events/s")
+    cli = {"status": rep.get("cli_status", rep.get("status")), "reason": rep.get("cli_reason", rep.get("reason", ""))}
+    cli.update({k: v for k, v in rep.items() if k.startswith("cli_")})
+    add("replay_cli_eps", "replay: whole `churnwatch replay` command", cli if rep else rep, "cli_eps", "events/s")
 
     mem = _m(measurements, "memory")
     runs = mem.get("runs") if _ok(mem) else None

@@ -148,6 +148,7 @@ def build_rows(measurements: dict[str, Any]) -> list[Row]:
         )
     )
     add("quix_eps", "peer: Quix Streams, same rolling counts", quix, "eps", "events/s")
+    add("quix_cpu_eps", "peer: Quix Streams events per CPU-second", quix, "eps_per_cpu_second", "events/s")
     q = _num(quix, "eps")
     faster = (w > q) if (_ok(live) and _ok(quix) and w is not None and q is not None) else None
     rows.append(

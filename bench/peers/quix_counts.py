@@ -44,7 +44,7 @@ class Progress:
         self.expect = expect
         self.count = 0
         self.t_first = self.t_last = 0.0
-        self.cpu_first = 0.0
+        self.cpu_first = self.cpu_last = 0.0
         self.app: Any = None
 
     def tick(self) -> None:
@@ -53,8 +53,10 @@ class Progress:
         if self.count == 1:
             self.t_first, self.cpu_first = now, _cpu()
         self.t_last = now
-        if self.count >= self.expect and self.app is not None:
-            self.app.stop()
+        if self.count >= self.expect:
+            self.cpu_last = _cpu()
+            if self.app is not None:
+                self.app.stop()
 
 
 def login_counts(value: dict[str, Any], state: Any) -> dict[str, Any]:
@@ -141,6 +143,7 @@ def run(bootstrap: str, topics: dict[str, str], expect: int, group: str, timeout
         app.run(timeout=timeout, collect=False)
         wall = time.monotonic() - t0
     seconds = progress.t_last - progress.t_first
+    cpu = progress.cpu_last - progress.cpu_first
     ok = progress.count >= expect
     return {
         "status": "ok" if ok else "error",
@@ -148,7 +151,8 @@ def run(bootstrap: str, topics: dict[str, str], expect: int, group: str, timeout
         "events": progress.count,
         "seconds": seconds,
         "eps": (progress.count - 1) / seconds if seconds > 0 else None,
-        "cpu_seconds": _cpu() - progress.cpu_first,
+        "cpu_seconds": cpu,
+        "eps_per_cpu_second": (progress.count - 1) / cpu if cpu > 0 else None,
     }
 
 

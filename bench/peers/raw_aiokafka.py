@@ -58,13 +58,15 @@ async def consume(bootstrap: str, topics: list[str], partitions: int, expect: in
     finally:
         await consumer.stop()
     seconds = t_last - t_first
+    cpu = _cpu() - cpu_first
     return {
         "status": "ok" if count >= expect else "error",
         "reason": "" if count >= expect else f"consumed {count} of {expect} in {timeout:.0f} s",
         "events": count,
         "seconds": seconds,
         "eps": count / seconds if seconds > 0 else None,
-        "cpu_seconds": _cpu() - cpu_first,
+        "cpu_seconds": cpu,
+        "eps_per_cpu_second": count / cpu if cpu > 0 else None,
         "bytes": touched,
     }
 

@@ -189,6 +189,25 @@ def _eval_counter(engine: Any) -> int | None:
     return None
 
 
+def _count_evaluations() -> list[int]:
+    """Count calls of ``RulePack.evaluate`` (one per customer evaluated); [-1] if it cannot be wrapped."""
+    counter = [0]
+    try:
+        from rules.pack import RulePack
+
+        method = "evaluate"
+        original = getattr(RulePack, method)
+
+        def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counter[0] += 1
+            return original(self, *args, **kwargs)
+
+        setattr(RulePack, method, counted)
+    except (ImportError, AttributeError, TypeError):
+        counter[0] = -1
+    return counter
+
+
 def child_engine(path: Path, profile_below: float | None, profile_out: Path | None) -> dict[str, Any]:
     from streams.parse import parse_line
 
@@ -283,17 +302,20 @@ def child_memory(customers: int, k: int, due_share: float, tick: bool) -> dict[s
         "key_bytes_per_customer": key_bytes / max(n, 1),
     }
     if tick:
+        counter = _count_evaluations()
         clock = float(engine.clock or base)
         t = (math.floor(clock / DAY) + 1) * DAY
         ticks = []
         for i in range(3):
             before = _eval_counter(engine)
+            calls = counter[0]
             t0 = time.perf_counter()
             alerts = engine.tick(t + i * DAY)
             secs = time.perf_counter() - t0
-            ticks.append(
-                {"t": t + i * DAY, "seconds": secs, "alerts": len(alerts), "evaluated": _evaluated(engine, before)}
-            )
+            evaluated = _evaluated(engine, before)
+            if evaluated is None and counter[0] >= 0:
+                evaluated = counter[0] - calls
+            ticks.append({"t": t + i * DAY, "seconds": secs, "alerts": len(alerts), "evaluated": evaluated})
         first = ticks[0]
         result["tick"] = {
             "seconds_per_tick": first["seconds"],

@@ -192,6 +192,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit == "ratio":
         return f"{value:.2f}"
+    if unit in ("customers", "events"):
+        return f"{value:,.0f}"
     if unit in ("s", "ms"):
         return f"{value:,.3f}" if value < 10 else f"{value:,.1f}"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "packs" / "default.yaml"
@@ -45,6 +45,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        populate_by_name=True,
     )
 
     # Kafka
@@ -80,7 +81,12 @@ class Settings(BaseSettings):
     allowed_lateness_seconds: float = Field(3 * 86400, ge=0, description="how late an event may arrive")
     dedup_horizon_seconds: float = Field(7 * 86400, ge=0, description="event_id dedup horizon (event time)")
     cooldown_seconds: float = Field(7 * 86400, ge=0, description="firing-alert cooldown (event time)")
-    max_future_skew_seconds: float = Field(300, ge=0, description="how far ahead of the worker clock an event may be")
+    max_future_skew_seconds: float = Field(
+        300,
+        ge=0,
+        validation_alias=AliasChoices("CHURNWATCH_MAX_FUTURE_SKEW", "CHURNWATCH_MAX_FUTURE_SKEW_SECONDS"),
+        description="how far ahead of the worker clock an event may be (seconds)",
+    )
     max_event_bytes: int = Field(64 * 1024, ge=256, description="largest accepted message value")
     default_currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="currency when an event gives none")
     expected_lifespan_years: float = Field(3.0, gt=0, description="for customer_value")
@@ -136,6 +142,6 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "settings"
-            var = f"CHURNWATCH_{field.upper()}" if err["loc"] else "settings"
+            var = field.upper() if field.upper().startswith("CHURNWATCH_") else f"CHURNWATCH_{field.upper()}"
             lines.append(f"{var}: {err['msg']}")
         raise SettingsError("bad setting(s):\n  " + "\n  ".join(lines)) from None

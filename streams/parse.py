@@ -1,0 +1,349 @@
+"""Parsing and validation of input events (contract sections 2 and 7).
+
+``parse_event`` turns a Kafka message value into a typed event or raises
+:class:`~streams.errors.BadInput` with a machine-readable reason and a detail that names the
+field, what was wrong and what was expected. ``parse_line`` does the same for the JSON Lines
+form used by ``churnwatch replay`` (with a ``"type"`` field). ``event_to_dict`` is the inverse.
+
+Choices where the contract is silent:
+- ``amount`` is required for orders and for money payments (charge, renewal, refund,
+  chargeback); ``status`` is required for money payments; ``currency`` defaults.
+- Epoch-second timestamps must lie between 1970 and 2200; RFC 3339 strings must carry an offset.
+- ``NaN``/``Infinity`` literals are not JSON: ``invalid_json``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from streams.errors import BadInput, Reason
+from streams.events import Event, EventType, Login, Order, Payment, SupportTicket
+from streams.timefmt import format_ts
+
+_MAX_EPOCH = 7258118400.0  # 2200-01-01
+
+CHANNELS = frozenset({"web", "mobile", "api", "other"})
+ORDER_STATUSES = frozenset({"placed", "cancelled", "refunded"})
+MONEY_KINDS = frozenset({"charge", "renewal", "refund", "chargeback"})
+PAYMENT_KINDS = MONEY_KINDS | {"subscription"}
+PAYMENT_STATUSES = frozenset({"succeeded", "failed"})
+SUBSCRIPTION_ACTIONS = frozenset({"started", "upgraded", "downgraded", "paused", "resumed", "cancelled"})
+TICKET_ACTIONS = frozenset({"opened", "updated", "resolved", "reopened", "survey"})
+PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds applied while parsing; the worker builds them from its settings."""
+
+    max_event_bytes: int = 64 * 1024
+    max_future_skew: float = 300.0
+    default_currency: str = "USD"
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _schema(detail: str) -> BadInput:
+    return BadInput(Reason.SCHEMA, detail)
+
+
+def _show(value: Any) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, bytes) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _id(obj: Mapping[str, Any], field: str) -> str:
+    value = obj.get(field)
+    if value is None:
+        raise _schema(f'field "{field}" is required: a string of 1..128 characters')
+    if not isinstance(value, str) or not 1 <= len(value) <= 128:
+        got = f"{_kind(value)} {_show(value)}" if not isinstance(value, str) else f"a string of {len(value)} characters"
+        raise _schema(f'field "{field}": expected a string of 1..128 characters, got {got}')
+    return value
+
+
+def _opt_str(obj: Mapping[str, Any], field: str, max_len: int = 256) -> str | None:
+    value = obj.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise _schema(f'field "{field}": expected a string of at most {max_len} characters, got {_kind(value)}')
+    return value
+
+
+def _enum(obj: Mapping[str, Any], field: str, allowed: frozenset[str], default: str | None) -> str | None:
+    value = obj.get(field)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise _schema(f'field "{field}": expected one of {", ".join(sorted(allowed))}, got {_show(value)}')
+    return str(value)
+
+
+def _required_enum(obj: Mapping[str, Any], field: str, allowed: frozenset[str], context: str) -> str:
+    value = _enum(obj, field, allowed, None)
+    if value is None:
+        raise _schema(f'field "{field}" is required {context}: one of {", ".join(sorted(allowed))}')
+    return value
+
+
+def _number(
+    obj: Mapping[str, Any], field: str, *, lo: float | None = None, hi: float | None = None, required: bool = False
+) -> float | None:
+    value = obj.get(field)
+    if value is None:
+        if required:
+            raise _schema(f'field "{field}" is required: a number{_range(lo, hi)}')
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        hint = " (numbers must not be quoted)" if isinstance(value, str) else ""
+        raise _schema(f'field "{field}": expected a number{_range(lo, hi)}, got {_kind(value)} {_show(value)}{hint}')
+    number = float(value)
+    if not math.isfinite(number):
+        raise _schema(f'field "{field}": expected a finite number, got {value}')
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise _schema(f'field "{field}": expected a number{_range(lo, hi)}, got {_show(value)}')
+    return number
+
+
+def _integer(obj: Mapping[str, Any], field: str, lo: int, hi: int | None = None) -> int | None:
+    value = obj.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        hint = " (numbers must not be quoted)" if isinstance(value, str) else ""
+        expected = f"an integer {lo}..{hi}" if hi is not None else f"an integer >= {lo}"
+        raise _schema(f'field "{field}": expected {expected}, got {_kind(value)} {_show(value)}{hint}')
+    return value
+
+
+def _range(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f" in [{lo:g}, {hi:g}]"
+    if lo is not None:
+        return f" >= {lo:g}"
+    return ""
+
+
+def _bool(obj: Mapping[str, Any], field: str, default: bool) -> bool:
+    value = obj.get(field)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _schema(f'field "{field}": expected true or false, got {_kind(value)} {_show(value)}')
+    return value
+
+
+def _currency(obj: Mapping[str, Any], limits: Limits) -> str:
+    value = obj.get("currency")
+    if value is None:
+        return limits.default_currency
+    if not (isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+        raise _schema(f'field "currency": expected a 3-letter upper-case code such as "EUR", got {_show(value)}')
+    return value
+
+
+def parse_ts(value: Any) -> float:
+    """Event time in epoch seconds from an RFC 3339 string with offset or a number of epoch seconds."""
+    if isinstance(value, bool) or value is None:
+        raise _schema(f'field "ts": expected an RFC 3339 time with offset or epoch seconds, got {_kind(value)}')
+    if isinstance(value, int | float):
+        number = float(value)
+        if not (math.isfinite(number) and 0 <= number < _MAX_EPOCH):
+            raise _schema(f'field "ts": epoch seconds out of range (1970..2200), got {_show(value)}')
+        return number
+    if not isinstance(value, str):
+        raise _schema(f'field "ts": expected an RFC 3339 time with offset or epoch seconds, got {_kind(value)}')
+    text = value
+    if len(text) < 20 or text[10] not in "Tt ":
+        raise _schema(f'field "ts": expected an RFC 3339 time like "2026-11-22T14:16:30Z", got {_show(value)}')
+    if text[-1] in "Zz":
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _schema(f'field "ts": not a valid RFC 3339 time, got {_show(value)}') from None
+    if parsed.tzinfo is None:
+        raise _schema(f'field "ts": the time needs an offset ("Z" or "+hh:mm"), got {_show(value)}')
+    number = parsed.timestamp()
+    if not 0 <= number < _MAX_EPOCH:
+        raise _schema(f'field "ts": time out of range (1970..2200), got {_show(value)}')
+    return number
+
+
+def _login(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Login:
+    return Login(
+        event_id=eid,
+        customer_id=cid,
+        ts=ts,
+        success=_bool(obj, "success", True),
+        channel=_enum(obj, "channel", CHANNELS, "web") or "web",
+        session_seconds=_number(obj, "session_seconds", lo=0),
+    )
+
+
+def _order(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Order:
+    return Order(
+        event_id=eid,
+        customer_id=cid,
+        ts=ts,
+        order_id=_id(obj, "order_id"),
+        amount=_number(obj, "amount", lo=0, required=True) or 0.0,
+        currency=_currency(obj, limits),
+        status=_enum(obj, "status", ORDER_STATUSES, "placed") or "placed",
+        items=_integer(obj, "items", 0),
+    )
+
+
+def _payment(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Payment:
+    kind = _enum(obj, "kind", PAYMENT_KINDS, "charge") or "charge"
+    if kind == "subscription":
+        return Payment(
+            event_id=eid,
+            customer_id=cid,
+            ts=ts,
+            kind=kind,
+            action=_required_enum(obj, "action", SUBSCRIPTION_ACTIONS, 'for kind "subscription"'),
+            plan=_opt_str(obj, "plan"),
+        )
+    return Payment(
+        event_id=eid,
+        customer_id=cid,
+        ts=ts,
+        kind=kind,
+        amount=_number(obj, "amount", lo=0, required=True),
+        currency=_currency(obj, limits),
+        status=_required_enum(obj, "status", PAYMENT_STATUSES, f'for kind "{kind}"'),
+    )
+
+
+def _ticket(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> SupportTicket:
+    return SupportTicket(
+        event_id=eid,
+        customer_id=cid,
+        ts=ts,
+        ticket_id=_id(obj, "ticket_id"),
+        action=_required_enum(obj, "action", TICKET_ACTIONS, "for a support ticket event"),
+        priority=_enum(obj, "priority", PRIORITIES, None),
+        category=_opt_str(obj, "category"),
+        sentiment=_number(obj, "sentiment", lo=-1, hi=1),
+        csat=_integer(obj, "csat", 1, 5),
+        nps=_integer(obj, "nps", 0, 10),
+    )
+
+
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], str, str, float, Limits], Event]] = {
+    EventType.LOGIN: _login,
+    EventType.ORDER: _order,
+    EventType.PAYMENT: _payment,
+    EventType.SUPPORT_TICKET: _ticket,
+}
+
+
+def parse_dict(
+    etype: EventType | str,
+    obj: Any,
+    *,
+    key: bytes | None = None,
+    now: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Event:
+    """Validate an already decoded JSON value as an event of ``etype``."""
+    if not isinstance(obj, dict):
+        raise BadInput(Reason.INVALID_JSON, f"expected a JSON object, got {_kind(obj)}")
+    eid = _id(obj, "event_id")
+    cid = _id(obj, "customer_id")
+    if key is not None and key != b"":
+        try:
+            key_text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(
+                Reason.KEY_MISMATCH, "the message key is not valid UTF-8; it must be the customer_id"
+            ) from None
+        if key_text != cid:
+            raise BadInput(
+                Reason.KEY_MISMATCH,
+                "customer_id differs from the message key; produce with key = customer_id (UTF-8)",
+            )
+    if "ts" not in obj:
+        raise _schema('field "ts" is required: an RFC 3339 time with offset or epoch seconds')
+    ts = parse_ts(obj["ts"])
+    if now is not None and ts > now + limits.max_future_skew:
+        raise BadInput(
+            Reason.FUTURE_TIMESTAMP,
+            f"ts {format_ts(ts)} is {ts - now:.0f} s ahead of the worker clock "
+            f"(limit {limits.max_future_skew:g} s); check the producer's clock",
+        )
+    return _BUILDERS[etype](obj, eid, cid, ts, limits)
+
+
+def _decode(value: bytes | str, limits: Limits) -> Any:
+    if len(value) > limits.max_event_bytes:
+        raise BadInput(
+            Reason.TOO_LARGE,
+            f"message of {len(value)} bytes exceeds CHURNWATCH_MAX_EVENT_BYTES={limits.max_event_bytes}",
+        )
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(Reason.INVALID_JSON, f"not valid UTF-8 JSON: {exc}") from None
+
+
+def parse_event(
+    etype: EventType | str,
+    value: bytes,
+    *,
+    key: bytes | None = None,
+    now: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Event:
+    """Parse one Kafka message value of an input topic; raises :class:`BadInput`."""
+    return parse_dict(etype, _decode(value, limits), key=key, now=now, limits=limits)
+
+
+def parse_line(line: bytes | str, *, now: float | None = None, limits: Limits = DEFAULT_LIMITS) -> Event:
+    """Parse one JSON Lines event carrying a ``"type"`` (login, order, payment, support_ticket)."""
+    obj = _decode(line, limits)
+    if not isinstance(obj, dict):
+        raise BadInput(Reason.INVALID_JSON, f"expected a JSON object, got {_kind(obj)}")
+    etype = obj.get("type")
+    if etype not in _BUILDERS:
+        raise _schema(f'field "type": expected one of login, order, payment, support_ticket, got {_show(etype)}')
+    return parse_dict(etype, obj, now=now, limits=limits)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The JSON-ready form of an event, with ``"type"`` and ``ts`` as RFC 3339 UTC."""
+    out: dict[str, Any] = {"type": event.type.value}
+    for name in event.__slots__:  # type: ignore[union-attr]
+        value = getattr(event, name)
+        if value is None:
+            continue
+        out[name] = format_ts(value) if name == "ts" else value
+    return out
+
+
+def now_utc() -> float:
+    """Wall-clock time for the adapters (the pure core never calls it)."""
+    return datetime.now(UTC).timestamp()

@@ -336,7 +336,7 @@ def parse_line(line: bytes | str, *, now: float | None = None, limits: Limits = 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The JSON-ready form of an event, with ``"type"`` and ``ts`` as RFC 3339 UTC."""
     out: dict[str, Any] = {"type": event.type.value}
-    for name in event.__slots__:  # type: ignore[union-attr]
+    for name in event.__slots__:
         value = getattr(event, name)
         if value is None:
             continue

@@ -1,0 +1,328 @@
+"""The engine: events and ticks in, alerts out. Pure, driven by event time.
+
+One ``Engine`` holds the customers of one partition (the worker makes one per partition) or of
+a whole replay. Its store maps customer_id to the encoded :class:`~rules.state.CustomerState`;
+the worker passes its Faust table, replay a dict.
+
+- ``process(event)``: the event clock — runs the ticks at each multiple of the tick interval the
+  event's time crosses (a tick at T runs before the events stamped T), then applies the event.
+- ``apply(event)``: applies and evaluates one event (the wall-clock worker ticks by itself).
+- ``tick(t)``: evaluates the customers due at ``t`` (``rules.due``).
+- ``finish()``: replay's final tick at the last event's time.
+
+Alerts are dicts in the format of contract section 6, without ``emitted_at`` (the adapter adds it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from rules.alerts import decide, new_memory
+from rules.due import CONTINUOUS, TIME_DEPENDENT, Crossings, DueIndex, next_due
+from rules.pack import Evaluation, RulePack
+from rules.scoring import TIER_NAMES, TIER_RANK, nps
+from rules.signals import SignalConfig, compute_signals
+from rules.state import DAY, CustomerState, id_hash
+from streams.errors import BadInput, Reason
+from streams.events import Event, Login, Order, Payment, SupportTicket
+from streams.timefmt import format_ts
+
+CHURN_PERIOD = 30 * DAY
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    tick_seconds: float = 86400.0
+    allowed_lateness: float = 3 * DAY
+    cooldown: float = 7 * DAY
+    expected_lifespan_years: float = 3.0
+    lost_after_days: float = 30.0
+    scan_all: bool = False  # evaluate every customer at every tick (tests: must equal the index)
+
+
+@dataclass(slots=True)
+class Summary:
+    """Aggregates over the engine's customers, kept up to date incrementally."""
+
+    customers: int = 0
+    by_tier: list[int] | None = None
+    revenue_at_risk: list[float] | None = None
+    promoters: int = 0
+    detractors: int = 0
+    nps_answers: int = 0
+
+    def __post_init__(self) -> None:
+        self.by_tier = [0, 0, 0, 0]
+        self.revenue_at_risk = [0.0, 0.0, 0.0, 0.0]
+
+
+def _nps_class(score: int | None) -> int:
+    if score is None:
+        return 0
+    return 1 if score >= 9 else (-1 if score <= 6 else 2)
+
+
+class Engine:
+    def __init__(
+        self, pack: RulePack, config: EngineConfig | None = None, store: MutableMapping[str, bytes] | None = None
+    ):
+        self.config = config or EngineConfig()
+        self.store: MutableMapping[str, bytes] = store if store is not None else {}
+        self.clock: float | None = None
+        self.last_outcome = "applied"
+        self.evaluations = 0
+        self._signal_config = SignalConfig(self.config.expected_lifespan_years)
+        self._lost_after = self.config.lost_after_days * DAY
+        self._index = DueIndex()
+        self._summary = Summary()
+        self._new_customers: deque[float] = deque()
+        self._lost: deque[float] = deque()
+        self.set_pack(pack)
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def set_pack(self, pack: RulePack) -> None:
+        """Use a new rule pack from now on (hot reload); customers are re-evaluated as they come due."""
+        self.pack = pack
+        thresholds: dict[str, list[float]] = {}
+        every_tick = False
+        for rule in pack.rules:
+            for comp in rule.comparisons:
+                if comp.signal in CONTINUOUS and isinstance(comp.threshold, int | float):
+                    thresholds.setdefault(comp.signal, []).append(float(comp.threshold))
+            if rule.guard is not None and rule.guard.signals & TIME_DEPENDENT:
+                every_tick = True
+        self._crossings = Crossings({k: tuple(sorted(set(v))) for k, v in thresholds.items()}, every_tick)
+
+    # -- the two doors -------------------------------------------------------------------------
+
+    def process(self, event: Event) -> list[dict[str, Any]]:
+        """Event clock: ticks crossed by the event's time, then the event."""
+        alerts = self.advance(event.ts)
+        alerts.extend(self.apply(event))
+        return alerts
+
+    def advance(self, t: float) -> list[dict[str, Any]]:
+        """Run the ticks at the multiples of the tick interval in (clock, t]; the clock becomes t."""
+        alerts: list[dict[str, Any]] = []
+        if self.clock is not None and t > self.clock:
+            step = self.config.tick_seconds
+            nxt = (math.floor(self.clock / step) + 1) * step
+            while nxt <= t:
+                if not self.config.scan_all:
+                    due = self._index.peek()
+                    if due is None:
+                        break
+                    nxt = max(nxt, math.ceil(due / step) * step)  # skip the ticks at which nobody is due
+                    if nxt > t:
+                        break
+                alerts.extend(self.tick(nxt))
+                nxt += step
+        if self.clock is None or t > self.clock:
+            self.clock = t
+        return alerts
+
+    def apply(self, event: Event) -> list[dict[str, Any]]:
+        """Apply one event and evaluate its customer at the event's time."""
+        ts = event.ts
+        clock = self.clock
+        if clock is not None and ts < clock - self.config.allowed_lateness:
+            raise BadInput(
+                Reason.TOO_LATE,
+                f"event time {format_ts(ts)} is {(clock - ts) / 3600:.1f} h behind the partition's clock "
+                f"{format_ts(clock)}; the allowed lateness is {self.config.allowed_lateness / 3600:g} h",
+            )
+        cid = event.customer_id
+        raw = self.store.get(cid)
+        if raw is None:
+            state = CustomerState()
+            state.alert = new_memory()
+            self._summary.customers += 1
+            assert self._summary.by_tier is not None
+            self._summary.by_tier[0] += 1
+            self._new_customers.append(ts)
+        else:
+            state = CustomerState.decode(raw)
+        if state.seen_before(event.event_id):
+            self.last_outcome = "duplicate"
+            if raw is None:
+                self.store[cid] = state.encode()
+            return []
+        self.last_outcome = "applied"
+        if clock is None or ts > clock:
+            self.clock = clock = ts
+        ref = int(clock - self.config.allowed_lateness)  # state keeps what a late event may still need
+        its = int(ts)
+        old_nps = _nps_class(state.last_nps[1] if state.last_nps else None)
+        if isinstance(event, Login):
+            if event.success:
+                state.add_login(its, ref)
+        elif isinstance(event, Order):
+            if event.status == "placed":
+                state.add_order(its, event.amount, id_hash(event.order_id), ref)
+            else:
+                state.cancel_order(its, id_hash(event.order_id), ref)
+        elif isinstance(event, Payment):
+            if event.kind in ("charge", "renewal"):
+                state.add_payment_result(its, event.status == "failed", ref)
+            elif event.kind == "chargeback":
+                state.add_chargeback(its, ref)
+            elif event.kind == "subscription" and event.action is not None:
+                state.set_subscription(its, event.action)
+        elif isinstance(event, SupportTicket):
+            state.ticket_action(its, id_hash(event.ticket_id), event.action, event.priority, ref)
+            if event.sentiment is not None:
+                state.add_sentiment(its, event.sentiment, ref)
+            if event.csat is not None or event.nps is not None:
+                state.set_survey(its, event.csat, event.nps)
+        self._count_nps(old_nps, _nps_class(state.last_nps[1] if state.last_nps else None))
+        alert = self._evaluate(cid, state, ts, from_index=False)
+        self.store[cid] = state.encode()
+        return [alert] if alert else []
+
+    def tick(self, t: float) -> list[dict[str, Any]]:
+        """Evaluate, at ``t``, every customer whose result can have changed by then."""
+        alerts: list[dict[str, Any]] = []
+        if self.config.scan_all:
+            candidates: Iterable[tuple[float | None, str]] = [(None, cid) for cid in list(self.store)]
+        else:
+            candidates = list(self._index.pop_due(t))
+        for due, cid in candidates:
+            raw = self.store.get(cid)
+            if raw is None:
+                continue
+            state = CustomerState.decode(raw)
+            if due is not None and state.due != due:
+                continue  # stale entry: the customer's due time moved
+            alert = self._evaluate(cid, state, t, from_index=True)
+            self.store[cid] = state.encode()
+            if alert:
+                alerts.append(alert)
+        return alerts
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The final tick of a replay, at the last event's time."""
+        return self.tick(self.clock) if self.clock is not None else []
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def _evaluate(self, cid: str, state: CustomerState, t: float, *, from_index: bool) -> dict[str, Any] | None:
+        self.evaluations += 1
+        signals = compute_signals(state, t, self._signal_config)
+        evaluation = self.pack.evaluate(signals)
+        alert = decide(state.alert, evaluation, customer_id=cid, t=t, cooldown=self.config.cooldown, signals=signals)
+        self._track(state, evaluation, signals, t)
+        old_due = state.due
+        state.due = next_due(
+            state,
+            t,
+            self._crossings,
+            cooldown=self.config.cooldown,
+            lost_after=self._lost_after,
+            tick=self.config.tick_seconds,
+        )
+        if state.due is not None and (from_index or state.due != old_due):
+            self._index.push(state.due, cid)
+        return alert
+
+    def _track(self, state: CustomerState, evaluation: Evaluation, signals: dict[str, Any], t: float) -> None:
+        summary = self._summary
+        assert summary.by_tier is not None and summary.revenue_at_risk is not None
+        rank = TIER_RANK[evaluation.tier]
+        value = signals.get("customer_value") or 0.0
+        rar = value * evaluation.score / 100.0
+        summary.by_tier[state.tier] -= 1
+        summary.revenue_at_risk[state.tier] -= state.rar
+        summary.by_tier[rank] += 1
+        summary.revenue_at_risk[rank] += rar
+        state.tier = rank
+        state.rar = rar
+        if rank == 3:
+            if state.critical_since is None:
+                state.critical_since = int(t)
+        else:
+            state.critical_since = None
+        if not state.lost and (
+            signals.get("subscription_status") == "cancelled"
+            or (state.critical_since is not None and t - state.critical_since >= self._lost_after)
+        ):
+            state.lost = True
+            self._lost.append(t)
+
+    def _count_nps(self, old: int, new: int) -> None:
+        if old == new:
+            return
+        s = self._summary
+        for cls, sign in ((old, -1), (new, 1)):
+            if cls == 0:
+                continue
+            s.nps_answers += sign
+            if cls == 1:
+                s.promoters += sign
+            elif cls == -1:
+                s.detractors += sign
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def view(self, customer_id: str, t: float | None = None) -> dict[str, Any] | None:
+        """What the HTTP API shows of a customer: signals, score, tier, firing rules, alerted tier."""
+        raw = self.store.get(customer_id)
+        if raw is None:
+            return None
+        state = CustomerState.decode(raw)
+        at = t if t is not None else (self.clock or 0.0)
+        signals = compute_signals(state, at, self._signal_config)
+        evaluation = self.pack.evaluate(signals)
+        value = signals.get("customer_value") or 0.0
+        return {
+            "customer_id": customer_id,
+            "as_of": format_ts(at),
+            "tier": evaluation.tier,
+            "risk_score": evaluation.score,
+            "alerted_tier": TIER_NAMES[state.alert[0]],
+            "rules": [h.as_dict() for h in evaluation.hits],
+            "signals": signals,
+            "revenue_at_risk": round(value * evaluation.score / 100.0, 2),
+        }
+
+    def summary(self, t: float | None = None) -> dict[str, Any]:
+        """Customers and revenue at risk by tier, NPS, and the churn rate of the last 30 days."""
+        s = self._summary
+        assert s.by_tier is not None and s.revenue_at_risk is not None
+        now = t if t is not None else (self.clock or 0.0)
+        while self._new_customers and self._new_customers[0] <= now - CHURN_PERIOD:
+            self._new_customers.popleft()
+        while self._lost and self._lost[0] <= now - CHURN_PERIOD:
+            self._lost.popleft()
+        at_start = s.customers - len(self._new_customers)
+        return {
+            "customers": s.customers,
+            "by_tier": dict(zip(TIER_NAMES, s.by_tier, strict=True)),
+            "revenue_at_risk": dict(zip(TIER_NAMES, (round(v, 2) for v in s.revenue_at_risk), strict=True)),
+            "nps": nps(s.promoters, s.detractors, s.nps_answers),
+            "churn_rate": round(100.0 * len(self._lost) / at_start, 3) if at_start > 0 else None,
+            "lost_30d": len(self._lost),
+        }
+
+    def rebuild_index(self, keys: Iterable[str] | None = None) -> None:
+        """Rebuild the due index and the aggregates from the store (after a changelog recovery)."""
+        self._index.clear()
+        self._summary = Summary()
+        assert self._summary.by_tier is not None and self._summary.revenue_at_risk is not None
+        for cid in list(keys) if keys is not None else list(self.store):
+            raw = self.store.get(cid)
+            if raw is None:
+                continue
+            state = CustomerState.decode(raw)
+            self._summary.customers += 1
+            self._summary.by_tier[state.tier] += 1
+            self._summary.revenue_at_risk[state.tier] += state.rar
+            self._count_nps(0, _nps_class(state.last_nps[1] if state.last_nps else None))
+            if state.due is not None:
+                self._index.push(state.due, cid)
+            if state.logins and (self.clock is None or state.logins[-1] > self.clock):
+                self.clock = float(state.logins[-1])

@@ -1,0 +1,191 @@
+"""Every signal of contract section 4, computed from a customer's state at a time ``t``.
+
+One function per signal, named after it (search for ``def logins_7d`` to find one). A window
+"of the last N days" holds the events with time in ``(t − N days, t]``. ``None`` means not
+enough history.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from statistics import median
+from typing import Any
+
+from rules.state import DAY, ORDER_GAPS, CustomerState
+
+HOUR = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class SignalConfig:
+    expected_lifespan_years: float = 3.0
+
+
+def _count_in(times: list[int], lo: float, hi: float) -> int:
+    """Number of times in ``(lo, hi]`` of a sorted list."""
+    return bisect.bisect_right(times, hi) - bisect.bisect_right(times, lo)
+
+
+def _days(seconds: float) -> float:
+    return seconds / DAY
+
+
+def days_since_last_login(s: CustomerState, t: float) -> float | None:
+    return None if s.last_login is None else _days(t - s.last_login)
+
+
+def logins_7d(s: CustomerState, t: float) -> int:
+    return _count_in(s.logins, t - 7 * DAY, t)
+
+
+def logins_prev_28d(s: CustomerState, t: float) -> int:
+    return _count_in(s.logins, t - 35 * DAY, t - 7 * DAY)
+
+
+def login_trend(s: CustomerState, t: float) -> float | None:
+    prev = logins_prev_28d(s, t)
+    return None if prev < 4 else logins_7d(s, t) / (prev / 4)
+
+
+def _placed_until(s: CustomerState, t: float) -> list[list[Any]]:
+    return s.orders[: bisect.bisect_right(s.orders, [t, float("inf")])]
+
+
+def days_since_last_order(s: CustomerState, t: float) -> float | None:
+    placed = _placed_until(s, t)
+    return _days(t - placed[-1][0]) if placed else None
+
+
+def orders_90d(s: CustomerState, t: float) -> int:
+    return sum(1 for o in _placed_until(s, t) if o[0] > t - 90 * DAY)
+
+
+def order_value_90d(s: CustomerState, t: float) -> float:
+    return round(sum(o[1] for o in _placed_until(s, t) if o[0] > t - 90 * DAY), 2)
+
+
+def median_order_gap_days(s: CustomerState, t: float) -> float | None:
+    times = [o[0] for o in _placed_until(s, t)[-(ORDER_GAPS + 1) :]]
+    if len(times) < 3:
+        return None
+    return _days(median(b - a for a, b in pairwise(times)))
+
+
+def order_gap_ratio(s: CustomerState, t: float) -> float | None:
+    since = days_since_last_order(s, t)
+    gap = median_order_gap_days(s, t)
+    if since is None or not gap:
+        return None
+    return since / gap
+
+
+def payment_failures_30d(s: CustomerState, t: float) -> int:
+    return _count_in(s.failures, t - 30 * DAY, t)
+
+
+def consecutive_payment_failures(s: CustomerState, t: float) -> int:
+    since = s.last_success if s.last_success is not None and s.last_success <= t else float("-inf")
+    return _count_in(s.failures, since, t)
+
+
+def chargebacks_90d(s: CustomerState, t: float) -> int:
+    return _count_in(s.chargebacks, t - 90 * DAY, t)
+
+
+def subscription_status(s: CustomerState, t: float) -> str:
+    return "none" if s.subscription is None else str(s.subscription[1])
+
+
+def tickets_opened_14d(s: CustomerState, t: float) -> int:
+    return _count_in(s.opened, t - 14 * DAY, t)
+
+
+def open_tickets(s: CustomerState, t: float) -> int:
+    return sum(1 for ticket in s.tickets.values() if ticket[1])
+
+
+def open_urgent_ticket_hours(s: CustomerState, t: float) -> float | None:
+    opened = [
+        ticket[2] for ticket in s.tickets.values() if ticket[1] and ticket[3] == "urgent" and ticket[2] is not None
+    ]
+    return (t - min(opened)) / HOUR if opened else None
+
+
+def _sentiments_30d(s: CustomerState, t: float) -> list[float]:
+    return [v for ts, v in s.sentiments if t - 30 * DAY < ts <= t]
+
+
+def avg_sentiment_30d(s: CustomerState, t: float) -> float | None:
+    values = _sentiments_30d(s, t)
+    return sum(values) / len(values) if values else None
+
+
+def sentiment_count_30d(s: CustomerState, t: float) -> int:
+    return len(_sentiments_30d(s, t))
+
+
+def last_csat(s: CustomerState, t: float) -> int | None:
+    return None if s.last_csat is None else s.last_csat[1]
+
+
+def last_nps(s: CustomerState, t: float) -> int | None:
+    return None if s.last_nps is None else s.last_nps[1]
+
+
+def logins_total(s: CustomerState, t: float) -> int:
+    return s.logins_total
+
+
+def orders_total(s: CustomerState, t: float) -> int:
+    return s.orders_total
+
+
+def customer_value(s: CustomerState, t: float, lifespan_years: float) -> float | None:
+    """Average order value × orders per year × expected lifespan in years.
+
+    Orders per year = placed orders ÷ the customer's ordering tenure (first placed order to
+    ``t``, at least 90 days so that a new customer's first order is not extrapolated wildly).
+    """
+    if not s.orders_total or s.first_order is None:
+        return None
+    average = s.value_total / s.orders_total
+    tenure_years = max(t - s.first_order, 90 * DAY) / (365 * DAY)
+    return round(average * (s.orders_total / tenure_years) * lifespan_years, 2)
+
+
+SIGNALS: dict[str, Callable[[CustomerState, float], Any]] = {
+    "days_since_last_login": days_since_last_login,
+    "logins_7d": logins_7d,
+    "logins_prev_28d": logins_prev_28d,
+    "login_trend": login_trend,
+    "days_since_last_order": days_since_last_order,
+    "orders_90d": orders_90d,
+    "order_value_90d": order_value_90d,
+    "median_order_gap_days": median_order_gap_days,
+    "order_gap_ratio": order_gap_ratio,
+    "payment_failures_30d": payment_failures_30d,
+    "consecutive_payment_failures": consecutive_payment_failures,
+    "chargebacks_90d": chargebacks_90d,
+    "subscription_status": subscription_status,
+    "tickets_opened_14d": tickets_opened_14d,
+    "open_tickets": open_tickets,
+    "open_urgent_ticket_hours": open_urgent_ticket_hours,
+    "avg_sentiment_30d": avg_sentiment_30d,
+    "sentiment_count_30d": sentiment_count_30d,
+    "last_csat": last_csat,
+    "last_nps": last_nps,
+    "logins_total": logins_total,
+    "orders_total": orders_total,
+}
+SIGNAL_NAMES: frozenset[str] = frozenset([*SIGNALS, "customer_value"])
+SIGNAL_TYPES: dict[str, str] = {name: "number" for name in SIGNAL_NAMES} | {"subscription_status": "string"}
+
+
+def compute_signals(s: CustomerState, t: float, config: SignalConfig = SignalConfig()) -> dict[str, Any]:
+    """All signals of one customer at time ``t``."""
+    out = {name: fn(s, t) for name, fn in SIGNALS.items()}
+    out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
+    return out

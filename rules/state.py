@@ -1,0 +1,356 @@
+"""Per-customer state: what is kept of a customer's history, its bounds, and its encoding.
+
+Everything a signal needs, and nothing more, with a fixed bound on every list, so a customer
+seen once and a customer with ten thousand events cost about the same. Event times are kept at
+one-second resolution. Applying events is commutative within the allowed lateness: every list
+is kept sorted by time and every "latest" value carries its time, so events arriving out of
+order give the same state as in order.
+
+Bounds (documented in the README's limits):
+- successful logins: times of the last 35 days, at most ``MAX_LOGINS`` (the oldest beyond it
+  are dropped, so ``logins_prev_28d`` saturates for very heavy users);
+- placed orders: time, amount and order-id hash of the orders of the last 90 days and of the
+  last 13 orders, at most ``MAX_ORDERS``; cancellations/refunds seen before their order are
+  remembered (at most ``MAX_CANCELLED``);
+- payment failures: at most ``MAX_FAILURES`` since the last success; chargebacks of 90 days;
+- tickets: ``opened`` times of 14 days; open tickets (at most ``MAX_TICKETS``), resolved ones
+  for the allowed lateness; sentiment values of 30 days (at most ``MAX_SENTIMENTS``);
+- event ids for de-duplication: 32-bit hashes of the last ``MAX_SEEN`` events.
+
+The encoding is a versioned orjson list (``STATE_VERSION`` first); ``decode`` migrates.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from typing import Any
+
+import orjson
+
+STATE_VERSION = 1
+DAY = 86400
+
+MAX_LOGINS = 256
+MAX_ORDERS = 64
+MAX_CANCELLED = 16
+MAX_FAILURES = 32
+MAX_CHARGEBACKS = 16
+MAX_OPENED = 32
+MAX_TICKETS = 16
+MAX_SENTIMENTS = 32
+MAX_SEEN = 32
+
+LOGIN_HORIZON = 35 * DAY
+ORDER_HORIZON = 90 * DAY
+ORDER_GAPS = 12
+FAILURE_HORIZON = 30 * DAY
+CHARGEBACK_HORIZON = 90 * DAY
+OPENED_HORIZON = 14 * DAY
+SENTIMENT_HORIZON = 30 * DAY
+
+SUBSCRIPTION_STATUS = {
+    "started": "active",
+    "upgraded": "active",
+    "resumed": "active",
+    "paused": "paused",
+    "downgraded": "downgraded",
+    "cancelled": "cancelled",
+}
+
+
+def id_hash(text: str) -> int:
+    """A stable 32-bit hash of an id (Python's ``hash`` differs between processes)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+
+
+def _deltas(times: list[int]) -> list[int]:
+    out, prev = [], 0
+    for t in times:
+        out.append(t - prev)
+        prev = t
+    return out
+
+
+def _undeltas(deltas: list[int]) -> list[int]:
+    out, acc = [], 0
+    for d in deltas:
+        acc += d
+        out.append(acc)
+    return out
+
+
+class CustomerState:
+    """The state of one customer. Times are int epoch seconds."""
+
+    __slots__ = (
+        "alert",
+        "cancelled",
+        "chargebacks",
+        "critical_since",
+        "due",
+        "failures",
+        "first_order",
+        "last_csat",
+        "last_login",
+        "last_nps",
+        "last_success",
+        "logins",
+        "logins_total",
+        "lost",
+        "opened",
+        "orders",
+        "orders_total",
+        "rar",
+        "seen",
+        "sentiments",
+        "subscription",
+        "tickets",
+        "tier",
+        "value_total",
+    )
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []  # id hashes, oldest first
+        self.logins: list[int] = []  # successful login times (sorted)
+        self.logins_total = 0
+        self.last_login: int | None = None
+        self.orders: list[list[Any]] = []  # [time, amount, order hash] of placed orders (sorted)
+        self.orders_total = 0
+        self.value_total = 0.0
+        self.first_order: int | None = None
+        self.cancelled: list[list[int]] = []  # [order hash, time] of cancellations not matched yet
+        self.failures: list[int] = []  # failed charge/renewal times (sorted)
+        self.last_success: int | None = None
+        self.chargebacks: list[int] = []
+        self.subscription: list[Any] | None = None  # [time, status]
+        self.opened: list[int] = []  # "opened" action times (sorted)
+        self.tickets: dict[int, list[Any]] = {}  # hash -> [last action time, open?, (re)opened time, priority]
+        self.sentiments: list[list[Any]] = []  # [time, value] (sorted)
+        self.last_csat: list[int] | None = None  # [time, csat]
+        self.last_nps: list[int] | None = None  # [time, nps]
+        # evaluation results and alert lifecycle
+        self.alert: list[Any] = [0, None]  # [alerted tier rank, {tier rank: last firing time}]
+        self.tier = 0
+        self.rar = 0.0  # revenue at risk at the last evaluation
+        self.critical_since: int | None = None
+        self.lost = False
+        self.due: float | None = None
+
+    # -- de-duplication -------------------------------------------------------------------
+
+    def seen_before(self, event_id: str) -> bool:
+        """True for a repeat; otherwise remembers the id."""
+        h = id_hash(event_id)
+        if h in self.seen:
+            return True
+        self.seen.append(h)
+        if len(self.seen) > MAX_SEEN:
+            del self.seen[0]
+        return False
+
+    # -- logins ---------------------------------------------------------------------------
+
+    def add_login(self, ts: int, clock: int) -> None:
+        self.logins_total += 1
+        if self.last_login is None or ts > self.last_login:
+            self.last_login = ts
+        bisect.insort(self.logins, ts)
+        cut = bisect.bisect_right(self.logins, clock - LOGIN_HORIZON)
+        if cut or len(self.logins) > MAX_LOGINS:
+            del self.logins[: max(cut, len(self.logins) - MAX_LOGINS)]
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def add_order(self, ts: int, amount: float, order_hash: int, clock: int) -> None:
+        for i, (h, _t) in enumerate(self.cancelled):
+            if h == order_hash:  # its cancellation came first: the order counts nowhere
+                del self.cancelled[i]
+                return
+        self.orders_total += 1
+        self.value_total += amount
+        if self.first_order is None or ts < self.first_order:
+            self.first_order = ts
+        bisect.insort(self.orders, [ts, amount, order_hash])
+        self._trim_orders(clock)
+
+    def cancel_order(self, ts: int, order_hash: int, clock: int) -> None:
+        for i, (_t, amount, h) in enumerate(self.orders):
+            if h == order_hash:
+                del self.orders[i]
+                self.orders_total -= 1
+                self.value_total = max(0.0, self.value_total - amount)
+                if self.first_order is not None and not self.orders_total:
+                    self.first_order = None
+                return
+        if any(h == order_hash for h, _t in self.cancelled):
+            return
+        self.cancelled.append([order_hash, ts])
+        self.cancelled = [c for c in self.cancelled if c[1] > clock - ORDER_HORIZON][-MAX_CANCELLED:]
+
+    def _trim_orders(self, clock: int) -> None:
+        keep_from = min(len(self.orders) - (ORDER_GAPS + 1), bisect.bisect_right(self.orders, [clock - ORDER_HORIZON]))
+        keep_from = max(keep_from, len(self.orders) - MAX_ORDERS, 0)
+        if keep_from:
+            del self.orders[:keep_from]
+
+    # -- payments -------------------------------------------------------------------------
+
+    def add_payment_result(self, ts: int, failed: bool, clock: int) -> None:
+        if failed:
+            bisect.insort(self.failures, ts)
+        elif self.last_success is None or ts > self.last_success:
+            self.last_success = ts
+        # keep failures of the last 30 days and every failure since the last success
+        floor = clock - FAILURE_HORIZON
+        if self.last_success is not None:
+            floor = min(floor, self.last_success)
+        cut = bisect.bisect_right(self.failures, floor)
+        cut = max(cut, len(self.failures) - MAX_FAILURES)
+        if cut > 0:
+            del self.failures[:cut]
+
+    def add_chargeback(self, ts: int, clock: int) -> None:
+        bisect.insort(self.chargebacks, ts)
+        cut = max(
+            bisect.bisect_right(self.chargebacks, clock - CHARGEBACK_HORIZON), len(self.chargebacks) - MAX_CHARGEBACKS
+        )
+        if cut > 0:
+            del self.chargebacks[:cut]
+
+    def set_subscription(self, ts: int, action: str) -> None:
+        if self.subscription is None or ts >= self.subscription[0]:
+            self.subscription = [ts, SUBSCRIPTION_STATUS[action]]
+
+    # -- tickets --------------------------------------------------------------------------
+
+    def ticket_action(self, ts: int, ticket_hash: int, action: str, priority: str | None, clock: int) -> None:
+        if action == "opened":
+            bisect.insort(self.opened, ts)
+            cut = max(bisect.bisect_right(self.opened, clock - OPENED_HORIZON), len(self.opened) - MAX_OPENED)
+            if cut > 0:
+                del self.opened[:cut]
+        if action == "survey":
+            return
+        ticket = self.tickets.get(ticket_hash)
+        if ticket is None:
+            ticket = self.tickets[ticket_hash] = [ts, False, None, None]
+        elif ts < ticket[0]:
+            # older than what we know: only a priority never given before is kept
+            if ticket[3] is None and priority is not None:
+                ticket[3] = priority
+            if action in ("opened", "reopened") and ticket[1] and ticket[2] is None:
+                ticket[2] = ts
+            return
+        ticket[0] = ts
+        if priority is not None:
+            ticket[3] = priority
+        if action in ("opened", "reopened"):
+            ticket[1] = True
+            ticket[2] = ts
+        elif action == "resolved":
+            ticket[1] = False
+        elif action == "updated" and ticket[2] is None:
+            ticket[1] = True
+            ticket[2] = ts
+        self._trim_tickets(clock)
+
+    def _trim_tickets(self, clock: int, lateness: int = 3 * DAY) -> None:
+        if len(self.tickets) <= MAX_TICKETS and all(t[1] or t[0] > clock - lateness for t in self.tickets.values()):
+            return
+        kept = {h: t for h, t in self.tickets.items() if t[1] or t[0] > clock - lateness}
+        if len(kept) > MAX_TICKETS:
+            newest = sorted(kept.items(), key=lambda item: item[1][0])[-MAX_TICKETS:]
+            kept = dict(newest)
+        self.tickets = kept
+
+    def add_sentiment(self, ts: int, value: float, clock: int) -> None:
+        bisect.insort(self.sentiments, [ts, value])
+        cut = max(
+            bisect.bisect_right(self.sentiments, [clock - SENTIMENT_HORIZON, 2.0]),
+            len(self.sentiments) - MAX_SENTIMENTS,
+        )
+        if cut > 0:
+            del self.sentiments[:cut]
+
+    def set_survey(self, ts: int, csat: int | None, nps: int | None) -> None:
+        if csat is not None and (self.last_csat is None or ts >= self.last_csat[0]):
+            self.last_csat = [ts, csat]
+        if nps is not None and (self.last_nps is None or ts >= self.last_nps[0]):
+            self.last_nps = [ts, nps]
+
+    # -- encoding -------------------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        orders = self.orders
+        tickets = [[h, *t] for h, t in self.tickets.items()]
+        return orjson.dumps(
+            [
+                STATE_VERSION,
+                self.seen,
+                _deltas(self.logins),
+                self.logins_total,
+                self.last_login,
+                [_deltas([o[0] for o in orders]), [o[1] for o in orders], [o[2] for o in orders]],
+                self.orders_total,
+                self.value_total,
+                self.first_order,
+                self.cancelled,
+                _deltas(self.failures),
+                self.last_success,
+                _deltas(self.chargebacks),
+                self.subscription,
+                _deltas(self.opened),
+                tickets,
+                self.sentiments,
+                self.last_csat,
+                self.last_nps,
+                self.alert,
+                self.tier,
+                self.rar,
+                self.critical_since,
+                self.lost,
+                self.due,
+            ]
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> CustomerState:
+        raw = orjson.loads(data)
+        if raw[0] != STATE_VERSION:
+            raise ValueError(f"customer state version {raw[0]} is not supported (this build reads {STATE_VERSION})")
+        s = cls.__new__(cls)
+        (
+            _v,
+            s.seen,
+            logins,
+            s.logins_total,
+            s.last_login,
+            orders,
+            s.orders_total,
+            s.value_total,
+            s.first_order,
+            s.cancelled,
+            failures,
+            s.last_success,
+            chargebacks,
+            s.subscription,
+            opened,
+            tickets,
+            s.sentiments,
+            s.last_csat,
+            s.last_nps,
+            s.alert,
+            s.tier,
+            s.rar,
+            s.critical_since,
+            s.lost,
+            s.due,
+        ) = raw
+        s.logins = _undeltas(logins)
+        s.orders = [list(o) for o in zip(_undeltas(orders[0]), orders[1], orders[2], strict=True)]
+        s.failures = _undeltas(failures)
+        s.chargebacks = _undeltas(chargebacks)
+        s.opened = _undeltas(opened)
+        s.tickets = {t[0]: t[1:] for t in tickets}
+        return s

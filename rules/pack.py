@@ -99,7 +99,7 @@ class RuleHit:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
-            "weight": self.weight,
+            "weight": int(self.weight) if self.weight.is_integer() else self.weight,
             "signal": self.signal,
             "value": self.value,
             "threshold": self.threshold,
@@ -171,6 +171,21 @@ def _line(node: Any, key: Any = None) -> int:
     return 1
 
 
+def _plain(value: Any) -> Any:
+    """ruamel's scalar types as plain Python values (they must serialise with orjson)."""
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -225,9 +240,7 @@ class _Loader:
             self.problem(_line(node, key), f"rule {rule_id!r}: unknown key {key!r}")
         if not ok:
             return None
-        if isinstance(threshold, list):
-            threshold = list(threshold)
-        return Comparison(str(signal), str(op), threshold, OPERATORS[op])
+        return Comparison(str(signal), str(op), _plain(threshold), OPERATORS[op])
 
     def rule(self, node: Any, line: int, seen: set[str]) -> Rule | None:
         if not isinstance(node, dict):

@@ -1,0 +1,203 @@
+"""The ``churnwatch`` console script: Faust's command line for our app, plus our commands.
+
+``replay``, ``rules check`` and ``simulate`` are plain click commands that need no broker; they
+run without importing Faust so they start fast. Everything else (``worker`` and Faust's own
+commands) goes to the Faust app's command line, which lists our commands too.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from agents.settings import SettingsError, load_settings
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"churnwatch: {message}", err=True)
+    sys.exit(code)
+
+
+@click.command("replay")
+@click.argument("events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), help="rule pack (YAML)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="alerts file (default: stdout)")
+@click.option("--tick-seconds", type=click.FloatRange(min=1.0), default=None, help="tick interval (default 86400)")
+def replay_command(
+    events: tuple[Path, ...], rules_file: Path | None, out: Path | None, tick_seconds: float | None
+) -> None:
+    """Run the engine over JSON Lines EVENTS files; write the alerts as JSON Lines.
+
+    Exit code: 0 all lines good, 1 some bad lines were reported and skipped, 2 usage error.
+    """
+    from agents.replay import replay
+    from rules.engine import EngineConfig
+    from rules.pack import PackError, load_pack
+    from streams.parse import Limits
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+    try:
+        pack = load_pack(rules_file or settings.rules)
+    except PackError as exc:
+        _fail(str(exc))
+    config = EngineConfig(
+        tick_seconds=tick_seconds or settings.tick_seconds or 86400.0,
+        allowed_lateness=settings.allowed_lateness_seconds,
+        cooldown=settings.cooldown_seconds,
+        expected_lifespan_years=settings.expected_lifespan_years,
+        lost_after_days=settings.lost_after_days,
+    )
+    limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
+    if out is None:
+        result = replay(events, pack, sys.stdout.buffer, config=config, limits=limits)
+        sys.stdout.buffer.flush()
+    else:
+        with out.open("wb") as fh:
+            result = replay(events, pack, fh, config=config, limits=limits)
+    for bad in result.bad_lines[:100]:
+        click.echo(str(bad), err=True)
+    if len(result.bad_lines) > 100:
+        click.echo(f"... and {len(result.bad_lines) - 100} more bad lines", err=True)
+    click.echo(result.summary(), err=True)
+    sys.exit(1 if result.bad_lines else 0)
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Rule pack tools."""
+
+
+@rules_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def rules_check(file: Path) -> None:
+    """Validate a rule pack: every problem with file, line and reason (exit 1), or a summary."""
+    from rules.pack import check_pack, load_pack
+
+    problems = check_pack(file)
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{file}: {len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    pack = load_pack(file)
+    click.echo(
+        f"{file}: OK, {len(pack.rules)} rules; tiers watch >= {pack.tiers.watch:g}, "
+        f"at_risk >= {pack.tiers.at_risk:g}, critical >= {pack.tiers.critical:g}"
+    )
+    for rule in pack.rules:
+        guard = f" when {rule.guard.source}" if rule.guard else ""
+        comps = " or ".join(f"{c.signal} {c.op} {c.threshold}" for c in rule.comparisons)
+        click.echo(f"  {rule.id:<26} weight {rule.weight:>5g}  {comps}{guard}")
+
+
+@click.command("simulate")
+@click.option("--customers", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=60, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--churn-share", type=click.FloatRange(0, 1), default=0.15, show_default=True)
+@click.option(
+    "--churn-kinds",
+    default="fading_logins,failed_payments,angry_tickets,pauses",
+    show_default=True,
+    help="comma-separated kinds, each optionally with a weight: fading_logins=2,pauses",
+)
+@click.option("--end", default=None, help="end of the period: epoch seconds, or 'now' (default: now with Kafka)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write JSON Lines here, not to Kafka")
+@click.option("--rate", type=click.FloatRange(min=0), default=0.0, help="events/s to Kafka (0: as fast as possible)")
+@click.option("--prefix", default="c-", show_default=True, help="customer id prefix")
+def simulate_command(
+    customers: int,
+    days: int,
+    seed: int,
+    churn_share: float,
+    churn_kinds: str,
+    end: str | None,
+    out: Path | None,
+    rate: float,
+    prefix: str,
+) -> None:
+    """Realistic synthetic traffic, to the input topics or (--out) to a JSON Lines file."""
+    import orjson
+
+    from streams.simulate import CHURN_KINDS, DEFAULT_END, SimConfig, generate
+
+    kinds: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in churn_kinds.split(","))):
+        name, _, weight = part.partition("=")
+        if name not in CHURN_KINDS:
+            _fail(f"--churn-kinds: unknown kind {name!r} (one of {', '.join(CHURN_KINDS)})")
+        try:
+            kinds[name] = float(weight) if weight else 1.0
+        except ValueError:
+            _fail(f"--churn-kinds: weight of {name!r} must be a number")
+    if end is None:
+        end_ts = DEFAULT_END if out is not None else time.time()
+    elif end == "now":
+        end_ts = time.time()
+    else:
+        try:
+            end_ts = float(end)
+        except ValueError:
+            _fail("--end must be epoch seconds or 'now'")
+    cfg = SimConfig(customers, days, end_ts, seed, churn_share, kinds, prefix)
+    started = time.perf_counter()
+    count = 0
+    if out is not None:
+        with out.open("wb") as fh:
+            for event in generate(cfg):
+                fh.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+                count += 1
+    else:
+        from agents.producer import produce_events
+
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            _fail(str(exc))
+        count = produce_events(settings, generate(cfg), rate=rate)
+    elapsed = time.perf_counter() - started
+    where = str(out) if out is not None else "Kafka"
+    click.echo(
+        f"simulate: {count} events for {customers} customers over {days} days to {where} in {elapsed:.1f} s", err=True
+    )
+
+
+COMMANDS: dict[str, click.Command] = {"replay": replay_command, "rules": rules_group, "simulate": simulate_command}
+
+
+@click.group()
+def offline() -> None:
+    """churnwatch commands that need no broker."""
+
+
+for _command in COMMANDS.values():
+    offline.add_command(_command)
+
+
+def main() -> None:
+    """Entry point of the ``churnwatch`` console script."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in COMMANDS:
+        offline.main(args=argv, prog_name="churnwatch")
+        return
+    from faust.cli.faust import cli
+
+    from agents.app import create_app
+
+    for command in COMMANDS.values():
+        cli.add_command(command)
+    try:
+        app = create_app()
+    except SettingsError as exc:
+        _fail(str(exc))
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -38,7 +38,7 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
     counts: dict[str, int] = {}
     for meta in admin.describe_topics(names):
         if not meta.get("error_code"):
-            counts[meta["topic"]] = len(meta["partitions"])
+            counts[meta.get("name") or meta["topic"]] = len(meta["partitions"])
     return counts
 
 

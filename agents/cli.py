@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from agents.settings import SettingsError, load_settings
+from agents.settings import Settings, SettingsError, load_settings
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -193,10 +193,38 @@ def main() -> None:
     for command in COMMANDS.values():
         cli.add_command(command)
     try:
-        app = create_app()
+        settings = load_settings()
+        if argv and argv[0] == "worker":
+            _prepare_topics(settings)
+        app = create_app(settings)
     except SettingsError as exc:
         _fail(str(exc))
+    except Exception as exc:  # a start-up failure: say what and stop, no traceback wall
+        from rules.pack import PackError
+
+        if isinstance(exc, PackError):
+            _fail(str(exc))
+        raise
     app.main()
+
+
+def _prepare_topics(settings: Settings) -> None:
+    """Before a worker starts: create missing topics (unless disabled) and check co-partitioning."""
+    from kafka.errors import KafkaError
+
+    from agents.topics import co_partitioning_problem, ensure_topics, input_partition_counts
+
+    expected = list(settings.input_topics.values())
+    try:
+        if settings.create_topics:
+            ensure_topics(settings)
+        counts = input_partition_counts(settings)
+    except KafkaError as exc:
+        _fail(f"cannot reach Kafka at CHURNWATCH_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}: {exc}")
+    problem = co_partitioning_problem(counts, expected)
+    if problem:
+        _fail(problem)
+    settings.partitions = next(iter(counts.values()))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     topic_dead_letters: str = Field("dead-letters", description="dead-letter topic (before the prefix)")
     partitions: int = Field(8, ge=1, le=10_000, description="partitions for topics churnwatch creates")
     replication_factor: int = Field(1, ge=1, le=10, description="replication factor for topics churnwatch creates")
+    create_topics: bool = Field(True, description="create missing topics at worker start-up")
     app_id: str = Field("churnwatch", min_length=1, description="Faust app id (consumer group, changelog topic prefix)")
 
     # Kafka security
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     redis_flush_seconds: float = Field(1.0, gt=0, description="how often the Redis view is written (batched)")
     web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of the worker")
     web_bind: str = Field("0.0.0.0", description="HTTP bind address")
+    web_host: str = Field("", description="host name other workers use to reach this one (default: the hostname)")
     api_token: SecretStr | None = Field(None, description="bearer token required by the HTTP API (not /healthz)")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
     data_dir: Path = Field(Path("churnwatch-data"), description="worker data directory (RocksDB state)")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,9 @@ class Engine:
         self._summary = Summary()
         self._new_customers: deque[float] = deque()
         self._lost: deque[float] = deque()
+        self._risky: dict[str, tuple[int, float, float]] = {}  # customers above healthy: (tier rank, score, rar)
+        # called after every evaluation with (customer_id, evaluation, revenue at risk, time): the worker's Redis view
+        self.observer: Callable[[str, Evaluation, float, float], None] | None = None
         self.set_pack(pack)
 
     # -- configuration ----------------------------------------------------------------------
@@ -215,7 +218,9 @@ class Engine:
         signals = compute_signals(state, t, self._signal_config)
         evaluation = self.pack.evaluate(signals)
         alert = decide(state.alert, evaluation, customer_id=cid, t=t, cooldown=self.config.cooldown, signals=signals)
-        self._track(state, evaluation, signals, t)
+        self._track(cid, state, evaluation, signals, t)
+        if self.observer is not None:
+            self.observer(cid, evaluation, state.rar, t)
         old_due = state.due
         state.due = next_due(
             state,
@@ -229,7 +234,7 @@ class Engine:
             self._index.push(state.due, cid)
         return alert
 
-    def _track(self, state: CustomerState, evaluation: Evaluation, signals: dict[str, Any], t: float) -> None:
+    def _track(self, cid: str, state: CustomerState, evaluation: Evaluation, signals: dict[str, Any], t: float) -> None:
         summary = self._summary
         assert summary.by_tier is not None and summary.revenue_at_risk is not None
         rank = TIER_RANK[evaluation.tier]
@@ -241,6 +246,10 @@ class Engine:
         summary.revenue_at_risk[rank] += rar
         state.tier = rank
         state.rar = rar
+        if rank:
+            self._risky[cid] = (rank, evaluation.score, rar)
+        else:
+            self._risky.pop(cid, None)
         if rank == 3:
             if state.critical_since is None:
                 state.critical_since = int(t)
@@ -306,11 +315,20 @@ class Engine:
             "nps": nps(s.promoters, s.detractors, s.nps_answers),
             "churn_rate": round(100.0 * len(self._lost) / at_start, 3) if at_start > 0 else None,
             "lost_30d": len(self._lost),
+            "customers_at_start": at_start,
+            "promoters": s.promoters,
+            "detractors": s.detractors,
+            "nps_answers": s.nps_answers,
         }
+
+    def at_risk(self) -> dict[str, tuple[int, float, float]]:
+        """Customers above healthy: tier rank, risk score (0 until re-evaluated after a recovery), revenue at risk."""
+        return self._risky
 
     def rebuild_index(self, keys: Iterable[str] | None = None) -> None:
         """Rebuild the due index and the aggregates from the store (after a changelog recovery)."""
         self._index.clear()
+        self._risky.clear()
         self._summary = Summary()
         assert self._summary.by_tier is not None and self._summary.revenue_at_risk is not None
         for cid in list(keys) if keys is not None else list(self.store):
@@ -324,5 +342,7 @@ class Engine:
             self._count_nps(0, _nps_class(state.last_nps[1] if state.last_nps else None))
             if state.due is not None:
                 self._index.push(state.due, cid)
+            if state.tier:
+                self._risky[cid] = (state.tier, 0.0, state.rar)
             if state.logins and (self.clock is None or state.logins[-1] > self.clock):
                 self.clock = float(state.logins[-1])

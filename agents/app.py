@@ -1,0 +1,212 @@
+"""The Faust app: input topics in, alerts and dead letters out, state in a changelogged table.
+
+A thin adapter over :mod:`rules.engine` (through :class:`agents.pipeline.Pipeline`): one agent
+reads the four co-partitioned input topics as raw bytes, so that bad input is ours to catch; each
+partition has its own engine (and, with ``CHURNWATCH_CLOCK=event``, its own event clock); timers
+tick the engines (wall clock), flush the Redis view, refresh the gauges and reload the rule pack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+
+from agents.lag import update_lag
+from agents.metrics import Metrics
+from agents.partition_store import PartitionStore, StateTable
+from agents.pipeline import Pipeline
+from agents.redis_view import RedisView
+from agents.settings import Clock, SecurityProtocol, Settings, load_settings
+from agents.web import register_views
+from rules.pack import PackError, load_pack
+from streams.codec import register_codec
+
+log = logging.getLogger("churnwatch")
+
+
+def _credentials(settings: Settings) -> Any:
+    from agents.kafka_config import ssl_context
+
+    context = ssl_context(settings)
+    protocol = settings.kafka_security_protocol
+    if protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL):
+        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password,
+            mechanism=settings.kafka_sasl_mechanism.value,
+            ssl_context=context,
+        )
+    if protocol is SecurityProtocol.SSL:
+        return faust.SSLCredentials(context)
+    return None
+
+
+class Worker:
+    """Everything the app's agents, timers and views share."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.pack = load_pack(settings.rules)
+        self.pack_mtime = _mtime(settings)
+        self.redis: RedisView | None = None
+        if settings.redis_url is not None:
+            self.redis = RedisView(settings.redis_url.get_secret_value())
+        register_codec()
+        self.app = faust.App(
+            settings.app_id,
+            broker=[f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip()],
+            broker_credentials=_credentials(settings),
+            store=settings.store,
+            datadir=str(settings.data_dir),
+            web_port=settings.web_port,
+            web_bind=settings.web_bind,
+            web_host=settings.web_host or None,
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            key_serializer="raw",
+            value_serializer="raw",
+            consumer_auto_offset_reset="earliest",
+            broker_commit_every=1000,
+            broker_commit_interval=1.0,
+            autodiscover=False,
+            web_enabled=True,
+            producer_linger_ms=5,
+        )
+        setup_prometheus_sensors(
+            self.app, "/faust-metrics-unused", registry=self.metrics.registry, name_prefix="churnwatch_faust"
+        )
+        self.inputs = self.app.topic(*settings.input_topics.values(), key_serializer="raw", value_serializer="raw")
+        self.alerts_topic = self.app.topic(settings.topic("alerts"), key_serializer="raw", value_serializer="orjson")
+        self.dead_topic = self.app.topic(
+            settings.topic("dead_letters"), key_serializer="raw", value_serializer="orjson"
+        )
+        self.table: StateTable = self.app.tables.add(  # type: ignore[assignment]
+            StateTable(
+                self.app,
+                name="customer_state",
+                default=None,
+                beacon=self.app.tables.beacon,
+                schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+                partitions=settings.partitions,
+                help="encoded per-customer state (rules/state.py)",
+            )
+        )
+        self.pipeline = Pipeline(
+            settings,
+            self.pack,
+            self.metrics,
+            lambda partition: PartitionStore(self.table, partition),
+            observer=self.redis.observe if self.redis else None,
+        )
+        self.started = time.time()
+        self._next_tick: float | None = None
+        self._wire()
+
+    # -- agents and timers ---------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        app, settings, pipeline = self.app, self.settings, self.pipeline
+
+        @app.agent(self.inputs, name="churnwatch-events")
+        async def events(stream: Any) -> None:
+            async for event in stream.events():
+                msg = event.message
+                received = time.time()
+                if msg.partition not in pipeline.engines:
+                    pipeline.engine(msg.partition, self.table.partition_keys(msg.partition))
+                out = pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value, received)
+                for alert in out.alerts:
+                    await self.publish(alert, received)
+                if out.dead_letter is not None:
+                    await self.dead_topic.send(key=msg.key, value=out.dead_letter)
+
+        @app.timer(interval=1.0, name="churnwatch-wall-ticks")
+        async def wall_ticks() -> None:
+            if settings.clock is not Clock.WALL or app.rebalancing:
+                return
+            step = settings.effective_tick_seconds
+            now = time.time()
+            due = (now // step) * step
+            if self._next_tick is None:
+                self._next_tick = due + step
+                return
+            if now < self._next_tick:
+                return
+            self._next_tick = due + step
+            for tp in app.assignor.assigned_actives():
+                if tp.partition not in pipeline.engines:
+                    pipeline.engine(tp.partition, self.table.partition_keys(tp.partition))
+            started = time.time()
+            for alert in pipeline.tick(due):
+                await self.publish(alert, started)
+
+        @app.timer(interval=settings.redis_flush_seconds, name="churnwatch-redis-flush")
+        async def redis_flush() -> None:
+            if self.redis is None:
+                return
+            before = self.redis.failures
+            await asyncio.get_running_loop().run_in_executor(None, self.redis.flush)
+            if self.redis.failures > before:
+                self.metrics.redis_failures.inc(self.redis.failures - before)
+            self.metrics.redis_pending.set(len(self.redis.dirty))
+
+        @app.timer(interval=5.0, name="churnwatch-gauges")
+        async def gauges() -> None:
+            pipeline.update_gauges()
+            await update_lag(app, self.metrics, set(settings.input_topics.values()))
+
+        @app.timer(interval=5.0, name="churnwatch-rule-pack-reload")
+        async def reload_rules() -> None:
+            mtime = _mtime(settings)
+            if mtime == self.pack_mtime:
+                return
+            self.pack_mtime = mtime
+            try:
+                pack = load_pack(settings.rules)
+            except PackError as exc:
+                self.metrics.rule_pack_reloads.labels("error").inc()
+                log.error("rule pack %s not reloaded, keeping the previous one:\n%s", settings.rules, exc)
+                return
+            pipeline.set_pack(pack)
+            self.pack = pack
+            self.metrics.rule_pack_reloads.labels("ok").inc()
+            log.info("rule pack %s reloaded: %d rules", settings.rules, len(pack.rules))
+
+        @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+        async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+            partitions = {tp.partition for tp in revoked}
+            pipeline.drop(partitions)
+            self.table.forget_partitions(partitions)
+
+        register_views(self)
+
+    async def publish(self, alert: dict[str, Any], received: float) -> None:
+        alert = self.pipeline.finish_alert(alert, received)
+        await self.alerts_topic.send(key=alert["customer_id"].encode(), value=alert)
+
+
+def _mtime(settings: Settings) -> float:
+    try:
+        return settings.rules.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def create_worker(settings: Settings | None = None) -> Worker:
+    return Worker(settings or load_settings())
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    """The Faust app (what ``churnwatch worker`` runs)."""
+    return create_worker(settings).app
+
+
+if __name__ == "__main__":
+    create_app().main()

@@ -1,0 +1,149 @@
+"""The worker's adapter logic: one message in, alerts and dead letters out, via the shared engine.
+
+Kept apart from Faust so that it reads as what it is: parse, hand to the partition's engine,
+count. No rule, signal or alert logic lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.metrics import Metrics
+from agents.settings import Clock, Settings
+from rules.engine import Engine, EngineConfig
+from rules.pack import RulePack
+from streams.deadletter import dead_letter
+from streams.errors import BadInput, Reason
+from streams.parse import Limits, parse_event
+from streams.timefmt import format_ts_ms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Outcome:
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    dead_letter: dict[str, Any] | None = None
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    return EngineConfig(
+        tick_seconds=settings.effective_tick_seconds,
+        allowed_lateness=settings.allowed_lateness_seconds,
+        cooldown=settings.cooldown_seconds,
+        expected_lifespan_years=settings.expected_lifespan_years,
+        lost_after_days=settings.lost_after_days,
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        pack: RulePack,
+        metrics: Metrics,
+        store_for: Callable[[int], MutableMapping[str, bytes]],
+        observer: Callable[..., None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pack = pack
+        self.metrics = metrics
+        self.store_for = store_for
+        self.observer = observer
+        self.config = engine_config(settings)
+        self.event_clock = settings.clock is Clock.EVENT
+        self.limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
+        self.engines: dict[int, Engine] = {}
+        self.types = {topic: etype for etype, topic in settings.input_topics.items()}
+
+    def engine(self, partition: int, keys: set[str] | None = None) -> Engine:
+        engine = self.engines.get(partition)
+        if engine is None:
+            engine = Engine(self.pack, self.config, self.store_for(partition))
+            engine.observer = self.observer
+            engine.rebuild_index(keys)
+            self.engines[partition] = engine
+        return engine
+
+    def drop(self, partitions: set[int]) -> None:
+        for p in partitions:
+            self.engines.pop(p, None)
+
+    def set_pack(self, pack: RulePack) -> None:
+        self.pack = pack
+        for engine in self.engines.values():
+            engine.set_pack(pack)
+
+    def handle(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now: float
+    ) -> Outcome:
+        out = Outcome()
+        etype = self.types.get(topic)
+        try:
+            if etype is None:
+                raise BadInput(Reason.SCHEMA, f"message from unexpected topic {topic!r}")
+            event = parse_event(etype, value if value is not None else b"", key=key, now=now, limits=self.limits)
+            engine = self.engine(partition)
+            out.alerts = engine.process(event) if self.event_clock else engine.apply(event)
+            self.metrics.events.labels(topic, engine.last_outcome).inc()
+        except BadInput as exc:
+            self.metrics.events.labels(topic, "dead_letter").inc()
+            self.metrics.dead_letters.labels(exc.reason.value).inc()
+            out.dead_letter = dead_letter(
+                value=value or b"",
+                key=key,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                reason=exc.reason,
+                detail=exc.detail,
+                received_at=now,
+            )
+        return out
+
+    def tick(self, t: float) -> list[dict[str, Any]]:
+        """Wall clock: tick every engine at ``t``."""
+        alerts: list[dict[str, Any]] = []
+        for engine in list(self.engines.values()):
+            started = time.perf_counter()
+            before = engine.evaluations
+            alerts.extend(engine.tick(t))
+            self.metrics.tick_duration.observe(time.perf_counter() - started)
+            self.metrics.tick_customers.inc(engine.evaluations - before)
+        return alerts
+
+    def finish_alert(self, alert: dict[str, Any], received: float) -> dict[str, Any]:
+        now = time.time()
+        alert["emitted_at"] = format_ts_ms(now)
+        self.metrics.alerts.labels(alert["tier"], alert["status"]).inc()
+        for hit in alert["rules"]:
+            if alert["status"] == "firing":
+                self.metrics.rule_firings.labels(hit["rule"]).inc()
+        self.metrics.alert_latency.observe(max(0.0, now - received))
+        return alert
+
+    def update_gauges(self) -> None:
+        """Customers and revenue at risk by tier, churn rate and NPS over this worker's partitions."""
+        by_tier = dict.fromkeys(("healthy", "watch", "at_risk", "critical"), 0)
+        rar = dict.fromkeys(by_tier, 0.0)
+        lost = at_start = promoters = detractors = answers = 0
+        for engine in self.engines.values():
+            s = engine.summary()
+            for tier, n in s["by_tier"].items():
+                by_tier[tier] += n
+            for tier, v in s["revenue_at_risk"].items():
+                rar[tier] += v
+            lost += s["lost_30d"]
+            at_start += s["customers_at_start"]
+            promoters += s["promoters"]
+            detractors += s["detractors"]
+            answers += s["nps_answers"]
+        for tier in by_tier:
+            self.metrics.customers.labels(tier).set(by_tier[tier])
+            self.metrics.revenue_at_risk.labels(tier).set(round(rar[tier], 2))
+        self.metrics.churn_rate.set(round(100.0 * lost / at_start, 3) if at_start else 0.0)
+        self.metrics.nps.set(round(100.0 * (promoters - detractors) / answers, 2) if answers else 0.0)

@@ -1,0 +1,89 @@
+"""The Redis view for support tools (contract section 9), written in batches.
+
+Evaluations mark customers dirty; :meth:`RedisView.flush` writes every dirty customer in one
+pipeline: the hash ``churnwatch:customer:{id}`` (tier, score, rules, updated_at,
+revenue_at_risk) and the sorted set ``churnwatch:at_risk`` (score: revenue at risk; healthy
+customers are removed). When Redis is down the worker keeps going, counts the failure, keeps the
+dirty set (one entry per customer, so bounded) and catches up on the next successful flush.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+import redis
+
+from rules.pack import Evaluation
+from streams.timefmt import format_ts
+
+log = logging.getLogger(__name__)
+
+AT_RISK = "churnwatch:at_risk"
+CUSTOMER = "churnwatch:customer:{}"
+
+
+@dataclass(slots=True)
+class Entry:
+    tier: str
+    score: float
+    rules: list[str]
+    revenue_at_risk: float
+    updated_at: float
+
+
+class RedisView:
+    def __init__(self, url: str, *, batch: int = 2000) -> None:
+        self.client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self.batch = batch
+        self.dirty: dict[str, Entry] = {}
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def observe(self, customer_id: str, evaluation: Evaluation, revenue_at_risk: float, t: float) -> None:
+        """Engine observer: remember the customer's latest result (no I/O here)."""
+        self.dirty[customer_id] = Entry(
+            evaluation.tier, evaluation.score, [h.rule for h in evaluation.hits], round(revenue_at_risk, 2), t
+        )
+
+    def flush(self) -> int:
+        """Write the dirty customers; returns how many were written (0 on failure)."""
+        if not self.dirty:
+            return 0
+        items = list(self.dirty.items())
+        written = 0
+        try:
+            for start in range(0, len(items), self.batch):
+                chunk = items[start : start + self.batch]
+                pipe = self.client.pipeline(transaction=False)
+                for cid, e in chunk:
+                    mapping: dict[str | bytes, str | float] = {
+                        "tier": e.tier,
+                        "score": e.score,
+                        "rules": orjson.dumps(e.rules).decode(),
+                        "revenue_at_risk": e.revenue_at_risk,
+                        "updated_at": format_ts(e.updated_at),
+                    }
+                    pipe.hset(CUSTOMER.format(cid), mapping=cast(Any, mapping))
+                    if e.tier == "healthy":
+                        pipe.zrem(AT_RISK, cid)
+                    else:
+                        pipe.zadd(AT_RISK, {cid: e.revenue_at_risk})
+                pipe.execute()
+                for cid, e in chunk:
+                    if self.dirty.get(cid) is e:  # not re-dirtied meanwhile
+                        del self.dirty[cid]
+                written += len(chunk)
+        except (redis.RedisError, OSError) as exc:
+            self.failures += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "Redis view: write failed (%s); %d customers pending, will retry", self.last_error, len(self.dirty)
+            )
+            return written
+        return written
+
+    def close(self) -> None:
+        self.client.close()

@@ -9,17 +9,20 @@ tick the engines (wall clock), flush the Redis view, refresh the gauges and relo
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import TP
 
 from agents.lag import update_lag
 from agents.metrics import Metrics
 from agents.partition_store import PartitionStore, StateTable
-from agents.pipeline import Pipeline
+from agents.pipeline import Outcome, Pipeline
 from agents.redis_view import RedisView
 from agents.settings import Clock, SecurityProtocol, Settings, load_settings
 from agents.web import register_views
@@ -116,16 +119,31 @@ class Worker:
 
         @app.agent(self.inputs, name="churnwatch-events")
         async def events(stream: Any) -> None:
-            async for event in stream.events():
+            async for event in stream.noack().events():
                 msg = event.message
                 received = time.time()
                 if msg.partition not in pipeline.engines:
                     pipeline.engine(msg.partition, self.table.partition_keys(msg.partition))
-                out = pipeline.handle(msg.topic, msg.partition, msg.offset, msg.key, msg.value, received)
-                for alert in out.alerts:
-                    await self.publish(alert, received)
-                if out.dead_letter is not None:
-                    await self.dead_topic.send(key=msg.key, value=out.dead_letter)
+                out = pipeline.handle(
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    msg.key,
+                    msg.value,
+                    received,
+                    ack=event.ack,
+                    caught_up=self._caught_up(msg.partition),
+                )
+                await self.emit(out)
+
+        @app.timer(interval=0.25, name="churnwatch-event-clock-release")
+        async def release_aligned() -> None:
+            if settings.clock is not Clock.EVENT or app.rebalancing:
+                return
+            for partition in list(pipeline.aligners):
+                out = Outcome()
+                pipeline.release(partition, self._caught_up(partition), out)
+                await self.emit(out)
 
         @app.timer(interval=1.0, name="churnwatch-wall-ticks")
         async def wall_ticks() -> None:
@@ -186,6 +204,32 @@ class Worker:
             self.table.forget_partitions(partitions)
 
         register_views(self)
+
+    def _caught_up(self, partition: int) -> Callable[[str], bool]:
+        """Whether a topic's partition has nothing unread (it then holds no watermark back)."""
+        consumer: Any = self.app.consumer
+
+        def caught_up(topic: str) -> bool:
+            tp = TP(topic, partition)
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:
+                return False
+            if highwater is None:
+                return False
+            position = consumer._read_offset.get(tp)
+            consumed = position + 1 if position is not None else 0
+            return bool(consumed >= highwater)
+
+        return caught_up
+
+    async def emit(self, out: Outcome) -> None:
+        for alert in out.alerts:
+            await self.publish(alert, out.received or time.time())
+        if out.dead_letter is not None:
+            d = out.dead_letter
+            key = base64.b64decode(d["key_base64"]) if d.get("key_base64") else None
+            await self.dead_topic.send(key=key, value=d)
 
     async def publish(self, alert: dict[str, Any], received: float) -> None:
         alert = self.pipeline.finish_alert(alert, received)

@@ -12,6 +12,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.aligner import Aligner
 from agents.metrics import Metrics
 from agents.settings import Clock, Settings
 from rules.engine import Engine, EngineConfig
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class Outcome:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     dead_letter: dict[str, Any] | None = None
+    received: float = 0.0  # when the (earliest) message behind these alerts was received
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -58,6 +60,7 @@ class Pipeline:
         self.event_clock = settings.clock is Clock.EVENT
         self.limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
         self.engines: dict[int, Engine] = {}
+        self.aligners: dict[int, Aligner] = {}
         self.types = {topic: etype for etype, topic in settings.input_topics.items()}
 
     def engine(self, partition: int, keys: set[str] | None = None) -> Engine:
@@ -72,6 +75,7 @@ class Pipeline:
     def drop(self, partitions: set[int]) -> None:
         for p in partitions:
             self.engines.pop(p, None)
+            self.aligners.pop(p, None)
 
     def set_pack(self, pack: RulePack) -> None:
         self.pack = pack
@@ -79,31 +83,89 @@ class Pipeline:
             engine.set_pack(pack)
 
     def handle(
-        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now: float
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        now: float,
+        *,
+        ack: Callable[[], Any] | None = None,
+        caught_up: Callable[[str], bool] | None = None,
     ) -> Outcome:
-        out = Outcome()
+        """One message. Wall clock: applied at once. Event clock: aligned across the four topics
+        of the partition first (``agents.aligner``); ``ack`` is called once the event is applied."""
+        out = Outcome(received=now)
         etype = self.types.get(topic)
         try:
             if etype is None:
                 raise BadInput(Reason.SCHEMA, f"message from unexpected topic {topic!r}")
             event = parse_event(etype, value if value is not None else b"", key=key, now=now, limits=self.limits)
-            engine = self.engine(partition)
-            out.alerts = engine.process(event) if self.event_clock else engine.apply(event)
-            self.metrics.events.labels(topic, engine.last_outcome).inc()
         except BadInput as exc:
-            self.metrics.events.labels(topic, "dead_letter").inc()
-            self.metrics.dead_letters.labels(exc.reason.value).inc()
-            out.dead_letter = dead_letter(
-                value=value or b"",
-                key=key,
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                reason=exc.reason,
-                detail=exc.detail,
-                received_at=now,
-            )
+            out.dead_letter = self._dead(exc, topic, partition, offset, key, value, now)
+            if ack is not None:
+                ack()
+            return out
+        if not self.event_clock:
+            self._apply(partition, topic, event, out, offset, key, value, now)
+            if ack is not None:
+                ack()
+            return out
+        aligner = self.aligners.get(partition)
+        if aligner is None:
+            aligner = self.aligners[partition] = Aligner(self.types)
+        aligner.add(topic, event, ack, now, (offset, key, value))
+        self.release(partition, caught_up or (lambda _topic: False), out)
         return out
+
+    def release(self, partition: int, caught_up: Callable[[str], bool], out: Outcome) -> None:
+        """Apply the aligned events of a partition that the watermark lets through."""
+        aligner = self.aligners.get(partition)
+        if aligner is None:
+            return
+        for held in aligner.release(caught_up):
+            offset, key, value = held.origin
+            out.received = min(out.received or held.received, held.received)
+            self._apply(partition, held.topic, held.event, out, offset, key, value, held.received)
+            if held.ack is not None:
+                held.ack()
+
+    def _apply(
+        self,
+        partition: int,
+        topic: str,
+        event: Any,
+        out: Outcome,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        now: float,
+    ) -> None:
+        engine = self.engine(partition)
+        try:
+            alerts = engine.process(event) if self.event_clock else engine.apply(event)
+        except BadInput as exc:  # too late
+            out.dead_letter = self._dead(exc, topic, partition, offset, key, value, now)
+            return
+        out.alerts.extend(alerts)
+        self.metrics.events.labels(topic, engine.last_outcome).inc()
+
+    def _dead(
+        self, exc: BadInput, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now: float
+    ) -> dict[str, Any]:
+        self.metrics.events.labels(topic, "dead_letter").inc()
+        self.metrics.dead_letters.labels(exc.reason.value).inc()
+        return dead_letter(
+            value=value or b"",
+            key=key,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            reason=exc.reason,
+            detail=exc.detail,
+            received_at=now,
+        )
 
     def tick(self, t: float) -> list[dict[str, Any]]:
         """Wall clock: tick every engine at ``t``."""

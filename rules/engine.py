@@ -191,9 +191,10 @@ class Engine:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
         alerts: list[dict[str, Any]] = []
         if self.config.scan_all:
-            candidates: Iterable[tuple[float | None, str]] = [(None, cid) for cid in list(self.store)]
+            candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.store]
         else:
             candidates = list(self._index.pop_due(t))
+        candidates.sort(key=lambda item: item[1])  # customers in id order: the same order whatever the index
         for due, cid in candidates:
             raw = self.store.get(cid)
             if raw is None:

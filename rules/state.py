@@ -168,7 +168,7 @@ class CustomerState:
                 del self.cancelled[i]
                 return
         self.orders_total += 1
-        self.value_total += amount
+        self.value_total = round(self.value_total + amount, 2)  # in cents: the same sum in any order
         if self.first_order is None or ts < self.first_order:
             self.first_order = ts
         bisect.insort(self.orders, [ts, amount, order_hash])
@@ -179,7 +179,7 @@ class CustomerState:
             if h == order_hash:
                 del self.orders[i]
                 self.orders_total -= 1
-                self.value_total = max(0.0, self.value_total - amount)
+                self.value_total = max(0.0, round(self.value_total - amount, 2))
                 if self.first_order is not None and not self.orders_total:
                     self.first_order = None
                 return

@@ -8,6 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# shared machines are noisy: no per-example deadline, no "too slow" failures
+settings.register_profile("churnwatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("churnwatch")
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".cache" / "logs"

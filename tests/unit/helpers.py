@@ -1,0 +1,30 @@
+"""Small builders for events in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.events import Login, Order, Payment, SupportTicket
+
+DAY = 86400.0
+T0 = 1_790_000_000.0  # an arbitrary epoch second (2026-09-21T...)
+
+
+def login(cid: str, ts: float, eid: str | None = None, success: bool = True) -> Login:
+    return Login(eid or f"l-{cid}-{ts}", cid, ts, success=success)
+
+
+def order(cid: str, ts: float, oid: str, amount: float = 50.0, status: str = "placed", eid: str | None = None) -> Order:
+    return Order(
+        eid or f"o-{cid}-{oid}-{status}-{ts}", cid, ts, order_id=oid, amount=amount, currency="USD", status=status
+    )
+
+
+def payment(cid: str, ts: float, **fields: Any) -> Payment:
+    eid = fields.pop("eid", None) or f"p-{cid}-{ts}-{sorted(fields.items())}"
+    return Payment(eid, cid, ts, **fields)
+
+
+def ticket(cid: str, ts: float, tid: str, action: str, **fields: Any) -> SupportTicket:
+    eid = fields.pop("eid", None) or f"t-{cid}-{tid}-{action}-{ts}"
+    return SupportTicket(eid, cid, ts, ticket_id=tid, action=action, **fields)

@@ -169,8 +169,12 @@ class Worker:
         async def redis_flush() -> None:
             if self.redis is None:
                 return
+            loop = asyncio.get_running_loop()
+            if await loop.run_in_executor(None, self.redis.restarted):
+                log.warning("Redis restarted: rewriting the whole view")
+                await self.resync_redis()
             before = self.redis.failures
-            await asyncio.get_running_loop().run_in_executor(None, self.redis.flush)
+            await loop.run_in_executor(None, self.redis.flush)
             if self.redis.failures > before:
                 self.metrics.redis_failures.inc(self.redis.failures - before)
             self.metrics.redis_pending.set(len(self.redis.dirty))
@@ -204,6 +208,16 @@ class Worker:
             self.table.forget_partitions(partitions)
 
         register_views(self)
+
+    async def resync_redis(self) -> None:
+        """Mark every customer of this worker for the Redis view (after Redis lost its data)."""
+        assert self.redis is not None
+        for engine in list(self.pipeline.engines.values()):
+            for i, cid in enumerate(list(engine.store)):
+                evaluation, rar, t = engine.current(cid)
+                self.redis.observe(cid, evaluation, rar, t)
+                if i % 500 == 499:
+                    await asyncio.sleep(0)
 
     def _caught_up(self, partition: int) -> Callable[[str], bool]:
         """Whether a topic's partition has nothing unread (it then holds no watermark back)."""

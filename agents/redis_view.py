@@ -41,12 +41,23 @@ class RedisView:
         self.dirty: dict[str, Entry] = {}
         self.failures = 0
         self.last_error: str | None = None
+        self.run_id: str | None = None  # the Redis server's run_id: a new one means it restarted (maybe empty)
 
     def observe(self, customer_id: str, evaluation: Evaluation, revenue_at_risk: float, t: float) -> None:
         """Engine observer: remember the customer's latest result (no I/O here)."""
         self.dirty[customer_id] = Entry(
             evaluation.tier, evaluation.score, [h.rule for h in evaluation.hits], round(revenue_at_risk, 2), t
         )
+
+    def restarted(self) -> bool:
+        """True when Redis answers with a new run_id (it restarted): the whole view must be rewritten."""
+        try:
+            run_id = str(self.client.info("server").get("run_id"))
+        except (redis.RedisError, OSError) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return False
+        previous, self.run_id = self.run_id, run_id
+        return previous is not None and previous != run_id
 
     def flush(self) -> int:
         """Write the dirty customers; returns how many were written (0 on failure)."""

@@ -299,6 +299,15 @@ class Engine:
             "revenue_at_risk": round(value * evaluation.score / 100.0, 2),
         }
 
+    def current(self, customer_id: str) -> tuple[Evaluation, float, float]:
+        """The customer's evaluation at the engine's clock, without changing anything."""
+        state = CustomerState.decode(self.store[customer_id])
+        at = self.clock or 0.0
+        signals = compute_signals(state, at, self._signal_config)
+        evaluation = self.pack.evaluate(signals)
+        value = signals.get("customer_value") or 0.0
+        return evaluation, value * evaluation.score / 100.0, at
+
     def summary(self, t: float | None = None) -> dict[str, Any]:
         """Customers and revenue at risk by tier, NPS, and the churn rate of the last 30 days."""
         s = self._summary

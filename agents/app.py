@@ -81,6 +81,8 @@ class Worker:
             autodiscover=False,
             web_enabled=True,
             producer_linger_ms=5,
+            broker_session_timeout=settings.session_timeout_seconds,
+            broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 4),
         )
         setup_prometheus_sensors(
             self.app, "/faust-metrics-unused", registry=self.metrics.registry, name_prefix="churnwatch_faust"

@@ -21,7 +21,17 @@ class StateTable(faust.Table):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # keys are customer ids, values our own encoding: both go to the changelog as raw bytes
+        self.key_serializer = "raw"
+        self.value_serializer = "raw"
         self.keys_by_partition: dict[int, set[str]] = defaultdict(set)
+
+    def _to_value(self, v: Any) -> Any:
+        return v.encode() if isinstance(v, str) else v
+
+    def _to_key(self, k: Any) -> Any:
+        """Changelog keys arrive as raw bytes; the table's keys are customer ids (str)."""
+        return k.decode() if isinstance(k, bytes) else k
 
     def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
         events = list(batch)

@@ -148,6 +148,11 @@ class Pipeline:
         except BadInput as exc:  # too late
             out.dead_letter = self._dead(exc, topic, partition, offset, key, value, now)
             return
+        except Exception as exc:  # never let one event stop the worker: keep it as a dead letter
+            log.exception("processing failed on %s[%d]@%d", topic, partition, offset)
+            error = BadInput(Reason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+            out.dead_letter = self._dead(error, topic, partition, offset, key, value, now)
+            return
         out.alerts.extend(alerts)
         self.metrics.events.labels(topic, engine.last_outcome).inc()
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     topic_dead_letters: str = Field("dead-letters", description="dead-letter topic (before the prefix)")
     partitions: int = Field(8, ge=1, le=10_000, description="partitions for topics churnwatch creates")
     replication_factor: int = Field(1, ge=1, le=10, description="replication factor for topics churnwatch creates")
+    session_timeout_seconds: float = Field(
+        30.0, ge=6, le=300, description="Kafka consumer session timeout: how soon a dead worker's partitions move"
+    )
     create_topics: bool = Field(True, description="create missing topics at worker start-up")
     app_id: str = Field("churnwatch", min_length=1, description="Faust app id (consumer group, changelog topic prefix)")
 

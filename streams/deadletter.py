@@ -18,6 +18,7 @@ HINTS = {
     Reason.TOO_LATE: "events older than the allowed lateness cannot change windows already evaluated; "
     "replay them with `churnwatch replay` or raise CHURNWATCH_ALLOWED_LATENESS_SECONDS",
     Reason.FUTURE_TIMESTAMP: "check the producer's clock and the time zone of ts",
+    Reason.PROCESSING_ERROR: "churnwatch failed on this event; the worker log has the traceback; please report it",
 }
 
 

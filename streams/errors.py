@@ -12,6 +12,7 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     TOO_LATE = "too_late"
     FUTURE_TIMESTAMP = "future_timestamp"
+    PROCESSING_ERROR = "processing_error"  # a bug or corrupt state: the event is kept, the worker goes on
 
 
 class BadInput(Exception):

@@ -51,6 +51,7 @@ class WorkerProcess:
             "CHURNWATCH_WEB_HOST": "127.0.0.1",
             "CHURNWATCH_WEB_BIND": "127.0.0.1",
             "CHURNWATCH_REDIS_FLUSH_SECONDS": "0.5",
+            "CHURNWATCH_SESSION_TIMEOUT_SECONDS": "6",
             **env,
         }
         if "CHURNWATCH_REDIS_URL" not in env:
@@ -60,7 +61,7 @@ class WorkerProcess:
         self.workdir = ROOT / ".cache" / f"test-worker-{name}-{run}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
         LOGS.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.env["CHURNWATCH_DATA_DIR"] = str(self.workdir / "data")

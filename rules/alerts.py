@@ -1,6 +1,36 @@
 """The alert lifecycle of contract section 6: alerted tier, cooldown, resolve, ``alert_id``.
 
-Per customer the engine keeps a small memory ``[alerted tier rank, [last firing time per tier]]``.
+Per customer the engine keeps a small *memory*, stored inside the customer's state (orjson
+serialisable)::
+
+    [alerted tier rank, [last firing time at healthy (unused), watch, at_risk, critical]]
+
+``new_memory()`` is ``[0, [None, None, None, None]]``: alerted tier ``healthy``, never fired.
+
+:func:`decide` applies one evaluation (at event time ``t``) and returns the new memory and the
+alert to publish, if any:
+
+- the tier rises above the alerted tier -> a ``firing`` alert (``previous_tier`` = the alerted
+  tier), the alerted tier becomes the tier and the firing time is recorded for that tier — unless
+  a firing at that tier or a higher one was published less than ``cooldown`` seconds before
+  ``t`` (``t - fired < cooldown``; at exactly ``cooldown`` it fires again): then nothing is
+  published and the memory does not change;
+- the tier is ``healthy`` and the alerted tier is higher -> a ``resolved`` alert (``tier``
+  ``healthy``, ``previous_tier`` the alerted tier); the alerted tier becomes ``healthy`` (the firing
+  times are kept: they are what the cooldown looks at);
+- anything else (a fall to a tier above healthy, the same tier, a rise suppressed) -> nothing.
+
+The alert is the dict of contract section 6 without ``emitted_at`` (the adapter adds it):
+
+- ``alert_id``: the first 32 hex digits of SHA-256 over customer_id, status, tier, previous_tier
+  and event_time: the same input gives the same id, two different alerts different ids (a
+  customer cannot get two alerts with the same transition at the same time);
+- ``event_time``: RFC 3339 UTC ``Z``, with milliseconds only when ``t`` has a fraction;
+- ``risk_score``: the evaluation's (rounded) score; ``rules``: its hits (for ``resolved``, the
+  rules still firing below the watch threshold, usually none);
+- ``signals``: every signal given, floats rounded to 4 decimals;
+- ``revenue_at_risk`` = customer_value × risk_score / 100 rounded to 2 decimals, ``0.0`` when the
+  customer value is null (not enough order history to estimate it).
 """
 
 from __future__ import annotations
@@ -15,19 +45,40 @@ from streams.timefmt import format_ts
 
 SCHEMA_VERSION = 1
 
+Memory = list[Any]  # [alerted tier rank, [firing time per tier rank or None] * 4]
 
-def new_memory() -> list[Any]:
+
+def new_memory() -> Memory:
+    """A customer never alerted: alerted tier ``healthy``, no firing yet."""
     return [0, [None, None, None, None]]
 
 
+def alerted_tier(memory: Memory | None) -> str:
+    return TIER_NAMES[memory[0]] if memory else "healthy"
+
+
+def _fired(memory: Memory) -> list[float | None]:
+    times = memory[1] if len(memory) > 1 else None
+    if not isinstance(times, list) or len(times) != len(TIER_NAMES):
+        return [None] * len(TIER_NAMES)
+    return times
+
+
 def alert_id(customer_id: str, status: str, tier: str, previous_tier: str, event_time: str) -> str:
-    """Deterministic: the same customer, transition and time give the same id."""
+    """Deterministic: the same customer, transition and time give the same id (32 hex digits)."""
     text = "\x1f".join((customer_id, status, tier, previous_tier, event_time))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _display(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
+
+
+def revenue_at_risk(customer_value: float | None, score: float) -> float:
+    """``customer_value × score / 100`` to the cent; 0.0 without a customer value."""
+    if customer_value is None:
+        return 0.0
+    return round(customer_value * score / 100.0, 2)
 
 
 def build_alert(
@@ -39,10 +90,12 @@ def build_alert(
     t: float,
     evaluation: Evaluation,
     signals: Mapping[str, Any],
+    customer_value: float | None = None,
 ) -> dict[str, Any]:
+    """The alert dict (contract section 6, without ``emitted_at``)."""
     event_time = format_ts(t)
-    value = signals.get("customer_value")
-    rar = round(value * evaluation.score / 100.0, 2) if value else 0.0
+    if customer_value is None:
+        customer_value = signals.get("customer_value")
     return {
         "schema_version": SCHEMA_VERSION,
         "alert_id": alert_id(customer_id, status, tier, previous_tier, event_time),
@@ -54,34 +107,40 @@ def build_alert(
         "event_time": event_time,
         "rules": [{**hit.as_dict(), "value": _display(hit.value)} for hit in evaluation.hits],
         "signals": {k: _display(v) for k, v in signals.items()},
-        "revenue_at_risk": rar,
+        "revenue_at_risk": revenue_at_risk(customer_value, evaluation.score),
     }
 
 
-def cooldown_until(memory: list[Any], rank: int, t: float, cooldown: float) -> float | None:
-    """While a firing at ``rank`` or higher is within the cooldown: when that ends."""
-    ends = [fired + cooldown for fired in memory[1][rank:] if fired is not None and t - fired < cooldown]
+def cooldown_until(memory: Memory, rank: int, t: float, cooldown: float) -> float | None:
+    """While a firing at tier ``rank`` or higher is within the cooldown at ``t``: when that ends."""
+    ends = [fired + cooldown for fired in _fired(memory)[rank:] if fired is not None and t - fired < cooldown]
     return max(ends) if ends else None
 
 
 def decide(
-    memory: list[Any],
+    memory: Memory | None,
     evaluation: Evaluation,
     *,
     customer_id: str,
     t: float,
     cooldown: float,
     signals: Mapping[str, Any],
-) -> dict[str, Any] | None:
-    """Apply one evaluation to the memory (in place); the alert to publish, if any."""
+    customer_value: float | None = None,
+) -> tuple[Memory, dict[str, Any] | None]:
+    """Apply one evaluation at event time ``t``: ``(new memory, alert or None)``.
+
+    The given memory is not modified. ``customer_value`` defaults to ``signals["customer_value"]``.
+    """
+    if not memory:
+        memory = new_memory()
     rank = TIER_RANK[evaluation.tier]
-    alerted = memory[0]
+    alerted = int(memory[0])
     if rank > alerted:
         if cooldown_until(memory, rank, t, cooldown) is not None:
-            return None
-        memory[0] = rank
-        memory[1][rank] = t
-        return build_alert(
+            return memory, None
+        fired = list(_fired(memory))
+        fired[rank] = t
+        alert = build_alert(
             customer_id=customer_id,
             status="firing",
             tier=evaluation.tier,
@@ -89,10 +148,11 @@ def decide(
             t=t,
             evaluation=evaluation,
             signals=signals,
+            customer_value=customer_value,
         )
+        return [rank, fired], alert
     if rank == 0 and alerted > 0:
-        memory[0] = 0
-        return build_alert(
+        alert = build_alert(
             customer_id=customer_id,
             status="resolved",
             tier="healthy",
@@ -100,5 +160,7 @@ def decide(
             t=t,
             evaluation=evaluation,
             signals=signals,
+            customer_value=customer_value,
         )
-    return None
+        return [0, list(_fired(memory))], alert
+    return memory, None

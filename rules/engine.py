@@ -218,7 +218,9 @@ class Engine:
         self.evaluations += 1
         signals = compute_signals(state, t, self._signal_config)
         evaluation = self.pack.evaluate(signals)
-        alert = decide(state.alert, evaluation, customer_id=cid, t=t, cooldown=self.config.cooldown, signals=signals)
+        state.alert, alert = decide(
+            state.alert, evaluation, customer_id=cid, t=t, cooldown=self.config.cooldown, signals=signals
+        )
         self._track(cid, state, evaluation, signals, t)
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)

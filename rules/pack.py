@@ -1,45 +1,81 @@
 """The rule pack: a YAML file of weighted, explainable rules and the tier thresholds.
 
-A rule fires when any of its comparisons ``signal op threshold`` holds (the first that holds is
-the one the alert reports) and its optional CEL guard ``when`` is true. Comparisons run as plain
-Python operator calls; CEL (``common-expression-language``) is compiled once at load and only
-evaluated for guards, after a comparison already holds. A comparison or guard over a null signal
-is false, never an error.
+Format (version 1; ``rules/packs/default.yaml`` is the commented example, ``rules/packs/README.md``
+the reference)::
 
-``load_pack`` raises :class:`PackError` listing every problem with file, line and reason;
-``check_pack`` returns the problems. See ``rules/packs/default.yaml`` for the format.
+    version: 1
+    tiers: {watch: 25, at_risk: 50, critical: 75}     # lower bounds, increasing
+    rules:
+      - id: login_inactivity
+        weight: 35                                    # 0..100
+        signal: days_since_last_login                 # the comparison that fires the rule...
+        op: ">="                                      # >= > <= < == != in not_in
+        threshold: 14
+        when: "logins_total >= 3"                     # optional CEL guard
+        reason: "no login for {value} days (threshold {threshold})"
+
+A rule fires when its comparison holds (with ``any:``, a list of comparisons, the first that
+holds is the one reported) and its optional ``when`` guard is true. An advanced rule gives a full
+CEL condition as ``expr:`` and still names the ``signal`` and ``threshold`` its alert shows.
+A comparison or condition over a null signal is false.
+
+Speed: comparisons are precompiled to ``functools.partial(operator.X, threshold)`` calls and run
+as plain Python; CEL (compiled once at load, see ``rules.expressions``) runs only for ``expr``
+rules and for a ``when`` guard after its comparison already holds.
+
+``check_pack(path)`` returns every :class:`Problem` (file, line, reason) sorted by line;
+``load_pack(path)`` returns a :class:`RulePack` or raises :class:`PackError` listing them.
+Loading is pure given the file's content (hot reload: load again and swap the pack).
 """
 
 from __future__ import annotations
 
 import operator
+import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from rules.expressions import Guard, compile_guard
-from rules.scoring import TIER_NAMES, Tiers, risk_score
+from rules.expressions import Guard, compile_condition
+from rules.scoring import TIER_NAMES, Tiers, score_from_remaining
 from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES
 
 DEFAULT_PACK = Path(__file__).resolve().parent / "packs" / "default.yaml"
+PACK_VERSION = 1
 
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
+# the signals a pack may use (rules/signals.py computes each; contract section 4 plus
+# logins_total, orders_total and sentiment_count_30d)
+KNOWN_SIGNALS: frozenset[str] = SIGNAL_NAMES
+# the values a string signal can take (a threshold outside these is a typo)
+SIGNAL_VALUES: dict[str, frozenset[str]] = {
+    "subscription_status": frozenset({"none", "active", "paused", "downgraded", "cancelled"}),
+}
+
+# ``value OP threshold`` as ``fn(threshold, value)``, so that a test is ``partial(fn, threshold)(value)``
+_FLIPPED: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.le,
+    ">": operator.lt,
+    "<=": operator.ge,
+    "<": operator.gt,
     "==": operator.eq,
     "!=": operator.ne,
-    "in": lambda value, options: value in options,
-    "not_in": lambda value, options: value not in options,
 }
-RULE_KEYS = frozenset({"id", "weight", "signal", "op", "threshold", "any", "when", "reason", "description"})
+OPS: tuple[str, ...] = (*_FLIPPED, "in", "not_in")
+LIST_OPS = frozenset({"in", "not_in"})
+
+RULE_KEYS = frozenset({"id", "weight", "signal", "op", "threshold", "any", "when", "expr", "reason", "description"})
 COMPARISON_KEYS = frozenset({"signal", "op", "threshold"})
+TOP_KEYS = frozenset({"version", "tiers", "rules", "description"})
+REASON_FIELDS = frozenset({"value", "threshold", "signal", "rule", "weight"})
+RULE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+DEFAULT_REASON = "{signal} is {value} (threshold {threshold})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,29 +96,62 @@ class PackError(ValueError):
         self.problems = problems
 
 
+def _make_test(op: str, threshold: Any) -> Callable[[Any], bool]:
+    if op == "in":
+        return partial(operator.contains, frozenset(threshold))
+    if op == "not_in":
+        options = frozenset(threshold)
+        return lambda value: value not in options
+    return partial(_FLIPPED[op], threshold)
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
+    """``signal op threshold``; ``test(value)`` is that comparison for a non-null value."""
+
     signal: str
     op: str
     threshold: Any
-    test: Callable[[Any, Any], bool]
+    test: Callable[[Any], bool] = field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, signal: str, op: str, threshold: Any) -> Comparison:
+        return cls(signal, op, threshold, _make_test(op, threshold))
+
+    def __str__(self) -> str:
+        return f"{self.signal} {self.op} {_fmt(self.threshold)}"
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One rule. ``guard`` is the CEL part checked after a comparison holds: the ``when`` guard;
+    for an ``expr`` rule (no comparisons) the whole condition, ``expr`` and ``when`` together.
+    ``explain`` names the signal and threshold an ``expr`` rule's alert shows."""
+
     id: str
     weight: float
     comparisons: tuple[Comparison, ...]
     guard: Guard | None
     reason: str
     line: int = 0
+    when: str | None = None
+    expr: str | None = None
+    explain: Comparison | None = None
+    description: str = ""
 
     @property
     def signals(self) -> frozenset[str]:
         used = {c.signal for c in self.comparisons}
         if self.guard is not None:
             used |= self.guard.signals
+        if self.explain is not None:
+            used.add(self.explain.signal)
         return frozenset(used)
+
+    def describe(self) -> str:
+        """The condition in one line, as ``rules check`` prints it."""
+        text = f"expr {self.expr}" if self.expr is not None else " or ".join(str(c) for c in self.comparisons)
+        return f"{text} when {self.when}" if self.when else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +168,7 @@ class RuleHit:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
-            "weight": int(self.weight) if self.weight.is_integer() else self.weight,
+            "weight": int(self.weight) if float(self.weight).is_integer() else self.weight,
             "signal": self.signal,
             "value": self.value,
             "threshold": self.threshold,
@@ -109,9 +178,17 @@ class RuleHit:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
+    """``score`` is the risk score rounded to one decimal; ``tier`` is the tier of that rounded
+    score (so a reader never sees 25.0 labelled healthy); ``hits`` are the firing rules in pack order."""
+
     score: float
     tier: str
     hits: list[RuleHit]
+
+
+# per rule: (rule, ((signal, test, comparison), ...), guard.holds or None, 1 - weight/100)
+_Check = tuple[str, Callable[[Any], bool], "Comparison"]
+_Step = tuple[Rule, tuple[_Check, ...], Callable[[Mapping[str, Any]], bool] | None, float]
 
 
 @dataclass(slots=True)
@@ -119,46 +196,81 @@ class RulePack:
     rules: tuple[Rule, ...]
     tiers: Tiers
     source: str = "<memory>"
-    version: int = 1
+    version: int = PACK_VERSION
     signals_used: frozenset[str] = field(default_factory=frozenset)
+    _plan: tuple[_Step, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        self._plan = tuple(
+            (
+                rule,
+                tuple((c.signal, c.test, c) for c in rule.comparisons),
+                rule.guard.holds if rule.guard is not None else None,
+                1.0 - rule.weight / 100.0,
+            )
+            for rule in self.rules
+        )
+        if not self.signals_used:
+            self.signals_used = frozenset().union(*(r.signals for r in self.rules))
 
     def evaluate(self, signals: Mapping[str, Any]) -> Evaluation:
-        """Score the signals of one customer: which rules fire, the risk score and the tier."""
+        """Score one customer's signals: which rules fire, the risk score and the tier."""
         hits: list[RuleHit] = []
-        for rule in self.rules:
-            for comp in rule.comparisons:
-                value = signals.get(comp.signal)
-                if value is None or not comp.test(value, comp.threshold):
-                    continue
-                if rule.guard is not None and not rule.guard.holds(signals):
+        remaining = 1.0
+        get = signals.get
+        for rule, checks, guard, keep in self._plan:
+            if checks:
+                for name, test, comp in checks:
+                    value = get(name)
+                    if value is None:
+                        continue
+                    try:
+                        if not test(value):
+                            continue
+                    except TypeError:  # a value of the wrong type: the comparison does not hold
+                        continue
+                    if guard is None or guard(signals):
+                        hits.append(_hit(rule, comp, value))
+                        remaining *= keep
                     break
-                hits.append(
-                    RuleHit(rule.id, rule.weight, comp.signal, value, comp.threshold, _reason(rule, comp, value))
-                )
-                break
-        score = risk_score([h.weight for h in hits])
+            elif guard is not None and guard(signals):
+                explain = rule.explain
+                assert explain is not None
+                hits.append(_hit(rule, explain, get(explain.signal)))
+                remaining *= keep
+        score = score_from_remaining(remaining)
         return Evaluation(score, self.tiers.tier(score), hits)
 
 
 def _fmt(value: Any) -> str:
+    """A value in a reason sentence: at most two decimals, no trailing zeros (15.2, 14, 0.25)."""
     if isinstance(value, float):
-        return f"{value:.1f}" if abs(value - round(value)) > 1e-9 else str(round(value))
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
+        text = f"{value:.2f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
+    if isinstance(value, list | tuple | frozenset | set):
+        return ", ".join(_fmt(v) for v in value)
     return str(value)
 
 
-def _reason(rule: Rule, comp: Comparison, value: Any) -> str:
+def _hit(rule: Rule, comp: Comparison, value: Any) -> RuleHit:
     try:
-        return rule.reason.format(value=_fmt(value), threshold=_fmt(comp.threshold), signal=comp.signal)
-    except (KeyError, IndexError, ValueError):
-        return rule.reason
+        reason = rule.reason.format(
+            value=_fmt(value),
+            threshold=_fmt(comp.threshold),
+            signal=comp.signal,
+            rule=rule.id,
+            weight=_fmt(rule.weight),
+        )
+    except (KeyError, IndexError, ValueError, AttributeError):
+        reason = rule.reason
+    return RuleHit(rule.id, rule.weight, comp.signal, value, comp.threshold, reason)
 
 
 # --- loading and validation -------------------------------------------------------------
 
 
 def _line(node: Any, key: Any = None) -> int:
+    """1-based line of ``node`` (or of ``node[key]``'s key) in the YAML file."""
     try:
         if key is None:
             return int(node.lc.line) + 1
@@ -187,7 +299,11 @@ def _plain(value: Any) -> Any:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # not NaN
+
+
+def _show(value: Any) -> str:
+    return repr(_plain(value))
 
 
 class _Loader:
@@ -198,149 +314,295 @@ class _Loader:
     def problem(self, line: int, reason: str) -> None:
         self.problems.append(Problem(self.file, line, reason))
 
+    def at(self, node: Any, key: str, fallback: int) -> int:
+        return _line(node, key) if isinstance(node, dict) and key in node else fallback
+
+    # a comparison: signal, op, threshold (a rule's own or an ``any`` item)
     def comparison(self, node: Any, line: int, rule_id: str) -> Comparison | None:
-        signal = node.get("signal")
-        op = node.get("op", ">=")
-        threshold = node.get("threshold")
+        where = f"rule {rule_id!r}"
         ok = True
-        if signal not in SIGNAL_NAMES:
-            self.problem(
-                _line(node, "signal") if "signal" in node else line,
-                f"rule {rule_id!r}: unknown signal {signal!r}"
-                if signal is not None
-                else f"rule {rule_id!r}: missing 'signal'",
-            )
+        signal = node.get("signal")
+        if "signal" not in node:
+            self.problem(line, f"{where}: missing 'signal' (the signal to compare)")
             ok = False
-        if op not in OPERATORS:
-            self.problem(_line(node, "op"), f"rule {rule_id!r}: unknown op {op!r} (one of {', '.join(OPERATORS)})")
+        elif signal not in KNOWN_SIGNALS:
+            self.problem(_line(node, "signal"), f"{where}: unknown signal {_show(signal)}{_suggest(signal)}")
+            ok = False
+        op = node.get("op")
+        if "op" not in node:
+            self.problem(line, f"{where}: missing 'op' (one of {' '.join(OPS)})")
+            ok = False
+        elif op not in OPS:
+            self.problem(_line(node, "op"), f"{where}: unknown op {_show(op)} (one of {' '.join(OPS)})")
             ok = False
         if "threshold" not in node:
-            self.problem(line, f"rule {rule_id!r}: missing 'threshold'")
-            ok = False
-        elif ok:
-            kind = SIGNAL_TYPES[signal]
-            if op in ("in", "not_in"):
-                if not isinstance(threshold, list) or not threshold:
-                    self.problem(_line(node, "threshold"), f"rule {rule_id!r}: op {op!r} needs a non-empty list")
-                    ok = False
-            elif kind == "number" and not _number(threshold):
-                self.problem(
-                    _line(node, "threshold"),
-                    f"rule {rule_id!r}: signal {signal!r} is a number; threshold {threshold!r} is not",
-                )
-                ok = False
-            elif kind == "string" and (not isinstance(threshold, str) or op not in ("==", "!=")):
-                self.problem(
-                    _line(node, "threshold"),
-                    f"rule {rule_id!r}: signal {signal!r} is a string: use ==, != , in or not_in with strings",
-                )
-                ok = False
-        extra = set(node) - COMPARISON_KEYS - (RULE_KEYS if "id" in node else set())
-        for key in sorted(extra):
-            self.problem(_line(node, key), f"rule {rule_id!r}: unknown key {key!r}")
+            self.problem(line, f"{where}: missing 'threshold'")
+            return None
+        threshold = _plain(node["threshold"])
         if not ok:
             return None
-        return Comparison(str(signal), str(op), _plain(threshold), OPERATORS[op])
+        reason = _threshold_problem(str(signal), str(op), threshold)
+        if reason:
+            self.problem(_line(node, "threshold"), f"{where}: {reason}")
+            return None
+        return Comparison.of(str(signal), str(op), threshold)
+
+    def condition(self, node: Any, key: str, rule_id: str) -> Guard | None:
+        source = node[key]
+        if not isinstance(source, str) or not source.strip():
+            self.problem(_line(node, key), f"rule {rule_id!r}: {key!r} must be a CEL expression (a string)")
+            return None
+        try:
+            return compile_condition(source, KNOWN_SIGNALS, SIGNAL_TYPES)
+        except ValueError as exc:
+            self.problem(_line(node, key), f"rule {rule_id!r}: bad expression in {key!r}: {exc}")
+            return None
 
     def rule(self, node: Any, line: int, seen: set[str]) -> Rule | None:
         if not isinstance(node, dict):
             self.problem(line, "each rule must be a mapping with id, weight, signal, op, threshold")
             return None
+        ok = True
         rule_id = node.get("id")
-        if not isinstance(rule_id, str) or not rule_id:
-            self.problem(line, "rule without an 'id' (a non-empty string)")
-            rule_id = f"#{line}"
+        if "id" not in node:
+            self.problem(line, "rule without an 'id'")
+            rule_id, ok = f"#{line}", False
+        elif not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
+            self.problem(
+                _line(node, "id"),
+                f"rule id {_show(rule_id)} must be a name: a letter, then letters, digits, _ . - (64 at most)",
+            )
+            rule_id, ok = f"#{line}", False
         elif rule_id in seen:
             self.problem(_line(node, "id"), f"duplicate rule id {rule_id!r}")
-        seen.add(rule_id)
-        for key in sorted(set(node) - RULE_KEYS):
-            self.problem(_line(node, key), f"rule {rule_id!r}: unknown key {key!r}")
+            ok = False
+        else:
+            seen.add(rule_id)
+        where = f"rule {rule_id!r}"
+        for key in sorted(set(node) - RULE_KEYS, key=str):
+            self.problem(_line(node, key), f"{where}: unknown key {key!r}{_suggest(key, RULE_KEYS)}")
+            ok = False
+
         raw_weight = node.get("weight")
-        weight = float(cast(float, raw_weight)) if _number(raw_weight) else -1.0
-        if not 0 <= weight <= 100:
-            self.problem(
-                _line(node, "weight") if "weight" in node else line,
-                f"rule {rule_id!r}: weight must be a number in 0..100, got {raw_weight!r}",
-            )
-        comparisons: list[Comparison | None] = []
-        if "any" in node:
-            if "signal" in node:
-                self.problem(_line(node, "any"), f"rule {rule_id!r}: give either 'signal' or 'any', not both")
+        weight = float(raw_weight) if raw_weight is not None and _number(raw_weight) else -1.0
+        if "weight" not in node:
+            self.problem(line, f"{where}: missing 'weight' (0..100)")
+            ok = False
+        elif not 0.0 <= weight <= 100.0:
+            self.problem(_line(node, "weight"), f"{where}: weight must be a number in 0..100, got {_show(raw_weight)}")
+            ok = False
+
+        comparisons: list[Comparison] = []
+        explain: Comparison | None = None
+        expr_guard: Guard | None = None
+        if "expr" in node:
+            for key in ("any", "op"):
+                if key in node:
+                    self.problem(_line(node, key), f"{where}: {key!r} is not used with 'expr' (it is the condition)")
+                    ok = False
+            expr_guard = self.condition(node, "expr", rule_id)
+            explain = self.explanation(node, line, rule_id, expr_guard)
+            ok = ok and expr_guard is not None and explain is not None
+        elif "any" in node:
+            for key in sorted(COMPARISON_KEYS & set(node)):
+                self.problem(_line(node, key), f"{where}: give either 'any' or signal/op/threshold, not both")
+                ok = False
             items = node["any"]
             if not isinstance(items, list) or not items:
-                self.problem(_line(node, "any"), f"rule {rule_id!r}: 'any' must be a non-empty list of comparisons")
+                self.problem(_line(node, "any"), f"{where}: 'any' must be a non-empty list of comparisons")
+                ok = False
             else:
                 for i, item in enumerate(items):
+                    item_line = _line(items, i)
                     if not isinstance(item, dict):
-                        self.problem(_line(items, i), f"rule {rule_id!r}: each 'any' item needs signal, op, threshold")
-                        comparisons.append(None)
+                        self.problem(item_line, f"{where}: each 'any' item is a mapping with signal, op, threshold")
+                        ok = False
+                        continue
+                    for key in sorted(set(item) - COMPARISON_KEYS, key=str):
+                        self.problem(_line(item, key), f"{where}: unknown key {key!r} in an 'any' comparison")
+                        ok = False
+                    comp = self.comparison(item, item_line, rule_id)
+                    if comp is None:
+                        ok = False
                     else:
-                        comparisons.append(self.comparison(item, _line(items, i), rule_id))
+                        comparisons.append(comp)
         else:
-            comparisons.append(self.comparison(node, line, rule_id))
-        guard = None
-        if "when" in node:
-            expr = node["when"]
-            if not isinstance(expr, str) or not expr.strip():
-                self.problem(_line(node, "when"), f"rule {rule_id!r}: 'when' must be a CEL expression string")
+            comp = self.comparison(node, line, rule_id)
+            if comp is None:
+                ok = False
             else:
-                try:
-                    guard = compile_guard(expr, SIGNAL_NAMES)
-                except ValueError as exc:
-                    self.problem(_line(node, "when"), f"rule {rule_id!r}: bad expression: {exc}")
-        reason = node.get("reason", "{signal} is {value} (threshold {threshold})")
-        if not isinstance(reason, str):
-            self.problem(_line(node, "reason"), f"rule {rule_id!r}: 'reason' must be a string")
-            reason = ""
-        if any(c is None for c in comparisons) or not 0 <= weight <= 100:
-            return None
-        return Rule(rule_id, weight, tuple(c for c in comparisons if c), guard, reason, line)
+                comparisons.append(comp)
 
-    def tiers(self, node: Any, line: int) -> Tiers:
+        when_guard: Guard | None = None
+        if "when" in node:
+            when_guard = self.condition(node, "when", rule_id)
+            ok = ok and when_guard is not None
+
+        reason = node.get("reason", DEFAULT_REASON)
+        if not isinstance(reason, str) or not reason.strip():
+            self.problem(_line(node, "reason"), f"{where}: 'reason' must be a sentence (a string)")
+            ok = False
+        else:
+            bad = _template_problem(reason)
+            if bad:
+                self.problem(_line(node, "reason"), f"{where}: reason {bad}")
+                ok = False
+        description = node.get("description", "")
+        if not isinstance(description, str):
+            self.problem(_line(node, "description"), f"{where}: 'description' must be a string")
+            ok = False
+        if not ok:
+            return None
+
+        when = str(node["when"]) if "when" in node else None
+        expr = str(node["expr"]) if "expr" in node else None
+        guard = when_guard
+        if expr_guard is not None:
+            guard = expr_guard if when_guard is None else _both(expr_guard, when_guard)
+        return Rule(
+            rule_id, weight, tuple(comparisons), guard, str(reason), line, when, expr, explain, str(description)
+        )
+
+    def explanation(self, node: Any, line: int, rule_id: str, expr: Guard | None) -> Comparison | None:
+        """The ``signal`` and ``threshold`` an ``expr`` rule's alert shows."""
+        where = f"rule {rule_id!r}"
+        signal = node.get("signal")
+        if "signal" not in node:
+            self.problem(line, f"{where}: an 'expr' rule still names the 'signal' its alert shows")
+            return None
+        if signal not in KNOWN_SIGNALS:
+            self.problem(_line(node, "signal"), f"{where}: unknown signal {_show(signal)}{_suggest(signal)}")
+            return None
+        if expr is not None and signal not in expr.signals:
+            self.problem(_line(node, "signal"), f"{where}: signal {signal!r} is not used in the 'expr'")
+            return None
+        if "threshold" not in node:
+            self.problem(line, f"{where}: an 'expr' rule still names the 'threshold' its alert shows")
+            return None
+        threshold = _plain(node["threshold"])
+        if not (_number(threshold) or isinstance(threshold, str | list)):
+            self.problem(_line(node, "threshold"), f"{where}: threshold must be a number, a string or a list")
+            return None
+        return Comparison(str(signal), "expr", threshold, _never)
+
+    def tiers(self, doc: Any) -> Tiers:
         default = Tiers()
-        if node is None:
+        if "tiers" not in doc:
+            self.problem(1, "missing 'tiers' (watch, at_risk and critical: the lowest score of each)")
             return default
+        node = doc["tiers"]
+        line = _line(doc, "tiers")
         if not isinstance(node, dict):
-            self.problem(line, "'tiers' must map watch, at_risk, critical to scores")
+            self.problem(line, "'tiers' must map watch, at_risk and critical to scores")
             return default
         values: dict[str, float] = {}
         for name in TIER_NAMES[1:]:
-            value = node.get(name, getattr(default, name))
+            if name not in node:
+                self.problem(line, f"tiers: missing {name!r}")
+                continue
+            value = node[name]
             if not _number(value) or not 0 < value <= 100:
-                self.problem(
-                    _line(node, name) if name in node else line, f"tier {name!r}: expected a score in (0, 100]"
-                )
-                return default
+                self.problem(_line(node, name), f"tiers: {name} must be a score in (0, 100], got {_show(value)}")
+                continue
             values[name] = float(value)
-        for key in sorted(set(node) - set(TIER_NAMES[1:])):
-            self.problem(_line(node, key), f"unknown tier {key!r} (tiers are watch, at_risk, critical)")
+        for key in sorted(set(node) - set(TIER_NAMES[1:]), key=str):
+            self.problem(_line(node, key), f"tiers: unknown tier {key!r} (the tiers are watch, at_risk, critical)")
+        if len(values) < 3:
+            return default
         if not values["watch"] < values["at_risk"] < values["critical"]:
-            self.problem(line, "tiers not increasing: need watch < at_risk < critical")
+            self.problem(
+                line,
+                f"tiers not increasing: need watch < at_risk < critical, got "
+                f"{_fmt(values['watch'])}, {_fmt(values['at_risk'])}, {_fmt(values['critical'])}",
+            )
             return default
         return Tiers(**values)
 
 
+def _never(value: Any) -> bool:
+    return False
+
+
+def _both(first: Guard, second: Guard) -> Guard:
+    """One guard that holds when both hold (an ``expr`` rule with a ``when``)."""
+    names = tuple(sorted(first.signals | second.signals))
+
+    class _Program:
+        @staticmethod
+        def execute(context: Mapping[str, Any]) -> bool:
+            return first.program.execute(context) is True and second.program.execute(context) is True
+
+    return Guard(f"({first.source}) && ({second.source})", frozenset(names), _Program(), names)
+
+
+def _suggest(word: Any, options: frozenset[str] = KNOWN_SIGNALS) -> str:
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _threshold_problem(signal: str, op: str, threshold: Any) -> str | None:
+    """Why ``signal op threshold`` cannot be right, or None."""
+    kind = SIGNAL_TYPES.get(signal, "number")
+    values = SIGNAL_VALUES.get(signal)
+    if op in LIST_OPS:
+        if not isinstance(threshold, list) or not threshold:
+            return f"op {op!r} needs a non-empty list as threshold, e.g. [paused, downgraded]"
+        items = threshold
+    else:
+        if isinstance(threshold, list):
+            return f"a list threshold needs op 'in' or 'not_in', not {op!r}"
+        items = [threshold]
+    for item in items:
+        if kind == "number" and not _number(item):
+            return f"signal {signal!r} is a number; threshold {item!r} is not"
+        if kind == "string":
+            if not isinstance(item, str):
+                return f"signal {signal!r} is text; threshold {item!r} is not (quote it)"
+            if values is not None and item not in values:
+                return f"{signal!r} is never {item!r} (it is one of {', '.join(sorted(values))})"
+    if kind == "string" and op not in ("==", "!=", "in", "not_in"):
+        return f"signal {signal!r} is text: compare it with ==, !=, in or not_in, not {op!r}"
+    return None
+
+
+def _template_problem(template: str) -> str | None:
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return f"is not a valid template: {exc} (write {{{{ and }}}} for literal braces)"
+    for name in fields:
+        if name not in REASON_FIELDS:
+            return f"uses {{{name}}}; the placeholders are {', '.join('{' + f + '}' for f in sorted(REASON_FIELDS))}"
+    return None
+
+
 def parse_pack(text: str, file: str = "<memory>") -> tuple[RulePack | None, list[Problem]]:
-    """Parse a pack from YAML text; returns the pack (None if any problem) and the problems."""
+    """Parse a pack from YAML text; returns the pack (None if any problem) and every problem, by line."""
     loader = _Loader(file)
     try:
         doc = YAML(typ="rt").load(text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        return None, [Problem(file, line, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, [Problem(file, line, f"not valid YAML: {what}")]
     if not isinstance(doc, dict):
         return None, [Problem(file, 1, "a rule pack is a mapping with 'version', 'tiers' and 'rules'")]
-    for key in sorted(set(doc) - {"version", "tiers", "rules", "description"}):
-        loader.problem(_line(doc, key), f"unknown top-level key {key!r}")
-    version = doc.get("version", 1)
-    if version != 1:
-        loader.problem(_line(doc, "version") if "version" in doc else 1, f"unsupported version {version!r} (1)")
-    tiers = loader.tiers(doc.get("tiers"), _line(doc, "tiers") if "tiers" in doc else 1)
+    for key in sorted(set(doc) - TOP_KEYS, key=str):
+        loader.problem(_line(doc, key), f"unknown top-level key {key!r}{_suggest(key, TOP_KEYS)}")
+    if "version" not in doc:
+        loader.problem(1, f"missing 'version' (this format is version {PACK_VERSION})")
+    elif doc["version"] != PACK_VERSION or isinstance(doc["version"], bool):
+        loader.problem(_line(doc, "version"), f"unsupported version {_show(doc['version'])} (expected {PACK_VERSION})")
+    tiers = loader.tiers(doc)
     rules_node = doc.get("rules")
     rules: list[Rule] = []
     if not isinstance(rules_node, list) or not rules_node:
-        loader.problem(_line(doc, "rules") if "rules" in doc else 1, "'rules' must be a non-empty list")
+        loader.problem(loader.at(doc, "rules", 1), "'rules' must be a non-empty list")
     else:
         seen: set[str] = set()
         for i, node in enumerate(rules_node):
@@ -348,13 +610,12 @@ def parse_pack(text: str, file: str = "<memory>") -> tuple[RulePack | None, list
             if rule is not None:
                 rules.append(rule)
     if loader.problems:
-        return None, loader.problems
-    used = frozenset().union(*(r.signals for r in rules))
-    return RulePack(tuple(rules), tiers, file, 1, used), []
+        return None, sorted(loader.problems, key=lambda p: p.line)
+    return RulePack(tuple(rules), tiers, file, PACK_VERSION), []
 
 
 def check_pack(path: str | Path) -> list[Problem]:
-    """Every problem of the pack at ``path`` (empty when valid)."""
+    """Every problem of the pack at ``path``, sorted by line (empty when valid)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -363,7 +624,7 @@ def check_pack(path: str | Path) -> list[Problem]:
 
 
 def load_pack(path: str | Path | None = None) -> RulePack:
-    """Load and validate a pack (the shipped default when ``path`` is None)."""
+    """Load and validate a pack (the shipped default when ``path`` is None); raises PackError."""
     path = Path(path) if path is not None else DEFAULT_PACK
     try:
         text = path.read_text(encoding="utf-8")

@@ -1,4 +1,12 @@
-"""Risk score and tiers (contract section 5)."""
+"""Risk score and tiers (contract section 5).
+
+- Score: ``100 × (1 − Π(1 − wᵢ/100))`` over the firing rules' weights, rounded half up to one
+  decimal (51.25 -> 51.3); a weight of 100 gives exactly 100.0, no rule gives 0.0.
+- Tier: from the *rounded* score, by the pack's lower bounds (default ``healthy`` < 25 ≤ ``watch``
+  < 50 ≤ ``at_risk`` < 75 ≤ ``critical``), so the score a reader sees always matches its tier
+  (a raw 24.96 shows as 25.0 and is ``watch``). Deterministic: the same weights in any order give
+  the same score up to floating point, and the rounding step absorbs that noise.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,20 @@ TIER_NAMES = ("healthy", "watch", "at_risk", "critical")
 TIER_RANK = {name: rank for rank, name in enumerate(TIER_NAMES)}
 
 
+def score_from_remaining(remaining: float) -> float:
+    """The rounded score when ``remaining`` = Π(1 − wᵢ/100)."""
+    if remaining <= 0.0:
+        return 100.0
+    # half up at one decimal; the epsilon undoes binary noise such as 51.249999999
+    return round(100.0 * (1.0 - remaining) + 1e-9, 1)
+
+
 def risk_score(weights: Iterable[float]) -> float:
-    """``100 × (1 − Π(1 − wᵢ/100))``, rounded to one decimal (a weight of 100 gives 100)."""
+    """``100 × (1 − Π(1 − wᵢ/100))``, rounded half up to one decimal (a weight of 100 gives 100)."""
     remaining = 1.0
     for w in weights:
         remaining *= 1.0 - w / 100.0
-    return round(100.0 * (1.0 - remaining) + 1e-9, 1) if remaining > 0 else 100.0
+    return score_from_remaining(remaining)
 
 
 @dataclass(frozen=True, slots=True)

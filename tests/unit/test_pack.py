@@ -155,7 +155,7 @@ def test_check_reports_every_problem_with_its_line(tmp_path: Path) -> None:
 def test_not_yaml_and_empty() -> None:
     _, problems = parse_pack("rules: [", "x.yaml")
     assert problems and "not valid YAML" in problems[0].reason
-    _, problems = parse_pack("version: 1\n", "x.yaml")
+    _, problems = parse_pack("version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\n", "x.yaml")
     assert "'rules' must be a non-empty list" in problems[0].reason
 
 

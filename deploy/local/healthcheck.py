@@ -1,43 +1,53 @@
-"""Health check of the local services: a topic is created and a message round-trips; Redis answers PING."""
+"""Health check of the local services: a topic is created and a message round-trips; Redis answers PING.
+
+    python deploy/local/healthcheck.py [--only kafka|redis] BOOTSTRAP REDIS_URL
+
+Retries for up to 90 s (a broker that just opened its port may still be electing itself).
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import uuid
 
 import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 TOPIC = "churnwatch-healthcheck"
 
 
 def kafka_round_trip(bootstrap: str, deadline: float) -> None:
+    servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+            admin = KafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=5000)
             try:
-                admin.create_topics([NewTopic(TOPIC, 1, 1)])
+                admin.create_topics({TOPIC: {"num_partitions": 1, "replication_factor": 1}})
+                admin.wait_for_topics([TOPIC])
             except TopicAlreadyExistsError:
                 pass
             finally:
                 admin.close()
             marker = uuid.uuid4().hex.encode()
-            producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-            meta = producer.send(TOPIC, marker).get(timeout=10)
-            producer.close()
-            consumer = KafkaConsumer(bootstrap_servers=bootstrap, consumer_timeout_ms=10000)
-            tp = TopicPartition(TOPIC, meta.partition)
-            consumer.assign([tp])
-            consumer.seek(tp, meta.offset)
-            for message in consumer:
-                if message.value == marker:
-                    consumer.close()
+            producer = KafkaProducer(bootstrap_servers=servers, acks="all")
+            try:
+                meta = producer.send(TOPIC, key=b"health", value=marker).get(timeout=10)
+            finally:
+                producer.close()
+            consumer = KafkaConsumer(bootstrap_servers=servers, consumer_timeout_ms=10000)
+            try:
+                tp = TopicPartition(TOPIC, meta.partition)
+                consumer.assign([tp])
+                consumer.seek(tp, meta.offset)
+                if any(message.value == marker for message in consumer):
                     return
-            consumer.close()
+            finally:
+                consumer.close()
             last = RuntimeError("the message did not come back")
         except (KafkaError, OSError) as exc:
             last = exc
@@ -45,12 +55,33 @@ def kafka_round_trip(bootstrap: str, deadline: float) -> None:
     raise SystemExit(f"Kafka at {bootstrap} failed the round trip: {last}")
 
 
+def redis_ping(url: str, deadline: float) -> None:
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if redis.Redis.from_url(url, socket_timeout=5).ping():
+                return
+        except redis.RedisError as exc:
+            last = exc
+        time.sleep(0.5)
+    raise SystemExit(f"Redis did not answer PING: {last}")
+
+
 def main() -> None:
-    bootstrap, redis_url = sys.argv[1], sys.argv[2]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("kafka", "redis"))
+    parser.add_argument("bootstrap")
+    parser.add_argument("redis_url")
+    args = parser.parse_args()
     started = time.monotonic()
-    kafka_round_trip(bootstrap, started + 90)
-    redis.Redis.from_url(redis_url, socket_timeout=5).ping()
-    print(f"services: healthy: Kafka round trip and Redis PING in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    done = []
+    if args.only in (None, "kafka"):
+        kafka_round_trip(args.bootstrap, started + 90)
+        done.append("Kafka round trip")
+    if args.only in (None, "redis"):
+        redis_ping(args.redis_url, started + 30)
+        done.append("Redis PING")
+    print(f"services: healthy: {' and '.join(done)} in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,47 +1,54 @@
 # churnwatch — the two commands of the README are `make demo` and `make test`.
+# Both set everything up on a fresh machine (Python venv, Kafka jars from Maven Central, redis-server)
+# and reuse it all the second time. Service logs: .cache/logs/.
 SHELL := /bin/bash
-PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+.SHELLFLAGS := -eu -o pipefail -c
+BIN := .venv/bin
+SERVICES := deploy/local/services.sh
+EXTRAS ?= test,bench,rocksdb
 
 .PHONY: venv up down status lint test test-quick demo bench clean
 
-venv: $(STAMP)
-
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,bench,rocksdb]'
-	@rm -f $(VENV)/.installed-* && touch $@
+venv:
+	@deploy/local/venv.sh $(EXTRAS)
 
 up: venv
-	deploy/local/services.sh up
+	@$(SERVICES) up
 
 down:
-	deploy/local/services.sh down
+	@$(SERVICES) down
 
 status:
-	deploy/local/services.sh status
+	@$(SERVICES) status
 
 lint: venv
 	$(BIN)/ruff check --output-format concise .
 	$(BIN)/ruff format --check -q .
 	$(BIN)/mypy
 
-# Everything: lint, local Kafka and Redis, unit and integration tests (pytest's "no tests" is not a failure).
-test: lint up
-	@$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+# Everything: lint, local Kafka and Redis, unit and integration tests. pytest's "no tests collected"
+# (exit 5) is not a failure. Services this run had to start are stopped at the end (KEEP_SERVICES=1
+# keeps them); services that were already running stay up.
+test: lint
+	@before=" $$($(SERVICES) running | tr '\n' ' ') "; \
+	$(SERVICES) up; \
+	rc=0; $(BIN)/pytest -q || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected (not a failure)"; rc=0; fi; \
+	if [ -z "$${KEEP_SERVICES:-}" ]; then \
+	  for s in kafka redis; do [[ "$$before" == *" $$s "* ]] || $(SERVICES) down $$s; done; \
+	fi; \
+	exit $$rc
 
 # The quick subset: no services, no slow tests.
 test-quick: venv
-	@$(BIN)/pytest -q -m "not integration and not slow"; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	@rc=0; $(BIN)/pytest -q -m "not integration and not slow" || rc=$$?; \
+	if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 demo: up
-	deploy/local/demo.sh
+	@deploy/local/demo.sh
 
 bench: up
 	$(BIN)/python -m bench run
 
 clean: down
-	rm -rf .cache $(VENV) churnwatch-data
+	rm -rf .cache .venv churnwatch-data

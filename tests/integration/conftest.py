@@ -1,0 +1,56 @@
+"""Integration fixtures: the real local Kafka broker and Redis (deploy/local/services.sh).
+
+``services`` runs ``deploy/local/services.sh up`` once per session, and only when a selected test
+asks for it; ``up`` is idempotent (it returns at once when the services already run, and uses
+the broker / Redis of CHURNWATCH_KAFKA_BOOTSTRAP / CHURNWATCH_REDIS_URL when those point elsewhere).
+Every test in this folder is marked ``integration``, so ``-m "not integration"`` skips them all.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+LOGS = Path(os.environ.get("CHURNWATCH_CACHE_DIR", ROOT / ".cache")) / "logs"
+SERVICES = ROOT / "deploy" / "local" / "services.sh"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def services() -> dict[str, str]:
+    """Kafka bootstrap servers, Redis URL and the log folder of the running local services."""
+    try:
+        proc = subprocess.run(
+            [str(SERVICES), "up"], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"local services did not come up in 10 minutes; logs in {LOGS}")
+    if proc.returncode != 0:
+        pytest.fail(f"local services did not start (logs in {LOGS}):\n{proc.stderr[-3000:]}")
+    kafka_port = os.environ.get("CHURNWATCH_LOCAL_KAFKA_PORT", "9092")
+    redis_port = os.environ.get("CHURNWATCH_LOCAL_REDIS_PORT", "6379")
+    return {
+        "bootstrap": os.environ.get("CHURNWATCH_KAFKA_BOOTSTRAP") or f"127.0.0.1:{kafka_port}",
+        "redis_url": os.environ.get("CHURNWATCH_REDIS_URL") or f"redis://127.0.0.1:{redis_port}/0",
+        "logs": str(LOGS),
+    }
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(services: dict[str, str]) -> str:
+    return services["bootstrap"]
+
+
+@pytest.fixture(scope="session")
+def redis_url(services: dict[str, str]) -> str:
+    return services["redis_url"]

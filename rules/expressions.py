@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cel
@@ -48,26 +48,42 @@ def as_doubles(source: str) -> str:
     return "".join(out)
 
 
+CACHE_SIZE = 4096  # per condition: results by the values of its signals (cleared when full)
+
+
 @dataclass(frozen=True, slots=True)
 class Guard:
-    """A compiled CEL condition; ``holds(signals)`` is false when a referenced signal is null."""
+    """A compiled CEL condition; ``holds(signals)`` is false when a referenced signal is null.
+
+    CEL is pure, so results are memoised by the tuple of referenced values (guards such as
+    ``logins_total >= 3`` see few distinct values): a hit costs a dict lookup, not a CEL call.
+    """
 
     source: str  # as written in the pack
     signals: frozenset[str]  # the signals it references
     program: Any  # cel.Program
     names: tuple[str, ...] = ()  # ``signals`` in a fixed order (the hot loop)
+    cache: dict[tuple[Any, ...], bool] = field(default_factory=dict, compare=False, repr=False)
 
     def holds(self, signals: Mapping[str, Any]) -> bool:
-        context: dict[str, Any] = {}
+        values = []
         for name in self.names:
             value = signals.get(name)
             if value is None:
                 return False
-            context[name] = float(value) if type(value) is int else value
+            values.append(float(value) if type(value) is int else value)
+        key = tuple(values)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         try:
-            return self.program.execute(context) is True
+            result = self.program.execute(dict(zip(self.names, values, strict=True))) is True
         except (TypeError, ValueError, RuntimeError, OverflowError):
-            return False
+            result = False
+        if len(self.cache) >= CACHE_SIZE:
+            self.cache.clear()
+        self.cache[key] = result
+        return result
 
 
 def _first_line(exc: BaseException) -> str:

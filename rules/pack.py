@@ -119,7 +119,8 @@ class Comparison:
         return cls(signal, op, threshold, _make_test(op, threshold))
 
     def __str__(self) -> str:
-        return f"{self.signal} {self.op} {_fmt(self.threshold)}"
+        shown = f"[{_fmt(self.threshold)}]" if isinstance(self.threshold, list) else _fmt(self.threshold)
+        return f"{self.signal} {self.op} {shown}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +155,49 @@ class Rule:
         return f"{text} when {self.when}" if self.when else text
 
 
-@dataclass(frozen=True, slots=True)
 class RuleHit:
-    """One firing rule, as an alert explains it."""
+    """One firing rule, as an alert explains it: rule, weight, signal, value, threshold, reason.
 
-    rule: str
-    weight: float
-    signal: str
-    value: Any
-    threshold: Any
-    reason: str
+    The reason sentence is formatted on first access (most evaluations are never published).
+    """
+
+    __slots__ = ("_reason", "_template", "rule", "signal", "threshold", "value", "weight")
+
+    def __init__(
+        self,
+        rule: str,
+        weight: float,
+        signal: str,
+        value: Any,
+        threshold: Any,
+        reason: str | None = None,
+        template: str = DEFAULT_REASON,
+    ) -> None:
+        self.rule = rule
+        self.weight = weight
+        self.signal = signal
+        self.value = value
+        self.threshold = threshold
+        self._reason = reason
+        self._template = template
+
+    @property
+    def reason(self) -> str:
+        if self._reason is None:
+            self._reason = _reason(self._template, self)
+        return self._reason
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.rule, self.weight, self.signal, self.value, self.threshold, self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RuleHit) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "RuleHit(" + ", ".join(f"{k}={v!r}" for k, v in zip(_HIT_FIELDS, self._key(), strict=True)) + ")"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -176,29 +210,38 @@ class RuleHit:
         }
 
 
+_HIT_FIELDS = ("rule", "weight", "signal", "value", "threshold", "reason")
+
+
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     """``score`` is the risk score rounded to one decimal; ``tier`` is the tier of that rounded
-    score (so a reader never sees 25.0 labelled healthy); ``hits`` are the firing rules in pack order."""
+    score (so a reader never sees 25.0 labelled healthy); ``hits`` are the firing rules in pack
+    order (a tuple: an evaluation is immutable, and the no-hit evaluation is shared)."""
 
     score: float
     tier: str
-    hits: list[RuleHit]
+    hits: tuple[RuleHit, ...]
 
 
 # per rule: (rule, ((signal, test, comparison), ...), guard.holds or None, 1 - weight/100)
 _Check = tuple[str, Callable[[Any], bool], "Comparison"]
 _Step = tuple[Rule, tuple[_Check, ...], Callable[[Mapping[str, Any]], bool] | None, float]
+_Fast = Callable[[Mapping[str, Any], list[RuleHit]], float]
 
 
 @dataclass(slots=True)
 class RulePack:
+    """A validated rule pack. ``evaluate`` is the per-event hot path (see the module docstring)."""
+
     rules: tuple[Rule, ...]
     tiers: Tiers
     source: str = "<memory>"
     version: int = PACK_VERSION
     signals_used: frozenset[str] = field(default_factory=frozenset)
     _plan: tuple[_Step, ...] = field(init=False, repr=False, compare=False, default=())
+    _fast: _Fast | None = field(init=False, repr=False, compare=False, default=None)
+    _quiet: Evaluation | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         self._plan = tuple(
@@ -212,10 +255,24 @@ class RulePack:
         )
         if not self.signals_used:
             self.signals_used = frozenset().union(*(r.signals for r in self.rules))
+        self._fast = _generate(self.rules)
+        self._quiet = Evaluation(0.0, self.tiers.tier(0.0), ())
 
     def evaluate(self, signals: Mapping[str, Any]) -> Evaluation:
-        """Score one customer's signals: which rules fire, the risk score and the tier."""
+        """Score one customer's signals: which rules fire (in pack order), the risk score and the tier."""
         hits: list[RuleHit] = []
+        try:
+            remaining = self._fast(signals, hits) if self._fast is not None else self._evaluate(signals, hits)
+        except TypeError:  # a signal of an unexpected type: redo it comparison by comparison
+            hits = []
+            remaining = self._evaluate(signals, hits)
+        if not hits and self._quiet is not None:
+            return self._quiet
+        score = score_from_remaining(remaining)
+        return Evaluation(score, self.tiers.tier(score), tuple(hits))
+
+    def _evaluate(self, signals: Mapping[str, Any], hits: list[RuleHit]) -> float:
+        """The reference evaluation (generic loop); the generated fast path must agree with it."""
         remaining = 1.0
         get = signals.get
         for rule, checks, guard, keep in self._plan:
@@ -238,8 +295,55 @@ class RulePack:
                 assert explain is not None
                 hits.append(_hit(rule, explain, get(explain.signal)))
                 remaining *= keep
-        score = score_from_remaining(remaining)
-        return Evaluation(score, self.tiers.tier(score), hits)
+        return remaining
+
+
+_PY_OPS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!=", "in": "in", "not_in": "not in"}
+
+
+def _generate(rules: tuple[Rule, ...]) -> _Fast | None:
+    """One Python function for the whole pack: each comparison inline (``v >= K3``), the CEL
+    guard only after its comparison holds. Thresholds, rules and guards are passed in the
+    function's namespace, never pasted into the source; signal names are validated identifiers.
+    Returns None (use the generic loop) for a pack it cannot express."""
+    env: dict[str, Any] = {"Hit": RuleHit}
+    lines = ["def fast(signals, hits):", "    get = signals.get", "    remaining = 1.0"]
+    for r, rule in enumerate(rules):
+        env[f"R{r}"] = rule
+        env[f"W{r}"] = 1.0 - rule.weight / 100.0
+        fire = f"hits.append(Hit(R{r}.id, R{r}.weight, {{sig!r}}, v, {{thr}}, None, R{r}.reason)); remaining *= W{r}"
+        if rule.guard is not None:
+            env[f"G{r}"] = rule.guard.holds
+        if not rule.comparisons:
+            if rule.guard is None or rule.explain is None:
+                return None
+            env[f"E{r}"] = rule.explain.threshold
+            lines.append(f"    if G{r}(signals):")
+            lines.append(f"        v = get({rule.explain.signal!r})")
+            lines.append("        " + fire.format(sig=rule.explain.signal, thr=f"E{r}"))
+            continue
+        if len(rule.comparisons) > 12:  # deeper than Python's nesting allows comfortably
+            return None
+        indent = "    "
+        for c, comp in enumerate(rule.comparisons):
+            key = f"K{r}_{c}"
+            env[key] = frozenset(comp.threshold) if comp.op in LIST_OPS else comp.threshold
+            env[f"T{r}_{c}"] = comp.threshold
+            lines.append(f"{indent}v = get({comp.signal!r})")
+            lines.append(f"{indent}if v is not None and v {_PY_OPS[comp.op]} {key}:")
+            body = indent + "    "
+            if rule.guard is not None:
+                lines.append(f"{body}if G{r}(signals):")
+                body += "    "
+            lines.append(body + fire.format(sig=comp.signal, thr=f"T{r}_{c}"))
+            if c < len(rule.comparisons) - 1:
+                lines.append(f"{indent}else:")
+                indent += "    "
+    lines.append("    return remaining")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<rule pack>", "exec"), env, namespace)  # generated from validated names only
+    fast: _Fast = namespace["fast"]
+    return fast
 
 
 def _fmt(value: Any) -> str:
@@ -253,17 +357,20 @@ def _fmt(value: Any) -> str:
 
 
 def _hit(rule: Rule, comp: Comparison, value: Any) -> RuleHit:
+    return RuleHit(rule.id, rule.weight, comp.signal, value, comp.threshold, None, rule.reason)
+
+
+def _reason(template: str, hit: RuleHit) -> str:
     try:
-        reason = rule.reason.format(
-            value=_fmt(value),
-            threshold=_fmt(comp.threshold),
-            signal=comp.signal,
-            rule=rule.id,
-            weight=_fmt(rule.weight),
+        return template.format(
+            value=_fmt(hit.value),
+            threshold=_fmt(hit.threshold),
+            signal=hit.signal,
+            rule=hit.rule,
+            weight=_fmt(hit.weight),
         )
     except (KeyError, IndexError, ValueError, AttributeError):
-        reason = rule.reason
-    return RuleHit(rule.id, rule.weight, comp.signal, value, comp.threshold, reason)
+        return template
 
 
 # --- loading and validation -------------------------------------------------------------

@@ -22,8 +22,11 @@ def score_from_remaining(remaining: float) -> float:
     """The rounded score when ``remaining`` = Π(1 − wᵢ/100)."""
     if remaining <= 0.0:
         return 100.0
-    # half up at one decimal; the epsilon undoes binary noise such as 51.249999999
-    return round(100.0 * (1.0 - remaining) + 1e-9, 1)
+    if remaining >= 1.0:
+        return 0.0
+    # half up at one decimal (k / 10 is the double nearest to the decimal k/10, as round() gives);
+    # the epsilon undoes binary noise such as 51.249999999
+    return math.floor(1000.0 * (1.0 - remaining) + 0.5 + 1e-7) / 10.0
 
 
 def risk_score(weights: Iterable[float]) -> float:

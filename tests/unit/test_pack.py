@@ -63,7 +63,7 @@ def test_every_default_rule_fires_and_does_not(rule: str, fires: dict[str, Any],
 
 def test_null_signals_never_fire() -> None:
     evaluation = PACK.evaluate(quiet())
-    assert evaluation.hits == [] and evaluation.score == 0.0 and evaluation.tier == "healthy"
+    assert evaluation.hits == () and evaluation.score == 0.0 and evaluation.tier == "healthy"
 
 
 def test_explanations_name_rule_signal_value_threshold() -> None:

@@ -22,8 +22,8 @@ alert to publish, if any:
 
 The alert is the dict of contract section 6 without ``emitted_at`` (the adapter adds it):
 
-- ``alert_id``: the first 32 hex digits of SHA-256 over customer_id, status, tier, previous_tier
-  and event_time: the same input gives the same id, two different alerts different ids (a
+- ``alert_id``: the first 32 hex digits of SHA-256 over the JSON array [customer_id, status, tier,
+  previous_tier, event_time]: the same input gives the same id, two different alerts different ids (a
   customer cannot get two alerts with the same transition at the same time);
 - ``event_time``: RFC 3339 UTC ``Z``, with milliseconds only when ``t`` has a fraction;
 - ``risk_score``: the evaluation's (rounded) score; ``rules``: its hits (for ``resolved``, the
@@ -38,6 +38,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from rules.pack import Evaluation
 from rules.scoring import TIER_NAMES, TIER_RANK
@@ -65,9 +67,11 @@ def _fired(memory: Memory) -> list[float | None]:
 
 
 def alert_id(customer_id: str, status: str, tier: str, previous_tier: str, event_time: str) -> str:
-    """Deterministic: the same customer, transition and time give the same id (32 hex digits)."""
-    text = "\x1f".join((customer_id, status, tier, previous_tier, event_time))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """Deterministic: the same customer, transition and time give the same id (32 hex digits).
+
+    The fields are hashed as a JSON array, so no customer id can shift a field boundary."""
+    text = orjson.dumps([customer_id, status, tier, previous_tier, event_time])
+    return hashlib.sha256(text).hexdigest()[:32]
 
 
 def _display(value: Any) -> Any:

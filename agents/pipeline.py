@@ -114,7 +114,7 @@ class Pipeline:
             return out
         aligner = self.aligners.get(partition)
         if aligner is None:
-            aligner = self.aligners[partition] = Aligner(self.types)
+            aligner = self.aligners[partition] = Aligner(self.types, self.settings.align_idle_seconds)
         aligner.add(topic, event, ack, now, (offset, key, value))
         self.release(partition, caught_up or (lambda _topic: False), out)
         return out

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     rules: Path = Field(DEFAULT_RULES, description="rule pack file (YAML)")
     clock: Clock = Field(Clock.WALL, description="wall or event (contract section 3)")
     tick_seconds: float | None = Field(None, gt=0, description="tick interval; default 60 (wall) or 86400 (event)")
+    align_idle_seconds: float = Field(
+        2.0, ge=0, description="event clock: a caught-up input topic quiet this long stops holding the others back"
+    )
     allowed_lateness_seconds: float = Field(3 * 86400, ge=0, description="how late an event may arrive")
     dedup_horizon_seconds: float = Field(7 * 86400, ge=0, description="event_id dedup horizon (event time)")
     cooldown_seconds: float = Field(7 * 86400, ge=0, description="firing-alert cooldown (event time)")

@@ -42,7 +42,7 @@ from bench.synth import DAY, cancel_event, filler_login, live_mix
 
 REPO = Path(__file__).resolve().parent.parent
 QUIX_PYTHON_ENV = "CHURNWATCH_BENCH_QUIX_PYTHON"
-WORKER_CMD_ENV = "CHURNWATCH_BENCH_WORKER_CMD"  # default: <venv>/churnwatch worker -l warning
+WORKER_CMD_ENV = "CHURNWATCH_BENCH_WORKER_CMD"  # default: <venv>/churnwatch worker -l warn
 QUIX_VENV = REPO / ".cache" / "bench-quix"
 EVENTS_LINE = re.compile(r"^churnwatch_events_total\{[^}]*\}\s+([0-9.eE+-]+)", re.MULTILINE)
 
@@ -171,7 +171,7 @@ class Worker:
             cmd = shlex.split(custom)
         else:
             exe = Path(sys.executable).parent / "churnwatch"
-            cmd = [str(exe) if exe.exists() else "churnwatch", "worker", "-l", "warning"]
+            cmd = [str(exe) if exe.exists() else "churnwatch", "worker", "-l", "warn"]
         fh = self.log.open("wb")
         self.proc = subprocess.Popen(cmd, cwd=self.run.workdir, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
 

@@ -26,6 +26,7 @@ from agents.pipeline import Outcome, Pipeline
 from agents.redis_view import RedisView
 from agents.settings import Clock, SecurityProtocol, Settings, load_settings
 from agents.web import register_views
+from rules.engine import RESERVED_PREFIX
 from rules.pack import PackError, load_pack
 from streams.codec import register_codec
 
@@ -216,6 +217,8 @@ class Worker:
         assert self.redis is not None
         for engine in list(self.pipeline.engines.values()):
             for i, cid in enumerate(list(engine.store)):
+                if cid.startswith(RESERVED_PREFIX):
+                    continue
                 evaluation, rar, t = engine.current(cid)
                 self.redis.observe(cid, evaluation, rar, t)
                 if i % 500 == 499:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from rules.alerts import decide, new_memory
 from rules.due import CONTINUOUS, TIME_DEPENDENT, Crossings, DueIndex, next_due
 from rules.pack import Evaluation, RulePack
@@ -32,6 +34,8 @@ from streams.events import Event, Login, Order, Payment, SupportTicket
 from streams.timefmt import format_ts
 
 CHURN_PERIOD = 30 * DAY
+RESERVED_PREFIX = "\x00"  # keys that are not customers
+CLOCK_KEY = RESERVED_PREFIX + "clock"  # the time of the last tick that ran (event clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ class Engine:
                     if nxt > t:
                         break
                 alerts.extend(self.tick(nxt))
+                self.store[CLOCK_KEY] = orjson.dumps(nxt)
                 nxt += step
         if self.clock is None or t > self.clock:
             self.clock = t
@@ -191,7 +196,9 @@ class Engine:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
         alerts: list[dict[str, Any]] = []
         if self.config.scan_all:
-            candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.store]
+            candidates: list[tuple[float | None, str]] = [
+                (None, cid) for cid in self.store if not cid.startswith(RESERVED_PREFIX)
+            ]
         else:
             candidates = list(self._index.pop_due(t))
         candidates.sort(key=lambda item: item[1])  # customers in id order: the same order whatever the index
@@ -343,7 +350,12 @@ class Engine:
         self._risky.clear()
         self._summary = Summary()
         assert self._summary.by_tier is not None and self._summary.revenue_at_risk is not None
+        last_tick = self.store.get(CLOCK_KEY)
+        if last_tick is not None:  # the event clock resumes at the last tick that ran
+            self.clock = max(self.clock or 0.0, float(orjson.loads(last_tick)))
         for cid in list(keys) if keys is not None else list(self.store):
+            if cid.startswith(RESERVED_PREFIX):
+                continue
             raw = self.store.get(cid)
             if raw is None:
                 continue
@@ -356,5 +368,3 @@ class Engine:
                 self._index.push(state.due, cid)
             if state.tier:
                 self._risky[cid] = (state.tier, 0.0, state.rar)
-            if state.logins and (self.clock is None or state.logins[-1] > self.clock):
-                self.clock = float(state.logins[-1])

@@ -110,6 +110,7 @@ def compile_condition(source: str, known: Collection[str], types: Mapping[str, s
         if "ERROR: <input>:" in str(exc):
             detail = str(exc).split("ERROR: <input>:", 1)[1].splitlines()[0]
             pos, _, what = detail.partition(": ")
+            what = what.split(" expecting {")[0]
             column = pos.split(":")[-1]
             message = f"{what} (column {column})" if column.isdigit() else detail
         raise ValueError(message) from None
@@ -124,7 +125,8 @@ def compile_condition(source: str, known: Collection[str], types: Mapping[str, s
     except RuntimeError as exc:
         raise ValueError(_first_line(exc)) from None
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ValueError(f"type error: {_first_line(exc)}") from None
+        first = _first_line(exc).split(". ")[0]  # the binding adds a long paragraph of advice
+        raise ValueError(f"type error: {first} (text, numbers and lists do not mix)") from None
     if not isinstance(result, bool):
         raise ValueError(f"must be true or false, but gives a {type(result).__name__}: {source!r}")
     return Guard(source, frozenset(names), program, names)

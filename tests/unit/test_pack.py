@@ -1,4 +1,4 @@
-"""The rule pack: the default rules firing and not, scores, tiers, and `rules check`."""
+"""The rule pack format: comparisons, `any`, `when` and `expr` conditions, nulls, numbers, scoring."""
 
 from __future__ import annotations
 
@@ -7,156 +7,231 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agents.cli import offline
-from rules.pack import DEFAULT_PACK, PackError, check_pack, load_pack, parse_pack
+from rules.expressions import as_doubles, compile_condition
+from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, load_pack, parse_pack
 from rules.scoring import Tiers, risk_score
-from rules.signals import SIGNAL_NAMES
+from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES
 
-PACK = load_pack()
-
-
-def quiet() -> dict[str, Any]:
-    return dict.fromkeys(SIGNAL_NAMES) | {"subscription_status": "none", "logins_total": 0, "orders_total": 0}
+HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
 
 
-CASES = [
-    (
-        "login_inactivity",
-        {"days_since_last_login": 14.0, "logins_total": 3},
-        {"days_since_last_login": 13.99, "logins_total": 3},
-    ),
-    (
-        "login_inactivity",
-        {"days_since_last_login": 30.0, "logins_total": 3},
-        {"days_since_last_login": 30.0, "logins_total": 2},
-    ),
-    ("login_decline", {"login_trend": 0.5}, {"login_trend": 0.51}),
-    ("order_gap", {"order_gap_ratio": 3.0, "orders_total": 3}, {"order_gap_ratio": 3.0, "orders_total": 2}),
-    ("payment_failures", {"payment_failures_30d": 2}, {"payment_failures_30d": 1, "consecutive_payment_failures": 1}),
-    ("payment_failures", {"consecutive_payment_failures": 2}, {"consecutive_payment_failures": 1}),
-    ("chargeback", {"chargebacks_90d": 1}, {"chargebacks_90d": 0}),
-    ("subscription_downgrade", {"subscription_status": "paused"}, {"subscription_status": "active"}),
-    ("subscription_downgrade", {"subscription_status": "downgraded"}, {"subscription_status": "none"}),
-    ("subscription_cancelled", {"subscription_status": "cancelled"}, {"subscription_status": "paused"}),
-    ("ticket_spike", {"tickets_opened_14d": 3}, {"tickets_opened_14d": 2}),
-    ("urgent_ticket_unresolved", {"open_urgent_ticket_hours": 48.0}, {"open_urgent_ticket_hours": 47.9}),
-    (
-        "negative_sentiment",
-        {"avg_sentiment_30d": -0.3, "sentiment_count_30d": 2},
-        {"avg_sentiment_30d": -0.3, "sentiment_count_30d": 1},
-    ),
-    (
-        "negative_sentiment",
-        {"avg_sentiment_30d": -0.9, "sentiment_count_30d": 5},
-        {"avg_sentiment_30d": -0.29, "sentiment_count_30d": 5},
-    ),
-    ("nps_detractor", {"last_nps": 6}, {"last_nps": 7}),
-]
+def pack_of(rules: str) -> RulePack:
+    pack, problems = parse_pack(HEAD + rules, "test.yaml")
+    assert pack is not None, "\n".join(map(str, problems))
+    return pack
 
 
-@pytest.mark.parametrize(("rule", "fires", "holds"), CASES)
-def test_every_default_rule_fires_and_does_not(rule: str, fires: dict[str, Any], holds: dict[str, Any]) -> None:
-    assert rule in [h.rule for h in PACK.evaluate(quiet() | fires).hits]
-    assert rule not in [h.rule for h in PACK.evaluate(quiet() | holds).hits]
+def fired(pack: RulePack, **signals: Any) -> list[tuple[str, str, Any]]:
+    return [(h.rule, h.signal, h.value) for h in pack.evaluate(signals).hits]
 
 
-def test_null_signals_never_fire() -> None:
-    evaluation = PACK.evaluate(quiet())
-    assert evaluation.hits == () and evaluation.score == 0.0 and evaluation.tier == "healthy"
+def test_known_signals_are_the_engine_signals() -> None:
+    assert KNOWN_SIGNALS == SIGNAL_NAMES
+    assert {"logins_total", "orders_total", "sentiment_count_30d", "customer_value", "login_trend"} <= KNOWN_SIGNALS
 
 
-def test_explanations_name_rule_signal_value_threshold() -> None:
-    hit = PACK.evaluate(quiet() | {"days_since_last_login": 15.2, "logins_total": 9}).hits[0]
-    assert hit.as_dict() == {
-        "rule": "login_inactivity",
-        "weight": 35,
-        "signal": "days_since_last_login",
-        "value": 15.2,
-        "threshold": 14,
-        "reason": "no login for 15.2 days (threshold 14)",
+@pytest.mark.parametrize(
+    ("op", "threshold", "fires", "holds"),
+    [
+        (">=", 5, [5, 5.0, 7.5], [4, 4.99]),
+        (">", 5, [5.01, 6], [5, 4]),
+        ("<=", -0.3, [-0.3, -1], [-0.29, 0]),
+        ("<", 2, [1.99, 0], [2, 2.0]),
+        ("==", 0, [0, 0.0], [1, 0.5]),
+        ("!=", 0, [1, 0.5], [0, 0.0]),
+        ("in", "[1, 2]", [1, 2.0], [3]),
+        ("not_in", "[1, 2]", [3, 0], [1, 2]),
+    ],
+)
+def test_each_op_on_numbers(op: str, threshold: Any, fires: list[Any], holds: list[Any]) -> None:
+    pack = pack_of(f"  - {{id: r, weight: 10, signal: last_nps, op: '{op}', threshold: {threshold}}}\n")
+    for value in fires:
+        assert fired(pack, last_nps=value) == [("r", "last_nps", value)], value
+    for value in [*holds, None]:
+        assert fired(pack, last_nps=value) == [], value
+    assert fired(pack) == []  # a missing signal is null
+
+
+def test_string_ops() -> None:
+    pack = pack_of(
+        "  - {id: a, weight: 10, signal: subscription_status, op: '!=', threshold: active}\n"
+        "  - {id: b, weight: 10, signal: subscription_status, op: not_in, threshold: [active, none]}\n"
+    )
+    assert [r for r, _, _ in fired(pack, subscription_status="paused")] == ["a", "b"]
+    assert fired(pack, subscription_status="active") == []
+    assert fired(pack, subscription_status=None) == []
+
+
+def test_any_reports_the_first_comparison_that_holds_and_the_guard_applies_to_all() -> None:
+    pack = pack_of(
+        "  - id: pay\n    weight: 30\n    when: 'orders_total >= 1'\n    any:\n"
+        "      - {signal: payment_failures_30d, op: '>=', threshold: 2}\n"
+        "      - {signal: consecutive_payment_failures, op: '>=', threshold: 2}\n"
+        "      - {signal: chargebacks_90d, op: '>=', threshold: 1}\n"
+    )
+    assert fired(pack, payment_failures_30d=1, consecutive_payment_failures=2, chargebacks_90d=3, orders_total=1) == [
+        ("pay", "consecutive_payment_failures", 2)
+    ]
+    assert fired(pack, payment_failures_30d=None, chargebacks_90d=1, orders_total=5) == [("pay", "chargebacks_90d", 1)]
+    assert fired(pack, payment_failures_30d=5, orders_total=0) == []
+    assert fired(pack, payment_failures_30d=5, orders_total=None) == []
+
+
+def test_when_guard_is_checked_only_with_its_comparison_and_null_is_false() -> None:
+    pack = pack_of(
+        "  - {id: r, weight: 35, signal: days_since_last_login, op: '>=', threshold: 14, when: 'logins_total >= 3'}\n"
+    )
+    assert fired(pack, days_since_last_login=14.0, logins_total=3) == [("r", "days_since_last_login", 14.0)]
+    assert fired(pack, days_since_last_login=14.0, logins_total=2) == []
+    assert fired(pack, days_since_last_login=14.0, logins_total=None) == []
+    assert fired(pack, days_since_last_login=14.0) == []
+    assert fired(pack, days_since_last_login=1.0, logins_total=30) == []
+
+
+def test_expr_rules_fire_on_the_whole_condition_and_explain_with_signal_and_threshold() -> None:
+    pack = pack_of(
+        "  - id: silent_big_spender\n    weight: 40\n"
+        "    expr: 'days_since_last_order >= 30 && order_value_90d > 500 && subscription_status != \"cancelled\"'\n"
+        "    signal: days_since_last_order\n    threshold: 30\n"
+        "    when: 'orders_total >= 3'\n"
+        "    reason: 'a big spender silent for {value} days (threshold {threshold})'\n"
+    )
+    signals = {
+        "days_since_last_order": 31.5,
+        "order_value_90d": 900.0,
+        "subscription_status": "active",
+        "orders_total": 4,
     }
-    hit = PACK.evaluate(quiet() | {"consecutive_payment_failures": 3}).hits[0]
-    assert (hit.signal, hit.value, hit.threshold) == ("consecutive_payment_failures", 3, 2)
+    (hit,) = pack.evaluate(signals).hits
+    assert hit.as_dict() == {
+        "rule": "silent_big_spender",
+        "weight": 40,
+        "signal": "days_since_last_order",
+        "value": 31.5,
+        "threshold": 30,
+        "reason": "a big spender silent for 31.5 days (threshold 30)",
+    }
+    assert pack.evaluate(signals | {"orders_total": 2}).hits == ()  # the when guard
+    assert pack.evaluate(signals | {"order_value_90d": 100.0}).hits == ()
+    assert pack.evaluate(signals | {"order_value_90d": None}).hits == ()  # null in the expr: false
+    assert pack.evaluate(signals | {"subscription_status": "cancelled"}).hits == ()
+    assert pack.rules[0].describe().startswith("expr days_since_last_order >= 30")
+
+
+def test_numbers_in_expressions_are_doubles_whatever_the_signal_holds() -> None:
+    pack = pack_of(
+        "  - {id: weekly, weight: 10, expr: 'days_since_last_login / 7 > 2', signal: days_since_last_login,"
+        " threshold: 14}\n"
+        "  - {id: twice, weight: 10, expr: 'logins_total * 2 >= 6', signal: logins_total, threshold: 3}\n"
+        "  - {id: mixed, weight: 10, expr: 'logins_7d + 0.5 < 1', signal: logins_7d, threshold: 0}\n"
+    )
+    for value in (15, 15.0, 14.5):
+        assert [r for r, _, _ in fired(pack, days_since_last_login=value)] == ["weekly"], value
+    assert fired(pack, days_since_last_login=14) == []
+    assert [r for r, _, _ in fired(pack, logins_total=3)] == ["twice"]  # int signal, int literal
+    assert [r for r, _, _ in fired(pack, logins_total=3.0)] == ["twice"]
+    assert fired(pack, logins_total=2) == []
+    assert [r for r, _, _ in fired(pack, logins_7d=0)] == ["mixed"]
+
+
+def test_integer_literals_become_doubles_only_outside_strings_and_names() -> None:
+    assert as_doubles("x >= 3 && logins_7d < 10") == "x >= 3.0 && logins_7d < 10.0"
+    assert as_doubles("x >= 1.5 && y < 1e3 && z == 3u && w == 0x1F") == "x >= 1.5 && y < 1e3 && z == 3u && w == 0x1F"
+    assert (
+        as_doubles("s == '3' || s in [\"4\", '''5'''] || x == -2") == "s == '3' || s in [\"4\", '''5'''] || x == -2.0"
+    )
+    guard = compile_condition("subscription_status == 'x2' || last_nps <= 6", SIGNAL_NAMES, SIGNAL_TYPES)
+    assert guard.holds({"subscription_status": "x2", "last_nps": 9})
+    assert guard.holds({"subscription_status": "active", "last_nps": 6})
+    assert not guard.holds({"subscription_status": "active", "last_nps": 7})
+    assert not guard.holds({"subscription_status": None, "last_nps": 1})  # null anywhere: false
+
+
+def test_a_signal_of_the_wrong_type_does_not_fire_and_does_not_raise() -> None:
+    pack = load_pack()
+    evaluation = pack.evaluate({"last_nps": "six", "days_since_last_login": [1], "subscription_status": 3})
+    assert evaluation.hits == ()
+    evaluation = pack.evaluate({"last_nps": "six", "chargebacks_90d": 2})
+    assert [h.rule for h in evaluation.hits] == ["chargeback"]
 
 
 def test_score_and_tiers() -> None:
     assert risk_score([]) == 0.0
     assert risk_score([35]) == 35.0
     assert risk_score([35, 25]) == 51.3  # 100 x (1 - 0.65 x 0.75) = 51.25, rounded half up
+    assert risk_score([25, 25, 25]) == 57.8  # 57.8125
     assert risk_score([100, 20]) == 100.0
+    assert risk_score([0, 0]) == 0.0
+    assert risk_score([30, 20, 10]) == risk_score([10, 30, 20])
     tiers = Tiers()
-    assert [tiers.tier(s) for s in (0, 24.9, 25, 49.9, 50, 74.9, 75, 100)] == [
-        "healthy",
-        "healthy",
-        "watch",
-        "watch",
-        "at_risk",
-        "at_risk",
-        "critical",
-        "critical",
-    ]
-    evaluation = PACK.evaluate(quiet() | {"days_since_last_login": 20.0, "logins_total": 5, "login_trend": 0.0})
-    assert (evaluation.score, evaluation.tier) == (51.3, "at_risk")
+    scores = (0, 24.9, 25, 49.9, 50, 74.9, 75, 100)
+    assert [tiers.tier(s) for s in scores] == ["healthy"] * 2 + ["watch"] * 2 + ["at_risk"] * 2 + ["critical"] * 2
 
 
-BAD_PACK = """\
-version: 1
-tiers:
-  watch: 50
-  at_risk: 40
-  critical: 75
-rules:
-  - id: a
-    weight: 20
-    signal: no_such_signal
-    op: ">="
-    threshold: 1
-  - id: a
-    weight: 150
-    signal: logins_7d
-    threshold: 1
-  - id: c
-    weight: 10
-    signal: logins_7d
-    op: "=~"
-    threshold: 1
-  - id: d
-    weight: 10
-    signal: logins_7d
-    threshold: 2
-    when: "logins_7d >= "
-  - id: e
-    weight: 10
-    signal: logins_7d
-    threshold: 2
-    when: "mystery > 1"
-"""
+def test_tiers_come_from_the_pack() -> None:
+    pack, problems = parse_pack(
+        "version: 1\ntiers: {watch: 10, at_risk: 20, critical: 30}\nrules:\n"
+        "  - {id: a, weight: 20, signal: last_nps, op: '<=', threshold: 6}\n",
+        "t.yaml",
+    )
+    assert pack is not None and not problems
+    assert pack.evaluate({"last_nps": 1}).tier == "at_risk"
+    assert pack.evaluate({"last_nps": 9}).tier == "healthy"
 
 
-def test_check_reports_every_problem_with_its_line(tmp_path: Path) -> None:
-    path = tmp_path / "pack.yaml"
-    path.write_text(BAD_PACK)
-    problems = check_pack(path)
-    found = {(p.line, p.reason.split(":")[0]) for p in problems}
-    text = "\n".join(str(p) for p in problems)
-    assert all(str(path) == p.file for p in problems)
-    assert (2, "tiers not increasing") in found
-    assert any(p.line == 9 and "unknown signal 'no_such_signal'" in p.reason for p in problems), text
-    assert any(p.line == 12 and "duplicate rule id 'a'" in p.reason for p in problems), text
-    assert any(p.line == 13 and "weight must be a number in 0..100" in p.reason for p in problems), text
-    assert any(p.line == 19 and "unknown op" in p.reason for p in problems), text
-    assert any(p.line == 25 and "bad expression" in p.reason for p in problems), text
-    assert any(p.line == 30 and "unknown signal(s) mystery" in p.reason for p in problems), text
-    with pytest.raises(PackError):
-        load_pack(path)
+def test_weight_zero_fires_without_score() -> None:
+    pack = pack_of("  - {id: note, weight: 0, signal: last_nps, op: '<=', threshold: 6}\n")
+    evaluation = pack.evaluate({"last_nps": 3})
+    assert [h.rule for h in evaluation.hits] == ["note"] and evaluation.score == 0.0
 
 
-def test_not_yaml_and_empty() -> None:
-    _, problems = parse_pack("rules: [", "x.yaml")
-    assert problems and "not valid YAML" in problems[0].reason
-    _, problems = parse_pack("version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\n", "x.yaml")
-    assert "'rules' must be a non-empty list" in problems[0].reason
+def test_loading_is_pure_and_repeatable() -> None:
+    a, b = load_pack(), load_pack(DEFAULT_PACK)
+    assert [r.id for r in a.rules] == [r.id for r in b.rules] and a.tiers == b.tiers
+    signals = {"days_since_last_login": 20.0, "logins_total": 4, "last_nps": 2}
+    assert a.evaluate(signals) == b.evaluate(signals)
+
+
+SIGNAL_VALUES = st.one_of(
+    st.none(),
+    st.integers(-5, 60),
+    st.floats(-2, 300, allow_nan=False),
+    st.sampled_from(["none", "active", "paused", "downgraded", "cancelled"]),
+)
+
+
+@given(st.dictionaries(st.sampled_from(sorted(SIGNAL_NAMES)), SIGNAL_VALUES, max_size=len(SIGNAL_NAMES)))
+def test_the_generated_fast_path_agrees_with_the_reference_loop(signals: dict[str, Any]) -> None:
+    pack = PACK_WITH_EVERYTHING
+    evaluation = pack.evaluate(signals)
+    hits: list[Any] = []
+    pack._evaluate(signals, hits)
+    assert list(evaluation.hits) == hits
+
+
+PACK_WITH_EVERYTHING = load_pack()
+_extra = pack_of(
+    "  - {id: x1, weight: 15, signal: subscription_status, op: not_in, threshold: [active, none]}\n"
+    "  - {id: x2, weight: 15, expr: 'logins_7d == 0 && days_since_last_login >= 10', "
+    "signal: days_since_last_login, threshold: 10}\n"
+    "  - id: x3\n    weight: 5\n    when: 'orders_total > 1'\n    any:\n"
+    "      - {signal: orders_90d, op: '<', threshold: 1}\n"
+    "      - {signal: order_value_90d, op: '<', threshold: 50}\n"
+)
+PACK_WITH_EVERYTHING = RulePack(PACK_WITH_EVERYTHING.rules + _extra.rules, PACK_WITH_EVERYTHING.tiers)
+
+
+def test_pack_error_lists_problems() -> None:
+    with pytest.raises(PackError) as info:
+        load_pack(Path("/nonexistent/pack.yaml"))
+    assert "cannot read the file" in str(info.value)
+
+
+BAD_PACK = HEAD + "  - {id: a, weight: 20, signal: no_such_signal, op: '>=', threshold: 1}\n"
 
 
 def test_rules_check_command(tmp_path: Path) -> None:
@@ -167,4 +242,4 @@ def test_rules_check_command(tmp_path: Path) -> None:
     path.write_text(BAD_PACK)
     bad = runner.invoke(offline, ["rules", "check", str(path)])
     assert bad.exit_code == 1
-    assert f"{path}:9: rule 'a': unknown signal 'no_such_signal'" in bad.output
+    assert f"{path}:4: rule 'a': unknown signal 'no_such_signal'" in bad.output

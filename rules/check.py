@@ -26,8 +26,9 @@ def run_check(path: str | Path) -> tuple[int, str]:
     pack = load_pack(path)
     t = pack.tiers
     width = max(len(r.id) for r in pack.rules)
+    count = f"{len(pack.rules)} rule{'s' if len(pack.rules) != 1 else ''}"
     lines = [
-        f"{path}: OK, version {pack.version}, {len(pack.rules)} rules; tiers: healthy < {_num(t.watch)} <= watch"
+        f"{path}: OK, version {pack.version}, {count}; tiers: healthy < {_num(t.watch)} <= watch"
         f" < {_num(t.at_risk)} <= at_risk < {_num(t.critical)} <= critical",
     ]
     for rule in pack.rules:

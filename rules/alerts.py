@@ -36,7 +36,7 @@ The alert is the dict of contract section 6 without ``emitted_at`` (the adapter 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -55,15 +55,15 @@ def new_memory() -> Memory:
     return [0, [None, None, None, None]]
 
 
-def alerted_tier(memory: Memory | None) -> str:
+def alerted_tier(memory: Sequence[Any] | None) -> str:
     return TIER_NAMES[memory[0]] if memory else "healthy"
 
 
-def _fired(memory: Memory) -> list[float | None]:
+def _fired(memory: Sequence[Any]) -> list[float | None]:
     times = memory[1] if len(memory) > 1 else None
-    if not isinstance(times, list) or len(times) != len(TIER_NAMES):
+    if not isinstance(times, list | tuple) or len(times) != len(TIER_NAMES):
         return [None] * len(TIER_NAMES)
-    return times
+    return list(times)
 
 
 def alert_id(customer_id: str, status: str, tier: str, previous_tier: str, event_time: str) -> str:
@@ -115,14 +115,14 @@ def build_alert(
     }
 
 
-def cooldown_until(memory: Memory, rank: int, t: float, cooldown: float) -> float | None:
+def cooldown_until(memory: Sequence[Any], rank: int, t: float, cooldown: float) -> float | None:
     """While a firing at tier ``rank`` or higher is within the cooldown at ``t``: when that ends."""
     ends = [fired + cooldown for fired in _fired(memory)[rank:] if fired is not None and t - fired < cooldown]
     return max(ends) if ends else None
 
 
 def decide(
-    memory: Memory | None,
+    memory: Sequence[Any] | None,
     evaluation: Evaluation,
     *,
     customer_id: str,
@@ -137,12 +137,14 @@ def decide(
     """
     if not memory:
         memory = new_memory()
+    elif not isinstance(memory, list):
+        memory = [memory[0], _fired(memory)]
     rank = TIER_RANK[evaluation.tier]
     alerted = int(memory[0])
     if rank > alerted:
         if cooldown_until(memory, rank, t, cooldown) is not None:
             return memory, None
-        fired = list(_fired(memory))
+        fired = _fired(memory)
         fired[rank] = t
         alert = build_alert(
             customer_id=customer_id,
@@ -166,5 +168,5 @@ def decide(
             signals=signals,
             customer_value=customer_value,
         )
-        return [0, list(_fired(memory))], alert
+        return [0, _fired(memory)], alert
     return memory, None

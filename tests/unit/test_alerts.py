@@ -106,6 +106,10 @@ def test_memory_is_small_serialisable_and_not_modified_in_place() -> None:
     assert decide(restored, ev("healthy"), customer_id="c", t=T0 + 1, cooldown=COOLDOWN, signals={})[1] is not None
     assert decide(None, ev("watch"), customer_id="c", t=T0, cooldown=COOLDOWN, signals={})[1] is not None
     assert decide([0, None], ev("watch"), customer_id="c", t=T0, cooldown=COOLDOWN, signals={})[1] is not None
+    # a memory kept as tuples keeps its cooldown too
+    as_tuple = (0, (None, T0, None, None))
+    after = decide(as_tuple, ev("watch"), customer_id="c", t=T0 + DAY, cooldown=COOLDOWN, signals={})
+    assert after == ([0, [None, T0, None, None]], None)
 
 
 def signals_of(**kw: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ The alert is the dict of contract section 6 without ``emitted_at`` (the adapter 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -48,6 +48,8 @@ from streams.timefmt import format_ts
 SCHEMA_VERSION = 1
 
 Memory = list[Any]  # [alerted tier rank, [firing time per tier rank or None] * 4]
+# every signal of the customer, or a function computing them (called only when an alert is built)
+Signals = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 
 def new_memory() -> Memory:
@@ -93,11 +95,13 @@ def build_alert(
     previous_tier: str,
     t: float,
     evaluation: Evaluation,
-    signals: Mapping[str, Any],
+    signals: Signals,
     customer_value: float | None = None,
 ) -> dict[str, Any]:
     """The alert dict (contract section 6, without ``emitted_at``)."""
     event_time = format_ts(t)
+    if callable(signals):
+        signals = signals()
     if customer_value is None:
         customer_value = signals.get("customer_value")
     return {
@@ -128,12 +132,15 @@ def decide(
     customer_id: str,
     t: float,
     cooldown: float,
-    signals: Mapping[str, Any],
+    signals: Signals,
     customer_value: float | None = None,
 ) -> tuple[Memory, dict[str, Any] | None]:
     """Apply one evaluation at event time ``t``: ``(new memory, alert or None)``.
 
-    The given memory is not modified. ``customer_value`` defaults to ``signals["customer_value"]``.
+    The given memory is not modified. ``signals`` (all of them: the alert carries them) may be a
+    function that computes them, so that an engine evaluating the pack on the signals it uses
+    computes the rest only for the rare evaluation that publishes an alert. ``customer_value``
+    defaults to ``signals["customer_value"]``.
     """
     if not memory:
         memory = new_memory()

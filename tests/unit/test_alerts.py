@@ -205,3 +205,17 @@ def test_alert_id_is_deterministic_and_distinct() -> None:
     assert alert_id("a\x1fb", "firing", "watch", "healthy", "t") != alert_id(
         "a", "b\x1ffiring", "watch", "healthy", "t"
     )
+
+
+def test_signals_may_be_computed_only_when_an_alert_is_built() -> None:
+    calls: list[int] = []
+
+    def compute() -> dict[str, Any]:
+        calls.append(1)
+        return {"customer_value": 500.0, "logins_7d": 0}
+
+    memory, alert = decide(new_memory(), ev("watch"), customer_id="c", t=T0, cooldown=COOLDOWN, signals=compute)
+    assert alert is not None and alert["signals"] == {"customer_value": 500.0, "logins_7d": 0}
+    assert alert["revenue_at_risk"] == 150.0 and calls == [1]
+    memory, alert = decide(memory, ev("watch"), customer_id="c", t=T0 + 1, cooldown=COOLDOWN, signals=compute)
+    assert alert is None and calls == [1]  # nothing published: not computed

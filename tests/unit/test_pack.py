@@ -243,3 +243,11 @@ def test_rules_check_command(tmp_path: Path) -> None:
     bad = runner.invoke(offline, ["rules", "check", str(path)])
     assert bad.exit_code == 1
     assert f"{path}:4: rule 'a': unknown signal 'no_such_signal'" in bad.output
+
+
+def test_a_long_any_list_falls_back_to_the_generic_loop() -> None:
+    items = "".join(f"      - {{signal: last_nps, op: '==', threshold: {n}}}\n" for n in range(14))
+    pack = pack_of(f"  - id: many\n    weight: 10\n    any:\n{items}")
+    assert pack._fast is None
+    assert fired(pack, last_nps=13) == [("many", "last_nps", 13)]
+    assert fired(pack, last_nps=14) == []

@@ -27,7 +27,7 @@ from rules.alerts import decide, new_memory
 from rules.due import CONTINUOUS, TIME_DEPENDENT, Crossings, DueIndex, next_due
 from rules.pack import Evaluation, RulePack
 from rules.scoring import TIER_NAMES, TIER_RANK, nps
-from rules.signals import SignalConfig, compute_signals
+from rules.signals import SIGNALS, SignalConfig, compute_signals, compute_some
 from rules.state import DAY, CustomerState, id_hash
 from streams.errors import BadInput, Reason
 from streams.events import Event, Login, Order, Payment, SupportTicket
@@ -95,6 +95,8 @@ class Engine:
     def set_pack(self, pack: RulePack) -> None:
         """Use a new rule pack from now on (hot reload); customers are re-evaluated as they come due."""
         self.pack = pack
+        wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
+        self._needed = [(name, fn) for name, fn in SIGNALS.items() if name in wanted]
         thresholds: dict[str, list[float]] = {}
         every_tick = False
         for rule in pack.rules:
@@ -223,10 +225,16 @@ class Engine:
 
     def _evaluate(self, cid: str, state: CustomerState, t: float, *, from_index: bool) -> dict[str, Any] | None:
         self.evaluations += 1
-        signals = compute_signals(state, t, self._signal_config)
+        # the pack reads only some signals; all of them are computed only when an alert is built
+        signals = compute_some(state, t, self._needed, self._signal_config)
         evaluation = self.pack.evaluate(signals)
         state.alert, alert = decide(
-            state.alert, evaluation, customer_id=cid, t=t, cooldown=self.config.cooldown, signals=signals
+            state.alert,
+            evaluation,
+            customer_id=cid,
+            t=t,
+            cooldown=self.config.cooldown,
+            signals=lambda: compute_signals(state, t, self._signal_config),
         )
         self._track(cid, state, evaluation, signals, t)
         if self.observer is not None:

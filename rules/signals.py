@@ -51,7 +51,10 @@ def login_trend(s: CustomerState, t: float) -> float | None:
 
 
 def _placed_until(s: CustomerState, t: float) -> list[list[Any]]:
-    return s.orders[: bisect.bisect_right(s.orders, [t, float("inf")])]
+    orders = s.orders
+    if not orders or orders[-1][0] <= t:  # the usual case: no order after t
+        return orders
+    return orders[: bisect.bisect_right(orders, [t, float("inf")])]
 
 
 def days_since_last_order(s: CustomerState, t: float) -> float | None:
@@ -182,6 +185,18 @@ SIGNALS: dict[str, Callable[[CustomerState, float], Any]] = {
 }
 SIGNAL_NAMES: frozenset[str] = frozenset([*SIGNALS, "customer_value"])
 SIGNAL_TYPES: dict[str, str] = {name: "number" for name in SIGNAL_NAMES} | {"subscription_status": "string"}
+
+
+SignalFn = Callable[[CustomerState, float], Any]
+
+
+def compute_some(
+    s: CustomerState, t: float, functions: list[tuple[str, SignalFn]], config: SignalConfig = SignalConfig()
+) -> dict[str, Any]:
+    """Only the named signals (the ones a rule pack reads) and ``customer_value``."""
+    out = {name: fn(s, t) for name, fn in functions}
+    out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
+    return out
 
 
 def compute_signals(s: CustomerState, t: float, config: SignalConfig = SignalConfig()) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -65,19 +66,11 @@ def id_hash(text: str) -> int:
 
 
 def _deltas(times: list[int]) -> list[int]:
-    out, prev = [], 0
-    for t in times:
-        out.append(t - prev)
-        prev = t
-    return out
+    return [b - a for a, b in zip([0, *times], times, strict=False)]
 
 
 def _undeltas(deltas: list[int]) -> list[int]:
-    out, acc = [], 0
-    for d in deltas:
-        acc += d
-        out.append(acc)
-    return out
+    return list(accumulate(deltas))
 
 
 class CustomerState:

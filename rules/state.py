@@ -22,8 +22,10 @@ The encoding is a versioned orjson list (``STATE_VERSION`` first); ``decode`` mi
 
 from __future__ import annotations
 
+import base64
 import bisect
 import hashlib
+import struct
 from itertools import accumulate
 from typing import Any
 
@@ -67,6 +69,16 @@ def id_hash(text: str) -> int:
 
 def _deltas(times: list[int]) -> list[int]:
     return [b - a for a, b in zip([0, *times], times, strict=False)]
+
+
+def _pack_hashes(hashes: list[int]) -> str:
+    """32-bit hashes as base64 of little-endian words: about 5.3 characters each instead of 11."""
+    return base64.b64encode(struct.pack(f"<{len(hashes)}I", *hashes)).decode()
+
+
+def _unpack_hashes(text: str) -> list[int]:
+    raw = base64.b64decode(text)
+    return list(struct.unpack(f"<{len(raw) // 4}I", raw))
 
 
 def _undeltas(deltas: list[int]) -> list[int]:
@@ -280,7 +292,7 @@ class CustomerState:
         return orjson.dumps(
             [
                 STATE_VERSION,
-                self.seen,
+                _pack_hashes(self.seen),
                 _deltas(self.logins),
                 self.logins_total,
                 self.last_login,
@@ -315,7 +327,7 @@ class CustomerState:
         s = cls.__new__(cls)
         (
             _v,
-            s.seen,
+            seen,
             logins,
             s.logins_total,
             s.last_login,
@@ -340,6 +352,7 @@ class CustomerState:
             s.lost,
             s.due,
         ) = raw
+        s.seen = _unpack_hashes(seen)
         s.logins = _undeltas(logins)
         s.orders = [list(o) for o in zip(_undeltas(orders[0]), orders[1], orders[2], strict=True)]
         s.failures = _undeltas(failures)

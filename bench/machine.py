@@ -32,10 +32,11 @@ def _version(dist: str) -> str | None:
 
 
 def _jar_version() -> str | None:
-    for root in (REPO / "deploy" / "local", REPO / ".cache"):
+    # only the jar folders: the broker's data folder under .cache changes while we look
+    for root in [REPO / "deploy" / "local", *sorted((REPO / ".cache").glob("kafka-*/libs"))]:
         if not root.is_dir():
             continue
-        for jar in sorted(root.rglob("kafka_2.1*-*.jar")) + sorted(root.rglob("kafka-server-*.jar")):
+        for jar in sorted(root.glob("kafka_2.1*-*.jar")) + sorted(root.glob("kafka-server-*.jar")):
             m = re.search(r"kafka(?:_2\.\d+|-server)-(\d+\.\d+\.\d+)\.jar$", jar.name)
             if m:
                 return m.group(1)

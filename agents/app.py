@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -104,11 +105,13 @@ class Worker:
                 help="encoded per-customer state (rules/state.py)",
             )
         )
+        self.stores: dict[int, PartitionStore] = {}
+        self.pending_acks: list[Callable[[], Any]] = []
         self.pipeline = Pipeline(
             settings,
             self.pack,
             self.metrics,
-            lambda partition: PartitionStore(self.table, partition),
+            self._store_for,
             observer=self.redis.observe if self.redis else None,
         )
         self.started = time.time()
@@ -134,10 +137,14 @@ class Worker:
                     msg.key,
                     msg.value,
                     received,
-                    ack=event.ack,
+                    ack=functools.partial(self.pending_acks.append, event.ack),
                     caught_up=self._caught_up(msg.partition),
                 )
                 await self.emit(out)
+
+        @app.timer(interval=0.2, name="churnwatch-state-flush")
+        async def state_flush() -> None:
+            self.flush_state()
 
         @app.timer(interval=0.25, name="churnwatch-event-clock-release")
         async def release_aligned() -> None:
@@ -207,10 +214,27 @@ class Worker:
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
             partitions = {tp.partition for tp in revoked}
+            self.flush_state()
+            for p in partitions:
+                self.stores.pop(p, None)
             pipeline.drop(partitions)
             self.table.forget_partitions(partitions)
 
         register_views(self)
+
+    def _store_for(self, partition: int) -> PartitionStore:
+        store = self.stores.get(partition)
+        if store is None:
+            store = self.stores[partition] = PartitionStore(self.table, partition)
+        return store
+
+    def flush_state(self) -> None:
+        """Changelog the changed customers, then acknowledge the events behind the changes."""
+        for store in list(self.stores.values()):
+            store.flush()
+        acks, self.pending_acks = self.pending_acks, []
+        for ack in acks:
+            ack()
 
     async def resync_redis(self) -> None:
         """Mark every customer of this worker for the Redis view (after Redis lost its data)."""

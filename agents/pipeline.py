@@ -61,6 +61,7 @@ class Pipeline:
         self.limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
         self.engines: dict[int, Engine] = {}
         self.aligners: dict[int, Aligner] = {}
+        self._counters: dict[tuple[str, str], Any] = {}
         self.types = {topic: etype for etype, topic in settings.input_topics.items()}
 
     def engine(self, partition: int, keys: set[str] | None = None) -> Engine:
@@ -154,12 +155,18 @@ class Pipeline:
             out.dead_letter = self._dead(error, topic, partition, offset, key, value, now)
             return
         out.alerts.extend(alerts)
-        self.metrics.events.labels(topic, engine.last_outcome).inc()
+        self._count(topic, engine.last_outcome)
+
+    def _count(self, topic: str, outcome: str) -> None:
+        counter = self._counters.get((topic, outcome))
+        if counter is None:
+            counter = self._counters[(topic, outcome)] = self.metrics.events.labels(topic, outcome)
+        counter.inc()
 
     def _dead(
         self, exc: BadInput, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, now: float
     ) -> dict[str, Any]:
-        self.metrics.events.labels(topic, "dead_letter").inc()
+        self._count(topic, "dead_letter")
         self.metrics.dead_letters.labels(exc.reason.value).inc()
         return dead_letter(
             value=value or b"",

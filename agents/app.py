@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 
 from agents.lag import update_lag
@@ -86,9 +86,8 @@ class Worker:
             broker_session_timeout=settings.session_timeout_seconds,
             broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 4),
         )
-        setup_prometheus_sensors(
-            self.app, "/faust-metrics-unused", registry=self.metrics.registry, name_prefix="churnwatch_faust"
-        )
+        # Faust's own sensor, in our registry (served by our /metrics)
+        self.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(self.metrics.registry, "churnwatch_faust"))
         self.inputs = self.app.topic(*settings.input_topics.values(), key_serializer="raw", value_serializer="raw")
         self.alerts_topic = self.app.topic(settings.topic("alerts"), key_serializer="raw", value_serializer="orjson")
         self.dead_topic = self.app.topic(

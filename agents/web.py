@@ -71,7 +71,7 @@ def register_views(worker: Worker) -> None:
         rows.sort(key=lambda row: (-row[0], -row[1], row[2]))
         return web.json(
             {
-                "worker": True,
+                "scope": "this worker's partitions",
                 "customers": [
                     {"customer_id": cid, "tier": TIER_NAMES[r], "risk_score": score, "revenue_at_risk": round(rar, 2)}
                     for rar, score, cid, r in rows[:limit]

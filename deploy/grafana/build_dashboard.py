@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "dashboards" / "churnwatch.json"
+PICTURE = Path(__file__).resolve().parent / "dashboards" / "churnwatch-panels.svg"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 # (title, unit, [(expr, legend)], kind, width)
@@ -134,6 +135,40 @@ def render() -> str:
     return json.dumps(build(), indent=2, sort_keys=True) + "\n"
 
 
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_svg() -> str:
+    """A picture of the panels as Grafana lays them out (title, kind, first query); no data is drawn."""
+    unit_x, unit_y = 40, 22
+    panels = build()["panels"]
+    height = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels) * unit_y + 50
+    width = 24 * unit_x + 20
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif">',
+        f'<rect width="{width}" height="{height}" fill="#111217"/>',
+        '<text x="10" y="28" fill="#d8d9da" font-size="18">churnwatch — Grafana dashboard panels</text>',
+    ]
+    for p in panels:
+        g = p["gridPos"]
+        x, y = 10 + g["x"] * unit_x, 40 + g["y"] * unit_y
+        w, h = g["w"] * unit_x - 6, g["h"] * unit_y - 6
+        expr = p["targets"][0]["expr"]
+        kind = f"{p['type']}, {p['fieldConfig']['defaults']['unit']}"
+        mono = 'fill="#6e9fff" font-size="10" font-family="monospace"'
+        expr = expr if len(expr) <= g["w"] * 6 else expr[: g["w"] * 6 - 1] + "…"
+        out += [
+            f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="4" fill="#181b1f" stroke="#2c3235"/>',
+            f'<text x="{x + 10}" y="{y + 22}" fill="#d8d9da" font-size="14">{_esc(p["title"])}</text>',
+            f'<text x="{x + 10}" y="{y + 40}" fill="#8e8e8e" font-size="11">{kind}</text>',
+            f'<text x="{x + 10}" y="{y + h - 12}" {mono}>{_esc(expr)}</text>',
+        ]
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 if __name__ == "__main__":
     OUT.write_text(render())
-    print(f"wrote {OUT}")
+    PICTURE.write_text(render_svg())
+    print(f"wrote {OUT} and {PICTURE}")

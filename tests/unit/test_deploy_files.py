@@ -75,6 +75,7 @@ def test_dashboard_json_is_built_from_the_script() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert DASHBOARD.read_text() == module.render(), "run deploy/grafana/build_dashboard.py"
+    assert module.PICTURE.read_text() == module.render_svg(), "run deploy/grafana/build_dashboard.py"
 
 
 def test_alert_rules_name_exported_series() -> None:

@@ -52,6 +52,10 @@ CHARGEBACK_HORIZON = 90 * DAY
 OPENED_HORIZON = 14 * DAY
 SENTIMENT_HORIZON = 30 * DAY
 
+# ties at the same second are resolved by these ranks, so any arrival order gives the same state
+TICKET_ACTION_RANK = {"opened": 0, "updated": 1, "reopened": 2, "resolved": 3}
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
 SUBSCRIPTION_STATUS = {
     "started": "active",
     "upgraded": "active",
@@ -130,7 +134,8 @@ class CustomerState:
         self.chargebacks: list[int] = []
         self.subscription: list[Any] | None = None  # [time, status]
         self.opened: list[int] = []  # "opened" action times (sorted)
-        self.tickets: dict[int, list[Any]] = {}  # hash -> [last action time, open?, (re)opened time, priority]
+        # hash -> [last action time, open?, (re)opened time, priority, last action rank]
+        self.tickets: dict[int, list[Any]] = {}
         self.sentiments: list[list[Any]] = []  # [time, value] (sorted)
         self.last_csat: list[int] | None = None  # [time, csat]
         self.last_nps: list[int] | None = None  # [time, nps]
@@ -224,8 +229,10 @@ class CustomerState:
             del self.chargebacks[:cut]
 
     def set_subscription(self, ts: int, action: str) -> None:
-        if self.subscription is None or ts >= self.subscription[0]:
-            self.subscription = [ts, SUBSCRIPTION_STATUS[action]]
+        status = SUBSCRIPTION_STATUS[action]
+        # the latest action wins; two at the same second resolve the same way in any arrival order
+        if self.subscription is None or (ts, status) > (self.subscription[0], self.subscription[1]):
+            self.subscription = [ts, status]
 
     # -- tickets --------------------------------------------------------------------------
 
@@ -237,10 +244,15 @@ class CustomerState:
                 del self.opened[:cut]
         if action == "survey":
             return
+        rank = TICKET_ACTION_RANK[action]
         ticket = self.tickets.get(ticket_hash)
         if ticket is None:
-            ticket = self.tickets[ticket_hash] = [ts, False, None, None]
-        elif ts < ticket[0]:
+            ticket = self.tickets[ticket_hash] = [ts, False, None, None, -1]
+        elif (ts, rank) == (ticket[0], ticket[4]):  # the same action at the same second: keep the higher priority
+            if priority is not None and PRIORITY_RANK[priority] > PRIORITY_RANK.get(ticket[3], -1):
+                ticket[3] = priority
+            return
+        elif (ts, rank) < (ticket[0], ticket[4]):
             # older than what we know: only a priority never given before is kept
             if ticket[3] is None and priority is not None:
                 ticket[3] = priority
@@ -248,6 +260,7 @@ class CustomerState:
                 ticket[2] = ts
             return
         ticket[0] = ts
+        ticket[4] = rank
         if priority is not None:
             ticket[3] = priority
         if action in ("opened", "reopened"):
@@ -279,9 +292,10 @@ class CustomerState:
             del self.sentiments[:cut]
 
     def set_survey(self, ts: int, csat: int | None, nps: int | None) -> None:
-        if csat is not None and (self.last_csat is None or ts >= self.last_csat[0]):
+        # the latest answer wins; answers at the same second resolve the same way in any arrival order
+        if csat is not None and (self.last_csat is None or (ts, csat) > (self.last_csat[0], self.last_csat[1])):
             self.last_csat = [ts, csat]
-        if nps is not None and (self.last_nps is None or ts >= self.last_nps[0]):
+        if nps is not None and (self.last_nps is None or (ts, nps) > (self.last_nps[0], self.last_nps[1])):
             self.last_nps = [ts, nps]
 
     # -- encoding -------------------------------------------------------------------------

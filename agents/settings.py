@@ -86,7 +86,6 @@ class Settings(BaseSettings):
         2.0, ge=0, description="event clock: a caught-up input topic quiet this long stops holding the others back"
     )
     allowed_lateness_seconds: float = Field(3 * 86400, ge=0, description="how late an event may arrive")
-    dedup_horizon_seconds: float = Field(7 * 86400, ge=0, description="event_id dedup horizon (event time)")
     cooldown_seconds: float = Field(7 * 86400, ge=0, description="firing-alert cooldown (event time)")
     max_future_skew_seconds: float = Field(
         300,

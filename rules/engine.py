@@ -34,6 +34,7 @@ from streams.events import Event, Login, Order, Payment, SupportTicket
 from streams.timefmt import format_ts
 
 CHURN_PERIOD = 30 * DAY
+DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (bounded memory)
 RESERVED_PREFIX = "\x00"  # keys that are not customers
 CLOCK_KEY = RESERVED_PREFIX + "clock"  # the time of the last tick that ran (event clock)
 
@@ -82,6 +83,7 @@ class Engine:
         self._signal_config = SignalConfig(self.config.expected_lifespan_years)
         self._lost_after = self.config.lost_after_days * DAY
         self._index = DueIndex()
+        self._cache: dict[str, tuple[bytes, CustomerState]] = {}  # decoded states of recently written customers
         self._summary = Summary()
         self._new_customers: deque[float] = deque()
         self._lost: deque[float] = deque()
@@ -156,11 +158,20 @@ class Engine:
             self._summary.by_tier[0] += 1
             self._new_customers.append(ts)
         else:
-            state = CustomerState.decode(raw)
+            state = self._load(cid, raw)
+        try:
+            return self._apply_to(cid, state, event, raw is None)
+        except Exception:
+            self._cache.pop(cid, None)  # the cached object may be half-changed: read the store again next time
+            raise
+
+    def _apply_to(self, cid: str, state: CustomerState, event: Event, new: bool) -> list[dict[str, Any]]:
+        ts = event.ts
+        clock = self.clock
         if state.seen_before(event.event_id):
             self.last_outcome = "duplicate"
-            if raw is None:
-                self.store[cid] = state.encode()
+            if new:
+                self._save(cid, state)
             return []
         self.last_outcome = "applied"
         if clock is None or ts > clock:
@@ -191,8 +202,23 @@ class Engine:
                 state.set_survey(its, event.csat, event.nps)
         self._count_nps(old_nps, _nps_class(state.last_nps[1] if state.last_nps else None))
         alert = self._evaluate(cid, state, ts, from_index=False)
-        self.store[cid] = state.encode()
+        self._save(cid, state)
         return [alert] if alert else []
+
+    def _load(self, cid: str, raw: bytes) -> CustomerState:
+        """The customer's state; the object kept from the last write when the store still holds those bytes."""
+        cached = self._cache.get(cid)
+        if cached is not None and (cached[0] is raw or cached[0] == raw):
+            return cached[1]
+        return CustomerState.decode(raw)
+
+    def _save(self, cid: str, state: CustomerState) -> None:
+        data = state.encode()
+        self.store[cid] = data
+        cache = self._cache
+        if cid not in cache and len(cache) >= DECODED_CACHE:
+            del cache[next(iter(cache))]  # the oldest entry
+        cache[cid] = (data, state)
 
     def tick(self, t: float) -> list[dict[str, Any]]:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
@@ -208,11 +234,15 @@ class Engine:
             raw = self.store.get(cid)
             if raw is None:
                 continue
-            state = CustomerState.decode(raw)
+            state = self._load(cid, raw)
             if due is not None and state.due != due:
                 continue  # stale entry: the customer's due time moved
-            alert = self._evaluate(cid, state, t, from_index=True)
-            self.store[cid] = state.encode()
+            try:
+                alert = self._evaluate(cid, state, t, from_index=True)
+            except Exception:
+                self._cache.pop(cid, None)
+                raise
+            self._save(cid, state)
             if alert:
                 alerts.append(alert)
         return alerts

@@ -27,7 +27,6 @@ from agents.pipeline import Outcome, Pipeline
 from agents.redis_view import RedisView
 from agents.settings import Clock, SecurityProtocol, Settings, load_settings
 from agents.web import register_views
-from rules.engine import RESERVED_PREFIX
 from rules.pack import PackError, load_pack
 from streams.codec import register_codec
 
@@ -83,11 +82,14 @@ class Worker:
             autodiscover=False,
             web_enabled=True,
             producer_linger_ms=5,
+            producer_max_batch_size=1_048_576,
             broker_session_timeout=settings.session_timeout_seconds,
             broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 4),
+            Worker="agents.faust_worker:Worker",
         )
-        # Faust's own sensor, in our registry (served by our /metrics)
-        self.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(self.metrics.registry, "churnwatch_faust"))
+        if settings.faust_metrics:
+            # Faust's own sensor, in our registry (served by our /metrics)
+            self.app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(self.metrics.registry, "churnwatch_faust"))
         self.inputs = self.app.topic(*settings.input_topics.values(), key_serializer="raw", value_serializer="raw")
         self.alerts_topic = self.app.topic(settings.topic("alerts"), key_serializer="raw", value_serializer="orjson")
         self.dead_topic = self.app.topic(
@@ -141,9 +143,16 @@ class Worker:
                 )
                 await self.emit(out)
 
+        @app.task
+        async def drop_idle_monitor() -> None:
+            # Faust's default monitor does bookkeeping on every event that nothing reads unless
+            # CHURNWATCH_FAUST_METRICS exports it; it joins the sensors when the app starts.
+            if not settings.faust_metrics and app.monitor in set(app.sensors):
+                app.sensors.remove(app.monitor)
+
         @app.timer(interval=0.2, name="churnwatch-state-flush")
         async def state_flush() -> None:
-            self.flush_state()
+            await self.flush_state()
 
         @app.timer(interval=0.25, name="churnwatch-event-clock-release")
         async def release_aligned() -> None:
@@ -213,7 +222,7 @@ class Worker:
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
             partitions = {tp.partition for tp in revoked}
-            self.flush_state()
+            await self.flush_state()
             for p in partitions:
                 self.stores.pop(p, None)
             pipeline.drop(partitions)
@@ -227,11 +236,13 @@ class Worker:
             store = self.stores[partition] = PartitionStore(self.table, partition)
         return store
 
-    def flush_state(self) -> None:
+    async def flush_state(self) -> None:
         """Changelog the changed customers, then acknowledge the events behind the changes."""
-        for store in list(self.stores.values()):
-            store.flush()
         acks, self.pending_acks = self.pending_acks, []
+        for engine in list(self.pipeline.engines.values()):
+            engine.commit()
+        for store in list(self.stores.values()):
+            await store.flush()
         for ack in acks:
             ack()
 
@@ -239,9 +250,7 @@ class Worker:
         """Mark every customer of this worker for the Redis view (after Redis lost its data)."""
         assert self.redis is not None
         for engine in list(self.pipeline.engines.values()):
-            for i, cid in enumerate(list(engine.store)):
-                if cid.startswith(RESERVED_PREFIX):
-                    continue
+            for i, cid in enumerate(engine.customers()):
                 evaluation, rar, t = engine.current(cid)
                 self.redis.observe(cid, evaluation, rar, t)
                 if i % 500 == 499:

@@ -1,7 +1,8 @@
 """The customer-state table seen one partition at a time.
 
-Writes land in the local store at once and reach the changelog in batches: a customer changed by
-fifty events in a flush interval costs one changelog message, not fifty. The worker acknowledges
+Each state flush, the engines write their changed customers (``Engine.commit``); the writes land
+in the local store at once and reach the changelog in the same flush: a customer changed by fifty
+events in a flush interval costs one encoding and one changelog message, not fifty. The worker acknowledges
 an event only after the changelog messages of its writes are handed to the producer, and Faust
 flushes the producer before it commits offsets, so a crash never commits an offset whose state
 change is lost (those events are delivered again; the event-id de-duplication absorbs them).
@@ -15,11 +16,13 @@ a recovery.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 import faust
+from faust.types import TP
 
 
 class StateTable(faust.Table):
@@ -96,11 +99,24 @@ class PartitionStore(MutableMapping[str, bytes]):
         self.key_set.add(key)
         self.dirty[key] = value
 
-    def flush(self) -> int:
-        """Send the changed keys to the changelog, once each however often they changed."""
+    async def flush(self) -> int:
+        """Send the changed keys to the changelog, once each however often they changed.
+
+        Straight to the producer (each ``send`` only appends to its batch), not through Faust's
+        ``send_soon`` buffer, which hands messages over one task switch at a time and stalls the
+        stream when it holds more than a hundred. As Faust does, the offset of each changelog
+        write is recorded in the local store once Kafka has it (``_on_changelog_sent``), so a
+        RocksDB store knows where to resume.
+        """
         dirty, self.dirty = self.dirty, {}
+        table = self.table
+        producer = table.app.producer
+        topic = table.changelog_topic.get_topic_name()
+        tp = TP(topic, self.partition)
+        data: Any = table.data
         for key, value in dirty.items():
-            self.table.send_changelog(self.partition, key, value)
+            fut = await producer.send(topic, key.encode(), value, self.partition, None, None)
+            fut.add_done_callback(functools.partial(_persisted, data, tp))  # type: ignore[attr-defined]
         return len(dirty)
 
     def __delitem__(self, key: str) -> None:
@@ -111,3 +127,8 @@ class PartitionStore(MutableMapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self.key_set)
+
+
+def _persisted(data: Any, tp: TP, fut: Any) -> None:
+    if not fut.cancelled() and fut.exception() is None:
+        data.set_persisted_offset(tp, fut.result().offset)

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import orjson
 
-from rules.engine import RESERVED_PREFIX, Engine, EngineConfig
+from rules.engine import Engine, EngineConfig
 from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
@@ -119,6 +119,6 @@ def replay(
         if alerts:
             emit(alerts)
     emit(engine.finish())
-    result.customers = sum(1 for key in engine.store if not key.startswith(RESERVED_PREFIX))
+    result.customers = len(engine.customers())
     result.seconds = time.perf_counter() - started
     return result

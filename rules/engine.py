@@ -11,6 +11,11 @@ the worker passes its Faust table, replay a dict.
 - ``finish()``: replay's final tick at the last event's time.
 
 Alerts are dicts in the format of contract section 6, without ``emitted_at`` (the adapter adds it).
+
+Changed customers are kept decoded and written to the store (encoded) by ``commit()``: the
+worker commits before each changelog flush, replay every ``COMMIT_EVERY`` events and at the end,
+so a customer with many events in between is encoded once, not once per event. Reads
+(``view``, ``current``, ticks) see the uncommitted changes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from streams.timefmt import format_ts
 
 CHURN_PERIOD = 30 * DAY
 DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (bounded memory)
+COMMIT_EVERY = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
 RESERVED_PREFIX = "\x00"  # keys that are not customers
 CLOCK_KEY = RESERVED_PREFIX + "clock"  # the time of the last tick that ran (event clock)
 
@@ -84,6 +90,8 @@ class Engine:
         self._lost_after = self.config.lost_after_days * DAY
         self._index = DueIndex()
         self._cache: dict[str, tuple[bytes, CustomerState]] = {}  # decoded states of recently written customers
+        self._dirty: dict[str, CustomerState] = {}  # changed since the last commit, not yet in the store
+        self._since_commit = 0
         self._summary = Summary()
         self._new_customers: deque[float] = deque()
         self._lost: deque[float] = deque()
@@ -149,20 +157,21 @@ class Engine:
                 f"{format_ts(clock)}; the allowed lateness is {self.config.allowed_lateness / 3600:g} h",
             )
         cid = event.customer_id
-        raw = self.store.get(cid)
-        if raw is None:
+        state = self._state_of(cid)
+        new = state is None
+        if state is None:
             state = CustomerState()
             state.alert = new_memory()
             self._summary.customers += 1
             assert self._summary.by_tier is not None
             self._summary.by_tier[0] += 1
             self._new_customers.append(ts)
-        else:
-            state = self._load(cid, raw)
         try:
-            return self._apply_to(cid, state, event, raw is None)
+            return self._apply_to(cid, state, event, new)
         except Exception:
-            self._cache.pop(cid, None)  # the cached object may be half-changed: read the store again next time
+            # the object may be half-changed: the customer goes back to its last committed state
+            self._cache.pop(cid, None)
+            self._dirty.pop(cid, None)
             raise
 
     def _apply_to(self, cid: str, state: CustomerState, event: Event, new: bool) -> list[dict[str, Any]]:
@@ -213,34 +222,52 @@ class Engine:
         return CustomerState.decode(raw)
 
     def _save(self, cid: str, state: CustomerState) -> None:
-        data = state.encode()
-        self.store[cid] = data
-        cache = self._cache
-        if cid not in cache and len(cache) >= DECODED_CACHE:
-            del cache[next(iter(cache))]  # the oldest entry
-        cache[cid] = (data, state)
+        self._dirty[cid] = state
+        self._since_commit += 1
+        if self._since_commit >= COMMIT_EVERY or len(self._dirty) >= COMMIT_EVERY:
+            self.commit()
+
+    def _state_of(self, cid: str) -> CustomerState | None:
+        state = self._dirty.get(cid)
+        if state is not None:
+            return state
+        raw = self.store.get(cid)
+        return None if raw is None else self._load(cid, raw)
+
+    def commit(self) -> int:
+        """Write the changed customers to the store, encoded; returns how many."""
+        dirty, self._dirty = self._dirty, {}
+        self._since_commit = 0
+        store, cache = self.store, self._cache
+        for cid, state in dirty.items():
+            data = state.encode()
+            store[cid] = data
+            if cid not in cache and len(cache) >= DECODED_CACHE:
+                del cache[next(iter(cache))]  # the oldest entry
+            cache[cid] = (data, state)
+        return len(dirty)
 
     def tick(self, t: float) -> list[dict[str, Any]]:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
         alerts: list[dict[str, Any]] = []
         if self.config.scan_all:
             candidates: list[tuple[float | None, str]] = [
-                (None, cid) for cid in self.store if not cid.startswith(RESERVED_PREFIX)
+                (None, cid) for cid in {*self.store, *self._dirty} if not cid.startswith(RESERVED_PREFIX)
             ]
         else:
             candidates = list(self._index.pop_due(t))
         candidates.sort(key=lambda item: item[1])  # customers in id order: the same order whatever the index
         for due, cid in candidates:
-            raw = self.store.get(cid)
-            if raw is None:
+            state = self._state_of(cid)
+            if state is None:
                 continue
-            state = self._load(cid, raw)
             if due is not None and state.due != due:
                 continue  # stale entry: the customer's due time moved
             try:
                 alert = self._evaluate(cid, state, t, from_index=True)
             except Exception:
                 self._cache.pop(cid, None)
+                self._dirty.pop(cid, None)
                 raise
             self._save(cid, state)
             if alert:
@@ -249,7 +276,9 @@ class Engine:
 
     def finish(self) -> list[dict[str, Any]]:
         """The final tick of a replay, at the last event's time."""
-        return self.tick(self.clock) if self.clock is not None else []
+        alerts = self.tick(self.clock) if self.clock is not None else []
+        self.commit()
+        return alerts
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -327,10 +356,9 @@ class Engine:
 
     def view(self, customer_id: str, t: float | None = None) -> dict[str, Any] | None:
         """What the HTTP API shows of a customer: signals, score, tier, firing rules, alerted tier."""
-        raw = self.store.get(customer_id)
-        if raw is None:
+        state = self._peek(customer_id)
+        if state is None:
             return None
-        state = CustomerState.decode(raw)
         at = t if t is not None else (self.clock or 0.0)
         signals = compute_signals(state, at, self._signal_config)
         evaluation = self.pack.evaluate(signals)
@@ -348,12 +376,26 @@ class Engine:
 
     def current(self, customer_id: str) -> tuple[Evaluation, float, float]:
         """The customer's evaluation at the engine's clock, without changing anything."""
-        state = CustomerState.decode(self.store[customer_id])
+        state = self._peek(customer_id)
+        if state is None:
+            raise KeyError(customer_id)
         at = self.clock or 0.0
         signals = compute_signals(state, at, self._signal_config)
         evaluation = self.pack.evaluate(signals)
         value = signals.get("customer_value") or 0.0
         return evaluation, value * evaluation.score / 100.0, at
+
+    def _peek(self, cid: str) -> CustomerState | None:
+        """The customer's state, for reading only (a fresh decode: callers may not keep it)."""
+        state = self._dirty.get(cid)
+        if state is not None:
+            return state
+        raw = self.store.get(cid)
+        return None if raw is None else CustomerState.decode(raw)
+
+    def customers(self) -> list[str]:
+        """The ids of the engine's customers, committed or not."""
+        return [cid for cid in {*self.store, *self._dirty} if not cid.startswith(RESERVED_PREFIX)]
 
     def summary(self, t: float | None = None) -> dict[str, Any]:
         """Customers and revenue at risk by tier, NPS, and the churn rate of the last 30 days."""
@@ -384,6 +426,7 @@ class Engine:
 
     def rebuild_index(self, keys: Iterable[str] | None = None) -> None:
         """Rebuild the due index and the aggregates from the store (after a changelog recovery)."""
+        self.commit()
         self._index.clear()
         self._risky.clear()
         self._summary = Summary()

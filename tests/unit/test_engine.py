@@ -108,9 +108,11 @@ def test_tick_at_t_runs_before_events_stamped_t() -> None:
 def test_duplicates_change_nothing() -> None:
     e = engine()
     e.process(login("c", T0, eid="x"))
+    e.commit()
     before = e.store["c"]
     assert e.process(login("c", T0 + 10, eid="x")) == []
     assert e.last_outcome == "duplicate"
+    e.commit()
     assert e.store["c"] == before
 
 
@@ -136,11 +138,13 @@ def test_state_stays_bounded_over_long_histories() -> None:
         else:
             e.process(payment("heavy", t, kind="charge", amount=1, status="failed"))
     e.process(login("light", T0 + 10_000 * 600))
+    e.commit()
     heavy, light = len(e.store["heavy"]), len(e.store["light"])
     assert heavy < 12_000 and light < 200
     # and the state is the same size after another 5,000 events: it does not grow with history
     for i in range(5_000):
         e.process(login("heavy", T0 + (10_000 + i) * 600))
+    e.commit()
     assert len(e.store["heavy"]) < 12_000
 
 
@@ -184,6 +188,9 @@ def test_out_of_order_within_lateness_gives_the_same_state(seed: int) -> None:
     for ev in shuffled:
         b.apply(ev)
     end = max(e.ts for e in events)
+    a.commit()
+    b.commit()
+    assert set(a.store) == set(b.store) and a.store
     for cid in a.store:
         sa = compute_signals(CustomerState.decode(a.store[cid]), end)
         sb = compute_signals(CustomerState.decode(b.store[cid]), end)
@@ -206,9 +213,43 @@ def test_rebuild_index_after_recovery_keeps_ticking() -> None:
     e = engine()
     for d in range(5):
         e.process(login("c", T0 + d * DAY))
+    e.commit()
     recovered = Engine(PACK, EngineConfig(), store=dict(e.store))
     recovered.rebuild_index()
     recovered.clock = e.clock
     alerts = recovered.advance(T0 + 30 * DAY)
     assert alerts == e.advance(T0 + 30 * DAY)  # the recovered engine decides exactly as the original
     assert any(a["status"] == "firing" for a in alerts)
+
+
+def test_uncommitted_changes_are_seen_by_reads_and_ticks_then_committed_once() -> None:
+    store: dict[str, bytes] = {}
+    e = Engine(PACK, EngineConfig(), store=store)
+    for d in range(5):
+        e.process(login("c", T0 + d * DAY))
+    assert "c" not in store  # not encoded yet
+    view = e.view("c")
+    assert view is not None and view["signals"]["logins_total"] == 5
+    assert e.customers() == ["c"]
+    assert e.commit() == 1 and e.commit() == 0
+    assert CustomerState.decode(store["c"]).logins_total == 5
+    # a tick reads the uncommitted state too: 30 silent days fire login_inactivity for "c"
+    alerts = e.advance(T0 + 30 * DAY)
+    assert any("login_inactivity" in [r["rule"] for r in a["rules"]] for a in alerts)
+
+
+def test_a_failing_event_leaves_the_customer_at_its_last_committed_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    e = engine()
+    e.process(login("c", T0))
+    e.commit()
+    e.process(login("c", T0 + 60))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(CustomerState, "add_login", broken)
+    with pytest.raises(RuntimeError):
+        e.process(login("c", T0 + 120))
+    monkeypatch.undo()
+    view = e.view("c")
+    assert view is not None and view["signals"]["logins_total"] == 1

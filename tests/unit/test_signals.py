@@ -15,6 +15,7 @@ def signals_after(events: list, t: float) -> dict:  # type: ignore[type-arg]
     engine = Engine(load_pack(), EngineConfig(allowed_lateness=400 * DAY))
     for e in events:
         engine.apply(e)
+    engine.commit()
     state = CustomerState.decode(engine.store["c"])
     return compute_signals(state, t)
 

@@ -138,7 +138,7 @@ class Worker:
                     msg.key,
                     msg.value,
                     received,
-                    ack=functools.partial(self.pending_acks.append, event.ack),
+                    ack=functools.partial(self.defer_ack, event.ack),
                     caught_up=self._caught_up(msg.partition),
                 )
                 await self.emit(out)
@@ -235,6 +235,11 @@ class Worker:
         if store is None:
             store = self.stores[partition] = PartitionStore(self.table, partition)
         return store
+
+    def defer_ack(self, ack: Callable[[], Any]) -> None:
+        """Acknowledge an applied event at the next state flush (the list is looked up at call time:
+        with the event clock an event is applied, and this called, long after it arrived)."""
+        self.pending_acks.append(ack)
 
     async def flush_state(self) -> None:
         """Changelog the changed customers, then acknowledge the events behind the changes."""

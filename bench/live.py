@@ -114,6 +114,13 @@ def measure_raw(run: LiveRun, n: int) -> dict[str, Any]:
     return _peer(cmd, run.size.phase_timeout)
 
 
+def measure_faust_noop(run: LiveRun, n: int) -> dict[str, Any]:
+    topics = ",".join(run.input_topics().values())
+    cmd = [sys.executable, "-m", "bench.peers.faust_noop", "--bootstrap", run.bootstrap, "--topics", topics]
+    cmd += ["--expect", str(n), "--group", f"bench-{run.run_id}-faust", "--timeout", str(run.size.phase_timeout)]
+    return _peer(cmd, run.size.phase_timeout)
+
+
 def measure_quix(run: LiveRun, n: int) -> dict[str, Any]:
     py = quix_python()
     if py is None:
@@ -410,7 +417,8 @@ def measure_live(
     out: dict[str, Any] = {}
     if not kafka_util.broker_reachable(bootstrap):
         why = f"no broker at {bootstrap} (start deploy/local first)"
-        return {k: {"status": "skipped", "reason": why} for k in ("raw_aiokafka", "quix", "live_worker", "latency")}
+        parts = ("raw_aiokafka", "faust_noop", "quix", "live_worker", "latency")
+        return {k: {"status": "skipped", "reason": why} for k in parts}
     run = LiveRun(bootstrap, run_id, size, workdir, profile_dir)
     try:
         return _measure_live(run, with_quix, out)
@@ -418,7 +426,7 @@ def measure_live(
         with contextlib.suppress(Exception):
             deleted = kafka_util.delete_topics_containing(bootstrap, f"bench-{run_id}")
             out.setdefault("cleanup", {})["topics_deleted"] = len(deleted)
-        for suffix in ("worker", "raw", "quix", *(f"alerts-{r}" for r in size.latency_rates)):
+        for suffix in ("worker", "raw", "faust", "quix", *(f"alerts-{r}" for r in size.latency_rates)):
             with contextlib.suppress(Exception):
                 kafka_util.delete_group(bootstrap, f"bench-{run_id}-{suffix}")
 
@@ -433,6 +441,7 @@ def _measure_live(run: LiveRun, with_quix: bool, out: dict[str, Any]) -> dict[st
     out["produce"] = {"status": "ok", "events": n, "seconds": secs, "eps": n / secs if secs else None}
 
     out["raw_aiokafka"] = measure_raw(run, n)
+    out["faust_noop"] = measure_faust_noop(run, n)
     out["quix"] = measure_quix(run, n) if with_quix else {"status": "skipped", "reason": "--no-quix"}
 
     try:

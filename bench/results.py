@@ -120,6 +120,7 @@ def build_rows(measurements: dict[str, Any]) -> list[Row]:
 
     live = _m(measurements, "live_worker")
     raw = _m(measurements, "raw_aiokafka")
+    faust_noop = _m(measurements, "faust_noop")
     quix = _m(measurements, "quix")
     add(
         "live_worker_eps",
@@ -132,6 +133,7 @@ def build_rows(measurements: dict[str, Any]) -> list[Row]:
     )
     add("live_worker_cpu_eps", "live: worker events per CPU-second", live, "eps_per_cpu_second", "events/s")
     add("raw_aiokafka_eps", "ceiling: raw aiokafka consume, no work", raw, "eps", "events/s")
+    add("faust_noop_eps", "ceiling: Faust agent, no work", faust_noop, "eps", "events/s")
     share: float | None = None
     w, r = _num(live, "eps"), _num(raw, "eps")
     if _ok(live) and _ok(raw) and w is not None and r:
@@ -147,6 +149,9 @@ def build_rows(measurements: dict[str, Any]) -> list[Row]:
             "" if share is not None else "needs both live measurements",
         )
     )
+    fn = _num(faust_noop, "eps")
+    if _ok(live) and _ok(faust_noop) and w is not None and fn:
+        rows.append(Row("live_worker_faust_share", "live: worker / Faust no-op agent", w / fn, "ratio", "", None, ""))
     add("quix_eps", "peer: Quix Streams, same rolling counts", quix, "eps", "events/s")
     add("quix_cpu_eps", "peer: Quix Streams events per CPU-second", quix, "eps_per_cpu_second", "events/s")
     q = _num(quix, "eps")

@@ -104,18 +104,32 @@ def test_sigkill_recovers_tables_from_the_changelog_without_double_counting(serv
         worker.stop(signal.SIGKILL)
         worker.start()
         partitions |= produce(worker, EVENTS[half:])
-        worker.wait_for_events(len(EVENTS) - half)  # the restarted worker's counter starts at 0
-        time.sleep(2.0)
-        # every customer's state equals the replay's: no event lost, none counted twice
-        for customer in sorted({e["customer_id"] for e in EVENTS})[:40]:
-            logins = sum(
+        # The restarted worker's counter starts at 0 and also counts the events delivered again
+        # (those after the last commit), so reaching the count does not mean it has caught up:
+        # poll the views until they settle.
+        worker.wait_for_events(len(EVENTS) - half)
+        expected = {
+            customer: sum(
                 1 for e in EVENTS if e["customer_id"] == customer and e["type"] == "login" and e.get("success", True)
             )
-            status, view = worker.get(f"/customers/{customer}")
-            if logins == 0 and status == 404:
-                continue
-            assert status == 200, customer
-            assert view["signals"]["logins_total"] == logins, customer
+            for customer in sorted({e["customer_id"] for e in EVENTS})[:40]
+        }
+        deadline = time.monotonic() + 30.0
+        while True:
+            # every customer's state equals the replay's: no event lost, none counted twice
+            wrong = {}
+            for customer, logins in expected.items():
+                status, view = worker.get(f"/customers/{customer}")
+                if logins == 0 and status == 404:
+                    continue
+                got = view["signals"]["logins_total"] if status == 200 else f"HTTP {status}"
+                if got != logins:
+                    wrong[customer] = (got, logins)
+            if not wrong or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert not wrong, f"customer: (logins_total, expected) {wrong}; worker log: {worker.log}"
+        time.sleep(2.0)  # the last alerts reach the topic
         live = [a for _, a in consume(services["bootstrap"], worker.topic("alerts"))]
         assert strip(live) >= strip(replay_alerts(EVENTS, partitions)) - strip([])  # nothing missing
         assert len({a["alert_id"] for a in live}) == len(strip(replay_alerts(EVENTS, partitions)))

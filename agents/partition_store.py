@@ -16,6 +16,7 @@ a recovery.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, MutableMapping
@@ -23,6 +24,8 @@ from typing import Any
 
 import faust
 from faust.types import TP
+
+YIELD_EVERY = 128  # changelog sends between two turns of the event loop
 
 
 class StateTable(faust.Table):
@@ -114,9 +117,11 @@ class PartitionStore(MutableMapping[str, bytes]):
         topic = table.changelog_topic.get_topic_name()
         tp = TP(topic, self.partition)
         data: Any = table.data
-        for key, value in dirty.items():
+        for i, (key, value) in enumerate(dirty.items()):
             fut = await producer.send(topic, key.encode(), value, self.partition, None, None)
             fut.add_done_callback(functools.partial(_persisted, data, tp))  # type: ignore[attr-defined]
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let the agent run: a long flush would hold up the events behind it
         return len(dirty)
 
     def __delitem__(self, key: str) -> None:

@@ -45,6 +45,8 @@ def test_tiny_live_run(tmp_path: Path) -> None:
     assert m["produce"]["events"] == report["size"]["live_events"]
     assert m["raw_aiokafka"]["status"] == "ok", m["raw_aiokafka"]
     assert m["raw_aiokafka"]["events"] >= report["size"]["live_events"]
+    assert m["faust_noop"]["status"] == "ok", m["faust_noop"]
+    assert m["faust_noop"]["events"] >= report["size"]["live_events"]
     # The worker is measured once its code exists; until then the row says why it was skipped.
     assert m["live_worker"]["status"] in ("ok", "skipped"), m["live_worker"]
     if m["live_worker"]["status"] == "ok":

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: time lists and order hashes packed as base64; 1 (plain lists) still read
 DAY = 86400
 
 MAX_LOGINS = 256
@@ -87,6 +87,32 @@ def _unpack_hashes(text: str) -> list[int]:
 
 def _undeltas(deltas: list[int]) -> list[int]:
     return list(accumulate(deltas))
+
+
+def _pack_times(times: list[int]) -> list[Any]:
+    """Sorted epoch seconds as [first, base64 of the following deltas in 24-bit words] (4
+    characters per time instead of about 8); as [first, *deltas] when a gap reaches 2^24 s
+    (194 days, longer than any window keeps)."""
+    if not times:
+        return []
+    deltas = _deltas(times)
+    rest = deltas[1:]
+    if rest and (max(rest) >= 1 << 24 or min(rest) < 0):
+        return deltas
+    words = [x for d in rest for x in (d & 0xFFFF, d >> 16)]
+    return [deltas[0], base64.b64encode(struct.pack("<" + "HB" * len(rest), *words)).decode()]
+
+
+def _unpack_times(packed: list[Any]) -> list[int]:
+    if len(packed) == 2 and isinstance(packed[1], str):
+        raw = base64.b64decode(packed[1])
+        v = struct.unpack("<" + "HB" * (len(raw) // 3), raw)
+        return _undeltas([packed[0], *(lo | hi << 16 for lo, hi in zip(v[::2], v[1::2], strict=True))])
+    return _undeltas(packed)
+
+
+def _unpack_ints(packed: str | list[int]) -> list[int]:
+    return _unpack_hashes(packed) if isinstance(packed, str) else list(packed)
 
 
 class CustomerState:
@@ -307,19 +333,19 @@ class CustomerState:
             [
                 STATE_VERSION,
                 _pack_hashes(self.seen),
-                _deltas(self.logins),
+                _pack_times(self.logins),
                 self.logins_total,
                 self.last_login,
-                [_deltas([o[0] for o in orders]), [o[1] for o in orders], [o[2] for o in orders]],
+                [_pack_times([o[0] for o in orders]), [o[1] for o in orders], _pack_hashes([o[2] for o in orders])],
                 self.orders_total,
                 self.value_total,
                 self.first_order,
                 self.cancelled,
-                _deltas(self.failures),
+                _pack_times(self.failures),
                 self.last_success,
-                _deltas(self.chargebacks),
+                _pack_times(self.chargebacks),
                 self.subscription,
-                _deltas(self.opened),
+                _pack_times(self.opened),
                 tickets,
                 self.sentiments,
                 self.last_csat,
@@ -336,7 +362,7 @@ class CustomerState:
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
         raw = orjson.loads(data)
-        if raw[0] != STATE_VERSION:
+        if raw[0] not in (1, STATE_VERSION):
             raise ValueError(f"customer state version {raw[0]} is not supported (this build reads {STATE_VERSION})")
         s = cls.__new__(cls)
         (
@@ -367,10 +393,10 @@ class CustomerState:
             s.due,
         ) = raw
         s.seen = _unpack_hashes(seen)
-        s.logins = _undeltas(logins)
-        s.orders = [list(o) for o in zip(_undeltas(orders[0]), orders[1], orders[2], strict=True)]
-        s.failures = _undeltas(failures)
-        s.chargebacks = _undeltas(chargebacks)
-        s.opened = _undeltas(opened)
+        s.logins = _unpack_times(logins)
+        s.orders = [list(o) for o in zip(_unpack_times(orders[0]), orders[1], _unpack_ints(orders[2]), strict=True)]
+        s.failures = _unpack_times(failures)
+        s.chargebacks = _unpack_times(chargebacks)
+        s.opened = _unpack_times(opened)
         s.tickets = {t[0]: t[1:] for t in tickets}
         return s

@@ -1,0 +1,59 @@
+"""The state encoding: every field survives a round trip, times in any spacing, and version 1 still reads."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rules.state import CustomerState, _pack_times, _unpack_times
+
+times = st.lists(st.integers(0, 7_258_118_400), max_size=300).map(sorted)  # 1970..2200
+
+
+@given(times)
+def test_time_lists_round_trip_whatever_their_gaps(values: list[int]) -> None:
+    assert _unpack_times(_pack_times(values)) == values
+
+
+def test_packed_times_are_smaller_than_plain_deltas() -> None:
+    logins = [1_790_000_000 + i * 86_000 for i in range(50)]
+    assert len(orjson.dumps(_pack_times(logins))) < 0.6 * len(orjson.dumps(logins))
+
+
+def _customer() -> CustomerState:
+    s = CustomerState()
+    for i in range(20):
+        s.add_login(1_790_000_000 + i * 3_600, 0)
+    s.add_order(1_790_000_100, 12.5, 123_456_789, 0)
+    s.add_order(1_790_090_100, 30.0, 4_000_000_000, 0)
+    s.add_payment_result(1_790_000_200, True, 0)
+    s.add_chargeback(1_790_000_300, 0)
+    s.ticket_action(1_790_000_400, 77, "opened", "urgent", 0)
+    s.add_sentiment(1_790_000_400, -0.5, 0)
+    return s
+
+
+def test_a_customer_round_trips() -> None:
+    s = _customer()
+    again = CustomerState.decode(s.encode())
+    for name in ("logins", "orders", "failures", "chargebacks", "opened", "tickets", "sentiments", "seen"):
+        assert getattr(again, name) == getattr(s, name), name
+    assert again.encode() == s.encode()
+
+
+def test_version_1_states_still_decode() -> None:
+    s = _customer()
+    v2 = orjson.loads(s.encode())
+    v1 = list(v2)
+    v1[0] = 1
+    for i in (2, 10, 12, 14):  # logins, failures, chargebacks, opened as plain deltas
+        v1[i] = [b - a for a, b in zip([0, *_unpack_times(v2[i])], _unpack_times(v2[i]), strict=False)]
+    order_times = _unpack_times(v2[5][0])
+    v1[5] = [
+        [b - a for a, b in zip([0, *order_times], order_times, strict=False)],
+        v2[5][1],
+        [o[2] for o in s.orders],
+    ]
+    old = CustomerState.decode(orjson.dumps(v1))
+    assert old.logins == s.logins and old.orders == s.orders and old.opened == s.opened

@@ -259,6 +259,7 @@ class Worker:
         acks, self.pending_acks = self.pending_acks, []
         for engine in list(self.pipeline.engines.values()):
             engine.commit()
+            await asyncio.sleep(0)  # one partition's encoding at a time: the agent runs in between
         for store in list(self.stores.values()):
             await store.flush()
         for ack in acks:

@@ -61,7 +61,7 @@ SIZES: dict[str, Size] = {
         live_customers=5_000,
         live_partitions=4,
         latency_rates=(1_000, 5_000),
-        latency_seconds=3.0,
+        latency_seconds=10.0,
         latency_alert_share=0.01,
         phase_timeout=60.0,
     ),

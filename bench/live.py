@@ -466,8 +466,6 @@ def _measure_live(run: LiveRun, with_quix: bool, out: dict[str, Any]) -> dict[st
         res["events_offered"] = n
         res["partitions"] = size.live_partitions
         out["live_worker"] = res
-        if run.profile_dir is not None and res.get("status") == "ok" and (res.get("eps") or 0) < GOAL_LIVE_EPS:
-            out["live_worker"]["profile"] = _profile_worker(worker, run, res)
         base = worker.events_total() or 0.0
         lat_runs = []
         for rate in size.latency_rates:
@@ -478,6 +476,9 @@ def _measure_live(run: LiveRun, with_quix: bool, out: dict[str, Any]) -> dict[st
         if out["latency"]["status"] == "error":
             out["latency"]["reason"] = f"no alerts arrived; worker log: {worker.log_tail()}"
         out["latency"]["events_before"] = base
+        # profiled last: py-spy's sampling would perturb the latency phases
+        if run.profile_dir is not None and res.get("status") == "ok" and (res.get("eps") or 0) < GOAL_LIVE_EPS:
+            out["live_worker"]["profile"] = _profile_worker(worker, run, res)
     finally:
         worker.stop()
     return out

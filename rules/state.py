@@ -26,6 +26,8 @@ import base64
 import bisect
 import hashlib
 import struct
+import sys
+from array import array
 from itertools import accumulate
 from typing import Any
 
@@ -89,25 +91,37 @@ def _undeltas(deltas: list[int]) -> list[int]:
     return list(accumulate(deltas))
 
 
+_U32 = next(code for code in "IL" if array(code).itemsize == 4)  # a 32-bit unsigned array type
+
+
 def _pack_times(times: list[int]) -> list[Any]:
-    """Sorted epoch seconds as [first, base64 of the following deltas in 24-bit words] (4
-    characters per time instead of about 8); as [first, *deltas] when a gap reaches 2^24 s
-    (194 days, longer than any window keeps)."""
+    """Sorted epoch seconds as [first, base64 of the following deltas in 24-bit little-endian
+    words] (4 characters per time instead of about 8); as [first, *deltas] when a gap reaches
+    2^24 s (194 days, longer than any window keeps)."""
     if not times:
         return []
     deltas = _deltas(times)
     rest = deltas[1:]
     if rest and (max(rest) >= 1 << 24 or min(rest) < 0):
         return deltas
-    words = [x for d in rest for x in (d & 0xFFFF, d >> 16)]
-    return [deltas[0], base64.b64encode(struct.pack("<" + "HB" * len(rest), *words)).decode()]
+    words = array(_U32, rest)
+    if sys.byteorder == "big":
+        words.byteswap()
+    packed = bytearray(words.tobytes())
+    del packed[3::4]  # the high byte of each word, always 0
+    return [deltas[0], base64.b64encode(packed).decode()]
 
 
 def _unpack_times(packed: list[Any]) -> list[int]:
     if len(packed) == 2 and isinstance(packed[1], str):
         raw = base64.b64decode(packed[1])
-        v = struct.unpack("<" + "HB" * (len(raw) // 3), raw)
-        return _undeltas([packed[0], *(lo | hi << 16 for lo, hi in zip(v[::2], v[1::2], strict=True))])
+        wide = bytearray(len(raw) // 3 * 4)
+        for i in range(3):
+            wide[i::4] = raw[i::3]
+        words = array(_U32, bytes(wide))
+        if sys.byteorder == "big":
+            words.byteswap()
+        return _undeltas([packed[0], *words])
     return _undeltas(packed)
 
 

@@ -91,6 +91,15 @@ def build_rows(measurements: dict[str, Any]) -> list[Row]:
     cli = {"status": rep.get("cli_status", rep.get("status")), "reason": rep.get("cli_reason", rep.get("reason", ""))}
     cli.update({k: v for k, v in rep.items() if k.startswith("cli_")})
     add("replay_cli_eps", "replay: whole `churnwatch replay` command", cli if rep else rep, "cli_eps", "events/s")
+    add(
+        "replay_state_bytes",
+        "state bytes per customer, the simulated mix of the replay",
+        rep,
+        "state_bytes_per_customer",
+        "bytes",
+        f"<= {GOAL_STATE_BYTES:.0f}",
+        lambda v: _le(v, GOAL_STATE_BYTES),
+    )
 
     mem = _m(measurements, "memory")
     runs = mem.get("runs") if _ok(mem) else None

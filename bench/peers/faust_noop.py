@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -20,10 +19,7 @@ from typing import Any
 
 import orjson
 
-
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+from bench.peers import cpu_seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     def report(status: str, reason: str = "") -> None:
         n = seen["n"]
         seconds = time.perf_counter() - seen["t0"] if n else 0.0
-        cpu = _cpu() - seen["cpu0"]
+        cpu = cpu_seconds() - seen["cpu0"]
         result = {
             "status": status,
             "reason": reason,
@@ -74,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     async def noop(stream: Any) -> None:
         async for event in stream.noack().events():
             if not seen["n"]:
-                seen["t0"], seen["cpu0"] = time.perf_counter(), _cpu()
+                seen["t0"], seen["cpu0"] = time.perf_counter(), cpu_seconds()
             seen["n"] += 1
             event.ack()
             if seen["n"] >= a.expect:

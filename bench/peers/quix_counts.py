@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import sys
 import tempfile
 import time
@@ -25,12 +24,9 @@ from typing import Any
 
 import orjson
 
+from bench.peers import cpu_seconds
+
 DAY = 86400.0
-
-
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _ts(value: Any) -> float:
@@ -51,10 +47,10 @@ class Progress:
         self.count += 1
         now = time.perf_counter()
         if self.count == 1:
-            self.t_first, self.cpu_first = now, _cpu()
+            self.t_first, self.cpu_first = now, cpu_seconds()
         self.t_last = now
         if self.count >= self.expect:
-            self.cpu_last = _cpu()
+            self.cpu_last = cpu_seconds()
             if self.app is not None:
                 self.app.stop()
 

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import sys
 import time
 from typing import Any
 
 import orjson
 
-
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+from bench.peers import cpu_seconds
 
 
 async def consume(bootstrap: str, topics: list[str], partitions: int, expect: int, timeout: float) -> dict[str, Any]:
@@ -45,7 +41,7 @@ async def consume(bootstrap: str, topics: list[str], partitions: int, expect: in
         parts = [TopicPartition(t, p) for t in topics for p in range(partitions)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
-        cpu_first = _cpu()
+        cpu_first = cpu_seconds()
         t_first = time.perf_counter()
         while count < expect and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200, max_records=1_000)
@@ -58,7 +54,7 @@ async def consume(bootstrap: str, topics: list[str], partitions: int, expect: in
     finally:
         await consumer.stop()
     seconds = t_last - t_first
-    cpu = _cpu() - cpu_first
+    cpu = cpu_seconds() - cpu_first
     return {
         "status": "ok" if count >= expect else "error",
         "reason": "" if count >= expect else f"consumed {count} of {expect} in {timeout:.0f} s",

@@ -228,6 +228,8 @@ class Engine:
             self.commit()
 
     def _state_of(self, cid: str) -> CustomerState | None:
+        """The customer's current state: uncommitted changes first, then the store (through the
+        decoded cache); None for a customer never seen."""
         state = self._dirty.get(cid)
         if state is not None:
             return state
@@ -251,9 +253,7 @@ class Engine:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
         alerts: list[dict[str, Any]] = []
         if self.config.scan_all:
-            candidates: list[tuple[float | None, str]] = [
-                (None, cid) for cid in {*self.store, *self._dirty} if not cid.startswith(RESERVED_PREFIX)
-            ]
+            candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.customers()]
         else:
             candidates = list(self._index.pop_due(t))
         candidates.sort(key=lambda item: item[1])  # customers in id order: the same order whatever the index
@@ -356,7 +356,7 @@ class Engine:
 
     def view(self, customer_id: str, t: float | None = None) -> dict[str, Any] | None:
         """What the HTTP API shows of a customer: signals, score, tier, firing rules, alerted tier."""
-        state = self._peek(customer_id)
+        state = self._state_of(customer_id)
         if state is None:
             return None
         at = t if t is not None else (self.clock or 0.0)
@@ -376,7 +376,7 @@ class Engine:
 
     def current(self, customer_id: str) -> tuple[Evaluation, float, float]:
         """The customer's evaluation at the engine's clock, without changing anything."""
-        state = self._peek(customer_id)
+        state = self._state_of(customer_id)
         if state is None:
             raise KeyError(customer_id)
         at = self.clock or 0.0
@@ -384,14 +384,6 @@ class Engine:
         evaluation = self.pack.evaluate(signals)
         value = signals.get("customer_value") or 0.0
         return evaluation, value * evaluation.score / 100.0, at
-
-    def _peek(self, cid: str) -> CustomerState | None:
-        """The customer's state, for reading only (a fresh decode: callers may not keep it)."""
-        state = self._dirty.get(cid)
-        if state is not None:
-            return state
-        raw = self.store.get(cid)
-        return None if raw is None else CustomerState.decode(raw)
 
     def customers(self) -> list[str]:
         """The ids of the engine's customers, committed or not."""

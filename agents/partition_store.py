@@ -2,10 +2,10 @@
 
 Each state flush, the engines write their changed customers (``Engine.commit``); the writes land
 in the local store at once and reach the changelog in the same flush: a customer changed by fifty
-events in a flush interval costs one encoding and one changelog message, not fifty. The worker acknowledges
-an event only after the changelog messages of its writes are handed to the producer, and Faust
-flushes the producer before it commits offsets, so a crash never commits an offset whose state
-change is lost (those events are delivered again; the event-id de-duplication absorbs them).
+events in a flush interval costs one encoding and one changelog message, not fifty. The worker
+acknowledges an event only after the changelog messages of its writes are handed to the producer,
+and Faust flushes the producer before it commits offsets, so a crash never commits an offset whose
+state change is lost (those events are delivered again; the event-id de-duplication absorbs them).
 
 Faust writes a table key's changelog to the partition of the event being processed. Ticks run
 outside any event (wall clock), so each partition's engine writes through a
@@ -23,7 +23,6 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 import faust
-from faust.types import TP
 
 YIELD_EVERY = 128  # changelog sends between two turns of the event loop
 
@@ -107,19 +106,18 @@ class PartitionStore(MutableMapping[str, bytes]):
 
         Straight to the producer (each ``send`` only appends to its batch), not through Faust's
         ``send_soon`` buffer, which hands messages over one task switch at a time and stalls the
-        stream when it holds more than a hundred. As Faust does, the offset of each changelog
-        write is recorded in the local store once Kafka has it (``_on_changelog_sent``), so a
+        stream when it holds more than a hundred. Faust's own callback (``_on_changelog_sent``)
+        records the offset of each changelog write in the local store once Kafka has it, so a
         RocksDB store knows where to resume.
         """
         dirty, self.dirty = self.dirty, {}
         table = self.table
         producer = table.app.producer
         topic = table.changelog_topic.get_topic_name()
-        tp = TP(topic, self.partition)
-        data: Any = table.data
+        sent = functools.partial(_sent, table)
         for i, (key, value) in enumerate(dirty.items()):
             fut = await producer.send(topic, key.encode(), value, self.partition, None, None)
-            fut.add_done_callback(functools.partial(_persisted, data, tp))  # type: ignore[attr-defined]
+            fut.add_done_callback(sent)  # type: ignore[attr-defined]
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let the agent run: a long flush would hold up the events behind it
         return len(dirty)
@@ -134,6 +132,6 @@ class PartitionStore(MutableMapping[str, bytes]):
         return len(self.key_set)
 
 
-def _persisted(data: Any, tp: TP, fut: Any) -> None:
-    if not fut.cancelled() and fut.exception() is None:
-        data.set_persisted_offset(tp, fut.result().offset)
+def _sent(table: StateTable, fut: Any) -> None:
+    if not fut.cancelled() and fut.exception() is None:  # Faust calls it only for messages Kafka has
+        table._on_changelog_sent(fut)

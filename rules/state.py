@@ -26,8 +26,6 @@ import base64
 import bisect
 import hashlib
 import struct
-import sys
-from array import array
 from itertools import accumulate
 from typing import Any
 
@@ -91,9 +89,6 @@ def _undeltas(deltas: list[int]) -> list[int]:
     return list(accumulate(deltas))
 
 
-_U32 = next(code for code in "IL" if array(code).itemsize == 4)  # a 32-bit unsigned array type
-
-
 def _pack_times(times: list[int]) -> list[Any]:
     """Sorted epoch seconds as [first, base64 of the following deltas in 24-bit little-endian
     words] (4 characters per time instead of about 8); as [first, *deltas] when a gap reaches
@@ -104,10 +99,7 @@ def _pack_times(times: list[int]) -> list[Any]:
     rest = deltas[1:]
     if rest and (max(rest) >= 1 << 24 or min(rest) < 0):
         return deltas
-    words = array(_U32, rest)
-    if sys.byteorder == "big":
-        words.byteswap()
-    packed = bytearray(words.tobytes())
+    packed = bytearray(struct.pack(f"<{len(rest)}I", *rest))
     del packed[3::4]  # the high byte of each word, always 0
     return [deltas[0], base64.b64encode(packed).decode()]
 
@@ -118,10 +110,7 @@ def _unpack_times(packed: list[Any]) -> list[int]:
         wide = bytearray(len(raw) // 3 * 4)
         for i in range(3):
             wide[i::4] = raw[i::3]
-        words = array(_U32, bytes(wide))
-        if sys.byteorder == "big":
-            words.byteswap()
-        return _undeltas([packed[0], *words])
+        return _undeltas([packed[0], *struct.unpack(f"<{len(wide) // 4}I", wide)])
     return _undeltas(packed)
 
 
@@ -377,7 +366,9 @@ class CustomerState:
     def decode(cls, data: bytes) -> CustomerState:
         raw = orjson.loads(data)
         if raw[0] not in (1, STATE_VERSION):
-            raise ValueError(f"customer state version {raw[0]} is not supported (this build reads {STATE_VERSION})")
+            raise ValueError(
+                f"customer state version {raw[0]} is not supported (this build reads 1 to {STATE_VERSION})"
+            )
         s = cls.__new__(cls)
         (
             _v,

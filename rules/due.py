@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rules.alerts import cooldown_until
-from rules.signals import HOUR, median_order_gap_days
+from rules.model import whole_days
+from rules.pack import RulePack
+from rules.signals import HOUR, MODEL_SIGNALS, median_order_gap_days
 from rules.state import DAY, CustomerState
 
 # signals that grow with time alone, with what they are measured from
@@ -32,6 +35,32 @@ class Crossings:
 
     thresholds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     every_tick: bool = False  # a guard uses a time-dependent signal
+    # graded rules over continuous signals: (threshold, full_at, step), the values where a weight changes
+    graded: Mapping[str, tuple[tuple[float, float, float], ...]] = field(default_factory=dict)
+    model: bool = False  # the pack reads a model signal: they change once a day (whole days since the first order)
+
+
+def crossings_for(pack: RulePack) -> Crossings:
+    """What the due-time index must watch for this pack."""
+    thresholds: dict[str, list[float]] = {}
+    graded: dict[str, list[tuple[float, float, float]]] = {}
+    every_tick = False
+    for rule in pack.rules:
+        for comp in rule.comparisons:
+            if comp.signal in CONTINUOUS and isinstance(comp.threshold, int | float):
+                thresholds.setdefault(comp.signal, []).append(float(comp.threshold))
+                if rule.graded is not None and rule.graded.full_at > rule.graded.threshold:
+                    graded.setdefault(comp.signal, []).append(rule.graded.grid())
+                elif rule.graded is not None:  # a falling weight on a growing signal: rare, re-evaluated every tick
+                    every_tick = True
+        if rule.guard is not None and rule.guard.signals & TIME_DEPENDENT:
+            every_tick = True
+    return Crossings(
+        {k: tuple(sorted(set(v))) for k, v in thresholds.items()},
+        every_tick,
+        {k: tuple(v) for k, v in graded.items()},
+        bool(pack.signals_used & MODEL_SIGNALS.keys()),
+    )
 
 
 def _first_exit(times: list[int], t: float, width: float, out: list[float]) -> None:
@@ -47,6 +76,19 @@ def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t:
         when = base + x * scale
         if when > t:
             out.append(when)
+
+
+def _grid_crossing(
+    base: float | None, scale: float, grids: Iterable[tuple[float, float, float]], t: float, out: list[float]
+) -> None:
+    """The next step of a graded rule's grid that the growing signal ``(t - base) / scale`` reaches."""
+    if base is None or scale <= 0:
+        return
+    value = (t - base) / scale
+    for threshold, full_at, step in grids:  # rising grids only (full_at > threshold): see crossings_for
+        if threshold <= value < full_at:
+            k = math.floor((value - threshold) / step + 1e-9) + 1
+            out.append(max(base + (threshold + k * step) * scale, t + 1e-6))
 
 
 def next_due(
@@ -74,6 +116,10 @@ def next_due(
         gap = median_order_gap_days(s, t)
         if gap:
             _crossings(last_order, gap * DAY, th["order_gap_ratio"], t, out)
+    if crossings.graded:
+        _graded_due(s, t, crossings, last_order, out)
+    if crossings.model and s.first_order is not None and s.first_order <= t:
+        out.append(s.first_order + (whole_days(t - s.first_order) + 1) * DAY)
     if "open_urgent_ticket_hours" in th:
         urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
         if urgent:
@@ -85,6 +131,22 @@ def next_due(
     if s.critical_since is not None and not s.lost:
         out.append(max(s.critical_since + lost_after, t + 1e-6))
     return min(out) if out else None
+
+
+def _graded_due(s: CustomerState, t: float, crossings: Crossings, last_order: float | None, out: list[float]) -> None:
+    grids = crossings.graded
+    if "days_since_last_login" in grids:
+        _grid_crossing(s.last_login, DAY, grids["days_since_last_login"], t, out)
+    if "days_since_last_order" in grids:
+        _grid_crossing(last_order, DAY, grids["days_since_last_order"], t, out)
+    if "order_gap_ratio" in grids:
+        gap = median_order_gap_days(s, t)
+        if gap:
+            _grid_crossing(last_order, gap * DAY, grids["order_gap_ratio"], t, out)
+    if "open_urgent_ticket_hours" in grids:
+        urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
+        if urgent:
+            _grid_crossing(min(urgent), HOUR, grids["open_urgent_ticket_hours"], t, out)
 
 
 class DueIndex:

@@ -26,17 +26,23 @@ def _fail(message: str, code: int = 2) -> None:
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), help="rule pack (YAML)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="alerts file (default: stdout)")
 @click.option("--tick-seconds", type=click.FloatRange(min=1.0), default=None, help="tick interval (default 86400)")
+@click.option(
+    "--model", "model_file", type=click.Path(dir_okay=False, path_type=Path), help="buying model (churnwatch fit)"
+)
 def replay_command(
-    events: tuple[Path, ...], rules_file: Path | None, out: Path | None, tick_seconds: float | None
+    events: tuple[Path, ...],
+    rules_file: Path | None,
+    out: Path | None,
+    tick_seconds: float | None,
+    model_file: Path | None,
 ) -> None:
     """Run the engine over JSON Lines EVENTS files; write the alerts as JSON Lines.
 
     Exit code: 0 all lines good, 1 some bad lines were reported and skipped, 2 usage error.
     """
+    from agents.cli_util import engine_config_of, limits_of, model_or_fail
     from agents.replay import replay
-    from rules.engine import EngineConfig
     from rules.pack import PackError, load_pack
-    from streams.parse import Limits
 
     try:
         settings = load_settings()
@@ -46,14 +52,8 @@ def replay_command(
         pack = load_pack(rules_file or settings.rules)
     except PackError as exc:
         _fail(str(exc))
-    config = EngineConfig(
-        tick_seconds=tick_seconds or settings.tick_seconds or 86400.0,
-        allowed_lateness=settings.allowed_lateness_seconds,
-        cooldown=settings.cooldown_seconds,
-        expected_lifespan_years=settings.expected_lifespan_years,
-        lost_after_days=settings.lost_after_days,
-    )
-    limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
+    config = engine_config_of(settings, tick_seconds, model_or_fail(model_file, settings))
+    limits = limits_of(settings)
     if out is None:
         result = replay(events, pack, sys.stdout.buffer, config=config, limits=limits)
         sys.stdout.buffer.flush()
@@ -168,7 +168,20 @@ def simulate_command(
     )
 
 
-COMMANDS: dict[str, click.Command] = {"replay": replay_command, "rules": rules_group, "simulate": simulate_command}
+def _commands() -> dict[str, click.Command]:
+    from agents.cli_backtest import backtest_command
+    from agents.cli_fit import fit_command
+
+    return {
+        "replay": replay_command,
+        "rules": rules_group,
+        "simulate": simulate_command,
+        "fit": fit_command,
+        "backtest": backtest_command,
+    }
+
+
+COMMANDS: dict[str, click.Command] = _commands()
 
 
 @click.group()

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.aligner import Aligner
 from agents.metrics import Metrics
+from agents.model_file import cached_model
 from agents.settings import Clock, Settings
 from rules.engine import Engine, EngineConfig
 from rules.pack import RulePack
@@ -39,6 +40,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         cooldown=settings.cooldown_seconds,
         expected_lifespan_years=settings.expected_lifespan_years,
         lost_after_days=settings.lost_after_days,
+        model=cached_model(settings.model) if settings.model is not None else None,
     )
 
 

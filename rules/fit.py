@@ -13,14 +13,15 @@ few starting points; the best optimum wins. Pure: histories in, parameters out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
 
-from rules.model import KINDS, BuyingModel, History
+from rules.model import KINDS, BuyingModel, History, history_of
+from streams.events import Event, Order
 
 Array = NDArray[np.float64]
 STARTS = ((0.5, 30.0, 1.0, 3.0), (0.25, 10.0, 0.5, 2.0), (1.0, 100.0, 2.0, 5.0))
@@ -72,3 +73,24 @@ def fit(histories: Sequence[History], kind: str = "mbgnbd") -> BuyingModel:
     if abs(a - 1.0) < 1e-6:  # the conditional expectation has a removable pole at a = 1
         a = 1.0 + 1e-6
     return BuyingModel(kind, r, alpha, a, b, log_likelihood=-float(best.fun) * n, customers=n)
+
+
+def histories(events: Iterable[Event], at: float) -> dict[str, History]:
+    """Each customer's (x, t_x, T) at ``at`` from the placed orders before ``at``, as the state
+    counts them: an order later cancelled or refunded (same ``order_id``) counts nowhere."""
+    placed: dict[str, dict[str, float]] = {}
+    cancelled: dict[str, set[str]] = {}
+    for event in events:
+        if not isinstance(event, Order) or event.ts >= at:
+            continue
+        if event.status == "placed":
+            placed.setdefault(event.customer_id, {}).setdefault(event.order_id, event.ts)
+        else:
+            cancelled.setdefault(event.customer_id, set()).add(event.order_id)
+    out: dict[str, History] = {}
+    for cid, orders in placed.items():
+        times = sorted(ts for oid, ts in orders.items() if oid not in cancelled.get(cid, ()))
+        history = history_of(times[0], times[-1], len(times), at) if times else None
+        if history is not None:
+            out[cid] = history
+    return out

@@ -110,7 +110,7 @@ class Engine:
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._needed = [(name, fn) for name, fn in SIGNALS.items() if name in wanted]
         self._model_names = needed_model_signals(wanted)
-        self._crossings = crossings_for(pack)
+        self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
 
@@ -301,6 +301,7 @@ class Engine:
             cooldown=self.config.cooldown,
             lost_after=self._lost_after,
             tick=self.config.tick_seconds,
+            fired=evaluation.hits,
         )
         if state.due is not None and (from_index or state.due != old_due):
             self._index.push(state.due, cid)

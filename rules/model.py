@@ -21,8 +21,6 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from scipy.special import hyp2f1
-
 from rules.state import DAY, CustomerState
 
 KINDS = ("mbgnbd", "bgnbd")
@@ -89,6 +87,8 @@ def p_order_within(m: BuyingModel, h: History, days: float) -> float:
 
 def expected_orders(m: BuyingModel, h: History, days: float) -> float:
     """Expected orders in the next ``days`` given the history (the conditional expectation)."""
+    from scipy.special import hyp2f1  # imported on first use: replay and the worker start faster without a model
+
     x, t_x, T = h
     z = days / (m.alpha + T + days)
     shrink = math.exp((m.r + x) * (math.log(m.alpha + T) - math.log(m.alpha + T + days)))

@@ -10,7 +10,7 @@ into a tuning part and a held-out part, reported separately.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -76,15 +76,26 @@ def _snapshot(engine: Engine, log: _AlertLog, cutoff: float) -> Scored:
     return Scored(scores, tiers, dict(log.episode), recent)
 
 
+Progress = Callable[[Sequence[Event], str], Iterable[Event]]
+
+
+def silent(events: Sequence[Event], _name: str) -> Iterable[Event]:
+    return events
+
+
 def run_variant(
-    events: Sequence[Event], variant: Variant, cutoffs: Sequence[float], config: EngineConfig
+    events: Sequence[Event],
+    variant: Variant,
+    cutoffs: Sequence[float],
+    config: EngineConfig,
+    progress: Progress = silent,
 ) -> dict[float, Scored]:
     """Replay ``events`` (sorted by time) through the engine, scoring every known customer at each cut-off."""
     engine = Engine(variant.pack, replace(config, model=variant.model))
     log = _AlertLog()
     pending = sorted(cutoffs)
     out: dict[float, Scored] = {}
-    for event in events:
+    for event in progress(events, variant.name):
         while pending and event.ts >= pending[0]:
             cutoff = pending.pop(0)
             out[cutoff] = _snapshot(engine, log, cutoff)

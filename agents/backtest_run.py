@@ -4,11 +4,21 @@ of the split, as a JSON-ready document, plus the curves the picture draws."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.backtest import Scored, Variant, bgnbd_scores, lead_times, recency_scores, run_variant, subsets
+from agents.backtest import (
+    Progress,
+    Scored,
+    Variant,
+    bgnbd_scores,
+    lead_times,
+    recency_scores,
+    run_variant,
+    silent,
+    subsets,
+)
 from rules.engine import EngineConfig
 from rules.labels import Activity, LabelRule, activities, churned
 from rules.metrics import TOP_SHARES, lift, lift_curve, roc_auc, roc_curve, spread, tier_table, top_precision
@@ -82,14 +92,11 @@ def backtest(
     variants: Sequence[Variant],
     options: Options,
     config: EngineConfig,
-    progress: Callable[[str], None] = lambda _msg: None,
+    progress: Progress = silent,
 ) -> Result:
     """Every ranker at every cut-off (``events`` sorted by time)."""
     acts = activities(events)
-    runs = {}
-    for v in variants:
-        progress(f"replaying {len(events)} events through {v.name}")
-        runs[v.name] = run_variant(events, v, options.cutoffs, config)
+    runs = {v.name: run_variant(events, v, options.cutoffs, config, progress) for v in variants}
     doc: dict[str, Any] = _header(variants, options)
     curves: dict[str, dict[str, dict[str, Any]]] = {}
     for cutoff in sorted(options.cutoffs):

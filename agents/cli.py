@@ -113,6 +113,9 @@ def rules_check(file: Path) -> None:
     for rule in pack.rules:
         guard = f" when {rule.guard.source}" if rule.guard else ""
         comps = " or ".join(f"{c.signal} {c.op} {c.threshold}" for c in rule.comparisons)
+        if rule.graded is not None:
+            g = rule.graded
+            comps += f" (graded: {g.min_weight:g} at {g.threshold:g} to {g.weight:g} at {g.full_at:g})"
         click.echo(f"  {rule.id:<26} weight {rule.weight:>5g}  {comps}{guard}")
 
 

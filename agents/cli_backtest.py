@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from agents.cli_util import engine_config_of, fail, limits_of, model_or_fail, pa
 if TYPE_CHECKING:
     from agents.backtest import Variant
     from agents.backtest_run import Result
+    from streams.events import Event
 
 LABEL_PARTS = ("orders", "logins", "cancellation")
 
@@ -116,11 +118,21 @@ def backtest_command(
     for line in bad[:100]:
         click.echo(str(line), err=True)
     options = Options([parse_date(c) for c in cutoffs], horizon * DAY, baselines, holdout, rule)
-    progress = (lambda msg: click.echo(f"backtest: {msg}", err=True)) if sys.stderr.isatty() else (lambda _m: None)
-    result = backtest(parsed, variants, options, engine_config_of(settings, tick_seconds, None), progress)
+    result = backtest(parsed, variants, options, engine_config_of(settings, tick_seconds, None), _progress)
     result.doc["bad_lines"] = len(bad)
     _write(result, json_file, plot_file)
     sys.exit(1 if bad else 0)
+
+
+def _progress(events: Sequence[Event], name: str) -> Iterable[Event]:
+    """A progress bar on a terminal for long inputs (as replay shows one)."""
+    from agents.replay import PROGRESS_MIN_EVENTS
+
+    if len(events) < PROGRESS_MIN_EVENTS or not sys.stderr.isatty():
+        return events
+    from tqdm import tqdm
+
+    return tqdm(events, file=sys.stderr, unit="ev", unit_scale=True, mininterval=0.5, desc=f"backtest {name}")
 
 
 def _write(result: Result, json_file: Path | None, plot_file: Path | None) -> None:

@@ -223,3 +223,21 @@ def test_replay_takes_the_model(tmp_path: Path) -> None:
     alerts = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert any(a["signals"]["p_alive"] is not None for a in alerts)
     assert any(r["rule"] == "low_expected_orders" for a in alerts for r in a["rules"])
+
+
+def test_cdnow_rows_of_one_customer_and_day_are_one_order(tmp_path: Path) -> None:
+    from agents.cdnow import cdnow_events
+    from streams.parse import parse_line
+
+    sample = tmp_path / "CDNOW_sample.txt"
+    sample.write_text(
+        " 00004 0001 19970101  2   29.33\n 00004 0001 19970101  1   10.00\n 00004 0001 19970118  2   29.73\n\n"
+        " 00021 0002 19970101  3   63.34\n"
+    )
+    events = list(cdnow_events(sample))
+    assert [(e["customer_id"], e["ts"], e["amount"]) for e in events] == [
+        ("00004", "1997-01-01T00:00:00Z", 39.33),
+        ("00004", "1997-01-18T00:00:00Z", 29.73),
+        ("00021", "1997-01-01T00:00:00Z", 63.34),
+    ]
+    assert all(parse_line(orjson.dumps(e)).customer_id == e["customer_id"] for e in events)

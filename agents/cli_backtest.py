@@ -56,7 +56,11 @@ def _variants(rules_files: tuple[Path, ...], model_file: Path | None, also_witho
 )
 @click.option("--also-without-model", is_flag=True, help="with --model: also run each pack without the model")
 @click.option(
-    "--cutoff", "cutoffs", multiple=True, required=True, help="cut-off date (YYYY-MM-DD, 00:00 UTC); repeatable"
+    "--cutoff",
+    "cutoffs",
+    multiple=True,
+    required=True,
+    help="cut-off date (YYYY-MM-DD, 00:00 UTC); repeatable, or several separated by commas",
 )
 @click.option("--horizon", type=click.FloatRange(min=0, min_open=True), required=True, help="horizon in days")
 @click.option(
@@ -117,7 +121,8 @@ def backtest_command(
     parsed = read_events(events, limits_of(settings), bad)
     for line in bad[:100]:
         click.echo(str(line), err=True)
-    options = Options([parse_date(c) for c in cutoffs], horizon * DAY, baselines, holdout, rule)
+    dates = sorted({parse_date(c.strip()) for text in cutoffs for c in text.split(",") if c.strip()})
+    options = Options(dates, horizon * DAY, baselines, holdout, rule)
     result = backtest(parsed, variants, options, engine_config_of(settings, tick_seconds, None), _progress)
     result.doc["bad_lines"] = len(bad)
     _write(result, json_file, plot_file)

@@ -241,3 +241,27 @@ def test_cdnow_rows_of_one_customer_and_day_are_one_order(tmp_path: Path) -> Non
         ("00021", "1997-01-01T00:00:00Z", 63.34),
     ]
     assert all(parse_line(orjson.dumps(e)).customer_id == e["customer_id"] for e in events)
+
+
+def test_several_cutoffs_and_json_on_stdout(tmp_path: Path) -> None:
+    history = _history(tmp_path)
+    result = CliRunner().invoke(
+        offline,
+        [
+            "backtest",
+            str(history),
+            "--cutoff",
+            "2020-02-01,2020-03-01",
+            "--cutoff",
+            "2020-03-01",
+            "--horizon",
+            "30",
+            "--baseline",
+            "recency",
+            "--json",
+            "-",
+        ],
+    )
+    assert result.exit_code == 0
+    doc = orjson.loads(result.stdout)
+    assert [e["cutoff"] for e in doc["results"]] == ["2020-02-01T00:00:00Z", "2020-03-01T00:00:00Z"]

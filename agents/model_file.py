@@ -7,6 +7,7 @@
     time_unit: day          # every parameter is per day
     params: {r: 0.53, alpha: 42.7, a: 0.91, b: 1.58}
     fit: {customers: 2357, log_likelihood: -14283.1, until: "1997-09-30T00:00:00Z"}   # for people
+    visits: {kind: mbgnbd, params: {...}, fit: {...}}   # optional: the same model of successful logins
 
 Reading checks every field and raises :class:`ModelError` naming the file and what is wrong.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,20 +34,53 @@ class ModelError(ValueError):
     """A model file that cannot be used."""
 
 
-def dump_model(model: BuyingModel, extra: dict[str, Any] | None = None) -> str:
-    doc = {
-        "version": MODEL_VERSION,
+def _part(model: BuyingModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
         "kind": model.kind,
-        "time_unit": "day",
         "params": {name: float(f"{getattr(model, name):.10g}") for name in PARAMS},
         "fit": {"customers": model.customers, "log_likelihood": round(model.log_likelihood or 0.0, 4)} | (extra or {}),
     }
+
+
+def dump_model(model: BuyingModel, extra: dict[str, Any] | None = None) -> str:
+    part = _part(model, extra)
+    doc = {"version": MODEL_VERSION, "kind": part["kind"], "time_unit": "day", "params": part["params"]}
+    doc["fit"] = part["fit"]
+    if model.visits is not None:
+        doc["visits"] = _part(model.visits)
     out = io.StringIO()
     out.write("# churnwatch buying model, written by `churnwatch fit` (README: the model file)\n")
     yaml = YAML(typ="rt")
     yaml.default_flow_style = False
     yaml.dump(doc, out)
     return out.getvalue()
+
+
+def _parse_part(doc: dict[str, Any], where: str) -> BuyingModel:
+    """kind, params and fit of the orders model (the top level) or of ``visits``."""
+    if doc.get("kind") not in KINDS:
+        raise ModelError(f"{where}kind must be one of {', '.join(KINDS)}, got {doc.get('kind')!r}")
+    params = doc.get("params")
+    if not isinstance(params, dict):
+        raise ModelError(f"{where}missing 'params' (r, alpha, a, b)")
+    values: dict[str, float] = {}
+    for name in PARAMS:
+        value = params.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise ModelError(f"{where}params.{name} must be a positive number, got {value!r}")
+        values[name] = float(value)
+    raw_fit = doc.get("fit")
+    fitted: dict[str, Any] = raw_fit if isinstance(raw_fit, dict) else {}
+    ll = fitted.get("log_likelihood")
+    return BuyingModel(
+        str(doc["kind"]),
+        values["r"],
+        values["alpha"],
+        values["a"],
+        values["b"],
+        log_likelihood=float(ll) if isinstance(ll, int | float) else None,
+        customers=int(fitted.get("customers", 0) or 0),
+    )
 
 
 def parse_model(text: str, file: str = "<memory>") -> BuyingModel:
@@ -57,28 +92,15 @@ def parse_model(text: str, file: str = "<memory>") -> BuyingModel:
         raise ModelError(f"{file}: a model file is a mapping with version, kind, time_unit and params")
     if doc.get("version") != MODEL_VERSION:
         raise ModelError(f"{file}: unsupported version {doc.get('version')!r} (expected {MODEL_VERSION})")
-    if doc.get("kind") not in KINDS:
-        raise ModelError(f"{file}: kind must be one of {', '.join(KINDS)}, got {doc.get('kind')!r}")
     if doc.get("time_unit", "day") != "day":
         raise ModelError(f"{file}: time_unit must be 'day', got {doc.get('time_unit')!r}")
-    params = doc.get("params")
-    if not isinstance(params, dict):
-        raise ModelError(f"{file}: missing 'params' (r, alpha, a, b)")
-    values: dict[str, float] = {}
-    for name in PARAMS:
-        value = params.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-            raise ModelError(f"{file}: params.{name} must be a positive number, got {value!r}")
-        values[name] = float(value)
-    raw_fit = doc.get("fit")
-    fitted: dict[str, Any] = raw_fit if isinstance(raw_fit, dict) else {}
-    ll = fitted.get("log_likelihood")
-    return BuyingModel(
-        str(doc["kind"]),
-        **values,
-        log_likelihood=float(ll) if isinstance(ll, int | float) else None,
-        customers=int(fitted.get("customers", 0) or 0),
-    )
+    model = _parse_part(doc, f"{file}: ")
+    visits = doc.get("visits")
+    if visits is None:
+        return model
+    if not isinstance(visits, dict):
+        raise ModelError(f"{file}: 'visits' must be a mapping with kind and params")
+    return replace(model, visits=_parse_part(visits, f"{file}: visits."))
 
 
 def load_model(path: str | Path) -> BuyingModel:

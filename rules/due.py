@@ -133,8 +133,10 @@ def next_due(
             graded = crossings.graded.get(hit.rule)
             if graded is not None:
                 _graded_due(s, t, graded, last_order, out)
-    if crossings.model and s.first_order is not None and s.first_order <= t:
-        out.append(s.first_order + (whole_days(t - s.first_order) + 1) * DAY)
+    if crossings.model:  # model histories are in whole days from the first order (and the first login)
+        for first in (s.first_order, s.first_login):
+            if first is not None and first <= t:
+                out.append(first + (whole_days(t - first) + 1) * DAY)
     if "open_urgent_ticket_hours" in th:
         urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
         if urgent:

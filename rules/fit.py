@@ -21,7 +21,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
 
 from rules.model import KINDS, BuyingModel, History, history_of
-from streams.events import Event, Order
+from streams.events import Event, Login, Order
 
 Array = NDArray[np.float64]
 STARTS = ((0.5, 30.0, 1.0, 3.0), (0.25, 10.0, 0.5, 2.0), (1.0, 100.0, 2.0, 5.0))
@@ -91,6 +91,20 @@ def histories(events: Iterable[Event], at: float) -> dict[str, History]:
     for cid, orders in placed.items():
         times = sorted(ts for oid, ts in orders.items() if oid not in cancelled.get(cid, ()))
         history = history_of(times[0], times[-1], len(times), at) if times else None
+        if history is not None:
+            out[cid] = history
+    return out
+
+
+def visit_histories(events: Iterable[Event], at: float) -> dict[str, History]:
+    """Each customer's (x, t_x, T) of successful logins before ``at`` (x = logins − 1)."""
+    times: dict[str, list[float]] = {}
+    for event in events:
+        if isinstance(event, Login) and event.success and event.ts < at:
+            times.setdefault(event.customer_id, []).append(event.ts)
+    out: dict[str, History] = {}
+    for cid, ts in times.items():
+        history = history_of(min(ts), max(ts), len(ts), at)
         if history is not None:
             out[cid] = history
     return out

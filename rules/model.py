@@ -25,6 +25,7 @@ from rules.state import DAY, CustomerState
 
 KINDS = ("mbgnbd", "bgnbd")
 EXPECTED_ORDER_DAYS = (30, 90, 180, 365)  # expected_orders_<N>d and p_order_<N>d for these N
+EXPECTED_LOGIN_DAYS = (7, 30, 90)  # expected_logins_<N>d for these N (the visit model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class BuyingModel:
     b: float
     log_likelihood: float | None = None
     customers: int = 0
+    visits: BuyingModel | None = None  # the same model fitted to successful logins (optional)
 
 
 History = tuple[int, float, float]  # (x, t_x, T) in days
@@ -62,6 +64,21 @@ def state_history(s: CustomerState, t: float) -> History | None:
     if later >= len(s.orders):
         return None
     return history_of(s.first_order, s.orders[-1 - later][0], s.orders_total - later, t)
+
+
+def visit_history(s: CustomerState, t: float) -> History | None:
+    """The customer's history of successful logins at ``t`` (x = logins − 1, first to last login)."""
+    if not s.logins_total or s.last_login is None:
+        return None
+    later = len(s.logins) - bisect.bisect_right(s.logins, t)
+    if s.last_login <= t:
+        last: float = s.last_login
+    elif later < len(s.logins):
+        last = s.logins[-1 - later]
+    else:
+        return None
+    first = s.first_login if s.first_login is not None else (s.logins[0] if s.logins else last)
+    return history_of(first, last, s.logins_total - later, t)
 
 
 def _ratio_power(m: BuyingModel, x: int, t_x: float, T: float) -> float:

@@ -16,6 +16,7 @@ from statistics import median
 from typing import Any
 
 from rules.model import (
+    EXPECTED_LOGIN_DAYS,
     EXPECTED_ORDER_DAYS,
     BuyingModel,
     History,
@@ -23,6 +24,7 @@ from rules.model import (
     p_alive,
     p_order_within,
     state_history,
+    visit_history,
 )
 from rules.state import DAY, ORDER_GAPS, CustomerState
 
@@ -202,6 +204,9 @@ def _model_signals() -> dict[str, ModelSignalFn]:
     for n in EXPECTED_ORDER_DAYS:
         out[f"expected_orders_{n}d"] = partial(_with_days, expected_orders, float(n))
         out[f"p_order_{n}d"] = partial(_with_days, p_order_within, float(n))
+    out["p_alive_visits"] = p_alive
+    for n in EXPECTED_LOGIN_DAYS:
+        out[f"expected_logins_{n}d"] = partial(_with_days, expected_orders, float(n))
     return out
 
 
@@ -210,7 +215,9 @@ def _with_days(fn: Callable[[BuyingModel, History, float], float], days: float, 
 
 
 # signals of the buying model (rules/model.py): null without a model or without a placed order
+# (the visit signals: without the model's visit part or without a successful login)
 MODEL_SIGNALS: dict[str, ModelSignalFn] = _model_signals()
+VISIT_SIGNALS: frozenset[str] = frozenset(n for n in MODEL_SIGNALS if "visits" in n or "logins" in n)
 SIGNAL_NAMES: frozenset[str] = frozenset([*SIGNALS, *MODEL_SIGNALS, "customer_value"])
 SIGNAL_TYPES: dict[str, str] = {name: "number" for name in SIGNAL_NAMES} | {"subscription_status": "string"}
 
@@ -221,11 +228,20 @@ SignalFn = Callable[[CustomerState, float], Any]
 def model_signals(
     s: CustomerState, t: float, model: BuyingModel | None, names: Iterable[str] = MODEL_SIGNALS
 ) -> dict[str, float | None]:
-    """The named model signals (all null without a model or without a placed order)."""
-    history = state_history(s, t) if model is not None else None
-    if model is None or history is None:
+    """The named model signals: order ones null without a model or a placed order, visit ones
+    without the model's visit part or a successful login."""
+    if model is None:
         return dict.fromkeys(names)
-    return {name: round(MODEL_SIGNALS[name](model, history), 6) for name in names}
+    histories: dict[bool, History | None] = {}
+    out: dict[str, float | None] = {}
+    for name in names:
+        visits = name in VISIT_SIGNALS
+        m = model.visits if visits else model
+        if visits not in histories:
+            histories[visits] = (visit_history(s, t) if visits else state_history(s, t)) if m is not None else None
+        h = histories[visits]
+        out[name] = None if m is None or h is None else round(MODEL_SIGNALS[name](m, h), 6)
+    return out
 
 
 def needed_model_signals(names: Iterable[str]) -> tuple[str, ...]:

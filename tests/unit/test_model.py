@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from scipy import integrate, special, stats
 
 from agents.model_file import ModelError, dump_model, parse_model
 from rules.engine import Engine, EngineConfig
-from rules.fit import fit, histories, log_likelihood
+from rules.fit import fit, histories, log_likelihood, visit_histories
 from rules.model import BuyingModel, expected_orders, p_alive, p_order_within
 from rules.pack import load_pack
 from streams.parse import parse_line
@@ -163,3 +164,27 @@ def test_model_file_round_trip_and_errors() -> None:
     ]:
         with pytest.raises(ModelError, match=reason):
             parse_model(bad, "m.yaml")
+
+
+def test_visit_model_online_equals_offline_and_the_file_keeps_it() -> None:
+    cfg = SimConfig(customers=30, days=40, seed=4, churn_share=0.3)
+    events = [parse_line(orjson.dumps(e)) for e in generate(cfg)]
+    at = events[-1].ts + 0.25 * DAY
+    visits = visit_histories(events, at)
+    model = replace(fit(list(histories(events, at).values())), visits=fit(list(visits.values())))
+    engine = Engine(load_pack(), EngineConfig(model=model))
+    for event in events:
+        engine.process(event)
+    assert model.visits is not None and len(visits) >= 20
+    for cid, h in visits.items():
+        view = engine.view(cid, at)
+        assert view is not None
+        assert view["signals"]["p_alive_visits"] == pytest.approx(p_alive(model.visits, h), abs=1e-6)
+        assert view["signals"]["expected_logins_30d"] == pytest.approx(expected_orders(model.visits, h, 30), abs=1e-6)
+    back, v = parse_model(dump_model(model)).visits, model.visits
+    assert back is not None and (back.kind, back.customers) == (v.kind, v.customers)
+    assert (back.r, back.alpha, back.a, back.b) == pytest.approx((v.r, v.alpha, v.a, v.b))
+    without = Engine(load_pack(), EngineConfig(model=replace(model, visits=None)))
+    without.process(events[0])
+    view = without.view(events[0].customer_id, at)
+    assert view is not None and view["signals"]["p_alive_visits"] is None

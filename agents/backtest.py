@@ -131,21 +131,25 @@ def in_holdout(customer_id: str, share: float) -> bool:
     return id_hash(customer_id) % 1000 < round(share * 1000)
 
 
-def subsets(customers: Sequence[str], share: float) -> Iterator[tuple[str, list[str]]]:
+def subsets(
+    customers: Sequence[str], share: float, customer_of: Callable[[str], str] = str
+) -> Iterator[tuple[str, list[str]]]:
+    """All customers, then (with a share) the tuning and the held-out part; ``customer_of`` maps a
+    key to its customer id (pooled keys are ``id@cut-off``)."""
     yield "all", list(customers)
     if share > 0:
-        yield "tuning", [c for c in customers if not in_holdout(c, share)]
-        yield "held-out", [c for c in customers if in_holdout(c, share)]
+        yield "tuning", [c for c in customers if not in_holdout(customer_of(c), share)]
+        yield "held-out", [c for c in customers if in_holdout(customer_of(c), share)]
 
 
 def lead_times(
     scored: Scored, acts: dict[str, Activity], churners: Sequence[str], cutoff: float, horizon: float
-) -> list[float]:
-    """Days from the first firing alert of each alerted churner's open episode to its churn time."""
-    out = []
+) -> dict[str, float]:
+    """Per alerted churner: days from the first firing alert of its open episode to its churn time."""
+    out = {}
     for cid in churners:
         first = scored.first_alert.get(cid)
         lost = churn_time(acts[cid], cutoff, horizon)
         if first is not None and lost is not None:
-            out.append((lost - first) / DAY)
+            out[cid] = (lost - first) / DAY
     return out

@@ -87,6 +87,16 @@ def _tier_changes(a: Scored, b: Scored, known: Sequence[str]) -> dict[str, Any]:
     }
 
 
+@dataclass(slots=True)
+class _Slice:
+    """One cut-off (or all pooled): rankers, labels and alerted churners' lead times by key."""
+
+    when: str
+    rankers: dict[str, Scored]
+    labels: dict[str, bool]
+    leads: dict[str, dict[str, float]]
+
+
 def backtest(
     events: Sequence[Event],
     variants: Sequence[Variant],
@@ -94,18 +104,24 @@ def backtest(
     config: EngineConfig,
     progress: Progress = silent,
 ) -> Result:
-    """Every ranker at every cut-off (``events`` sorted by time)."""
+    """Every ranker at every cut-off (``events`` sorted by time), and pooled over the cut-offs."""
     acts = activities(events)
     runs = {v.name: run_variant(events, v, options.cutoffs, config, progress) for v in variants}
     doc: dict[str, Any] = _header(variants, options)
     curves: dict[str, dict[str, dict[str, Any]]] = {}
+    slices = []
     for cutoff in sorted(options.cutoffs):
         rankers = {v.name: runs[v.name][cutoff] for v in variants} | _baselines(events, acts, cutoff, options)
-        _one_cutoff(doc, curves, rankers, acts, cutoff, options)
+        part = _slice(rankers, acts, cutoff, options)
+        slices.append(part)
+        _entries(doc, part, options.holdout)
+        curves[part.when] = {name: _curve(name, part) for name in rankers}
         if len(variants) >= 2:
             known = sorted(rankers[variants[0].name].scores)
             changes = _tier_changes(rankers[variants[0].name], rankers[variants[1].name], known)
-            doc["tier_changes"].append({"cutoff": format_ts(cutoff), **changes})
+            doc["tier_changes"].append({"cutoff": part.when, **changes})
+    if len(slices) > 1:
+        _entries(doc, _pooled(slices), options.holdout)
     return Result(doc, curves)
 
 
@@ -134,28 +150,48 @@ def _baselines(
     return out
 
 
-def _one_cutoff(
-    doc: dict[str, Any],
-    curves: dict[str, dict[str, dict[str, Any]]],
-    rankers: dict[str, Scored],
-    acts: dict[str, Activity],
-    cutoff: float,
-    options: Options,
-) -> None:
+def _slice(rankers: dict[str, Scored], acts: dict[str, Activity], cutoff: float, options: Options) -> _Slice:
     known = sorted(c for c, a in acts.items() if a.first_event < cutoff)
     labels = {c: churned(acts[c], cutoff, options.horizon, options.label_rule) for c in known}
-    when = format_ts(cutoff)
-    for subset, members in subsets(known, options.holdout):
-        churners = [c for c in members if labels[c]]
+    churners = [c for c in known if labels[c]]
+    leads = {name: lead_times(scored, acts, churners, cutoff, options.horizon) for name, scored in rankers.items()}
+    return _Slice(format_ts(cutoff), rankers, labels, leads)
+
+
+def _pooled(slices: list[_Slice]) -> _Slice:
+    """Every (customer, cut-off) pair as one population: keys ``id@cut-off``."""
+    names = [n for n in slices[0].rankers if all(n in s.rankers for s in slices)]
+    rankers: dict[str, Scored] = {}
+    for name in names:
+        parts = [(s.when, s.rankers[name]) for s in slices]
+        tiers = (
+            None if parts[0][1].tiers is None else {f"{c}@{w}": t for w, p in parts for c, t in (p.tiers or {}).items()}
+        )
+        rankers[name] = Scored(
+            {f"{c}@{w}": v for w, p in parts for c, v in p.scores.items()},
+            tiers,
+            recent_firing={f"{c}@{w}": v for w, p in parts for c, v in p.recent_firing.items()},
+        )
+    labels = {f"{c}@{s.when}": y for s in slices for c, y in s.labels.items()}
+    leads = {n: {f"{c}@{s.when}": v for s in slices for c, v in s.leads[n].items()} for n in names}
+    return _Slice("overall", rankers, labels, leads)
+
+
+def _entries(doc: dict[str, Any], part: _Slice, holdout: float) -> None:
+    known = sorted(part.labels)
+    for subset, members in subsets(known, holdout, lambda key: key.split("@", 1)[0]):
+        churners = [c for c in members if part.labels[c]]
         base = len(churners) / len(members) if members else 0.0
-        entry: dict[str, Any] = {"cutoff": when, "subset": subset, "customers": len(members)}
+        entry: dict[str, Any] = {"cutoff": part.when, "subset": subset, "customers": len(members)}
         entry |= {"churners": len(churners), "base_rate": _r(base), "rankers": {}}
-        for name, scored in rankers.items():
-            lead = lead_times(scored, acts, churners, cutoff, options.horizon)
-            entry["rankers"][name] = measure(scored, members, labels, lead, base)
-            if subset == "all":
-                scores = [scored.scores.get(c, float("-inf")) for c in members]
-                ys = [labels[c] for c in members]
-                curve = {"roc": roc_curve(scores, ys), "lift": lift_curve(scores, ys), "lead": lead}
-                curves.setdefault(when, {})[name] = curve
+        for name, scored in part.rankers.items():
+            lead = [part.leads[name][c] for c in churners if c in part.leads[name]]
+            entry["rankers"][name] = measure(scored, members, part.labels, lead, base)
         doc["results"].append(entry)
+
+
+def _curve(name: str, part: _Slice) -> dict[str, Any]:
+    members = sorted(part.labels)
+    scores = [part.rankers[name].scores.get(c, float("-inf")) for c in members]
+    ys = [part.labels[c] for c in members]
+    return {"roc": roc_curve(scores, ys), "lift": lift_curve(scores, ys), "lead": list(part.leads[name].values())}

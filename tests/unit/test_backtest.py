@@ -264,4 +264,8 @@ def test_several_cutoffs_and_json_on_stdout(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0
     doc = orjson.loads(result.stdout)
-    assert [e["cutoff"] for e in doc["results"]] == ["2020-02-01T00:00:00Z", "2020-03-01T00:00:00Z"]
+    assert [e["cutoff"] for e in doc["results"]] == ["2020-02-01T00:00:00Z", "2020-03-01T00:00:00Z", "overall"]
+    # pooled: a, c, d known at 02-01 (all three silent until 03-02) and a, b, c, d at 03-01
+    overall = doc["results"][-1]
+    assert (overall["customers"], overall["churners"]) == (7, 5)
+    assert overall["rankers"]["recency"]["auc"] is not None

@@ -188,3 +188,32 @@ def test_visit_model_online_equals_offline_and_the_file_keeps_it() -> None:
     without.process(events[0])
     view = without.view(events[0].customer_id, at)
     assert view is not None and view["signals"]["p_alive_visits"] is None
+
+
+@pytest.mark.parametrize("kind", ["mbgnbd", "bgnbd"])
+@pytest.mark.parametrize("history", [(0, 0.0, 60.0), (3, 40.0, 90.0)])
+def test_conditional_signals_match_direct_integration(kind: str, history: tuple[int, float, float]) -> None:
+    """p_alive, expected orders and P(an order) within t against the model's definition: λ
+    integrated in closed form for each p, p numerically; an alive customer orders E = (1 − e^(−λpt))/p
+    times in t (it may drop out after each order) and orders at all with chance 1 − e^(−λt)."""
+    m = BuyingModel(kind, 1.3, 20.0, 1.4, 2.6)
+    x, t_x, T = history
+    t = 45.0
+
+    def g(s: float) -> float:  # E_λ[λ^x e^(−λs)] under Gamma(r, α), without the constant Γ(r+x)/Γ(r)
+        return float(m.alpha**m.r / (m.alpha + s) ** (m.r + x))
+
+    k_alive = x + 1 if kind == "mbgnbd" else x
+    k_drop = x if kind == "mbgnbd" else x - 1
+
+    def over_p(fn: Any) -> float:
+        return float(integrate.quad(lambda p: fn(p) * stats.beta.pdf(p, m.a, m.b), 0, 1, epsabs=1e-13)[0])
+
+    alive = over_p(lambda p: (1 - p) ** k_alive) * g(T)
+    dropped = over_p(lambda p: p * (1 - p) ** k_drop) * g(t_x) if k_drop >= 0 else 0.0
+    expected = over_p(lambda p: (1 - p) ** k_alive * (g(T) - g(T + p * t)) / p)
+    ordering = over_p(lambda p: (1 - p) ** k_alive) * (g(T) - g(T + t))
+    total = alive + dropped
+    assert p_alive(m, history) == pytest.approx(alive / total, rel=1e-7)
+    assert expected_orders(m, history, t) == pytest.approx(expected / total, rel=1e-7)
+    assert p_order_within(m, history, t) == pytest.approx(ordering / total, rel=1e-7)

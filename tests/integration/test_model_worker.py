@@ -12,7 +12,7 @@ from streams.parse import parse_ts
 from streams.timefmt import format_ts
 from tests.integration.harness import WorkerProcess, produce
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAY = 86400.0
 T0 = 1_583_020_800.0  # 2020-03-01T00:00:00Z

@@ -119,8 +119,11 @@ def recency_scores(acts: dict[str, Activity], cutoff: float) -> dict[str, float]
 def bgnbd_scores(events: Sequence[Event], acts: dict[str, Activity], cutoff: float, horizon: float) -> Scored:
     """Minus plain BG/NBD's expected orders within the horizon (fitted on the orders before the cut-off)."""
     found = histories(events, cutoff)
-    model = fit(list(found.values()), "bgnbd")
     scores = {cid: 0.0 for cid, act in acts.items() if act.first_event < cutoff}  # no order: nothing expected
+    try:
+        model = fit(list(found.values()), "bgnbd")
+    except ValueError:  # fewer than 2 customers with orders: nothing to fit, every score ties
+        return Scored(scores)
     for cid, h in found.items():
         scores[cid] = -expected_orders(model, h, horizon / DAY)
     return Scored(scores)

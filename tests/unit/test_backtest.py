@@ -269,3 +269,10 @@ def test_several_cutoffs_and_json_on_stdout(tmp_path: Path) -> None:
     overall = doc["results"][-1]
     assert (overall["customers"], overall["churners"]) == (7, 5)
     assert overall["rankers"]["recency"]["auc"] is not None
+
+
+def test_a_cutoff_before_any_event_reports_nothing_to_measure(tmp_path: Path) -> None:
+    result, doc = _backtest(tmp_path, str(_history(tmp_path)), "--baseline", "bgnbd", "--cutoff", "2019-01-01")
+    assert result.exit_code == 0, result.output
+    empty = doc["results"][0]
+    assert (empty["customers"], empty["rankers"]["bgnbd"]["auc"]) == (0, None)

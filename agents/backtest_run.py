@@ -122,7 +122,19 @@ def backtest(
             doc["tier_changes"].append({"cutoff": part.when, **changes})
     if len(slices) > 1:
         _entries(doc, _pooled(slices), options.holdout)
+    doc["warnings"] = _warnings(events, options)
     return Result(doc, curves)
+
+
+def _warnings(events: Sequence[Event], options: Options) -> list[str]:
+    """Horizons that end after the history does: their silent customers are labelled churned unseen."""
+    last = events[-1].ts if events else None
+    return [
+        f"the horizon after cut-off {format_ts(c)} ends at {format_ts(c + options.horizon)}, after the last event "
+        f"({format_ts(last)}): customers who would have come back after that count as churned"
+        for c in sorted(options.cutoffs)
+        if last is not None and c + options.horizon > last + DAY
+    ]
 
 
 def _header(variants: Sequence[Variant], options: Options) -> dict[str, Any]:

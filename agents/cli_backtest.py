@@ -125,6 +125,8 @@ def backtest_command(
     options = Options(dates, horizon * DAY, baselines, holdout, rule)
     result = backtest(parsed, variants, options, engine_config_of(settings, tick_seconds, None), _progress)
     result.doc["bad_lines"] = len(bad)
+    for warning in result.doc["warnings"]:
+        click.echo(f"backtest: warning: {warning}", err=True)
     _write(result, json_file, plot_file)
     sys.exit(1 if bad else 0)
 

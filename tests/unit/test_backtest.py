@@ -159,6 +159,9 @@ def test_backtest_known_answers(tmp_path: Path) -> None:
     assert doc["tier_changes"][0]["moves"] == {"at_risk -> healthy": 2}
     assert "| ROC AUC | 1.0000 | 1.0000 | 0.7500 |" in result.output
     assert picture.stat().st_size > 10_000
+    # the history ends 10 days after the cut-off, before the 30-day horizon does: said, not hidden
+    assert len(doc["warnings"]) == 1 and "count as churned" in doc["warnings"][0]
+    assert "backtest: warning: the horizon after cut-off 2020-03-01" in result.stderr
 
 
 def test_fit_then_backtest_with_the_model_and_bad_lines(tmp_path: Path) -> None:

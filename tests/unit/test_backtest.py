@@ -279,3 +279,53 @@ def test_a_cutoff_before_any_event_reports_nothing_to_measure(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     empty = doc["results"][0]
     assert (empty["customers"], empty["rankers"]["bgnbd"]["auc"]) == (0, None)
+
+
+def test_proposed_factors_follow_the_labels() -> None:
+    from rules.propose import propose_factors, scale_weight
+
+    rng = __import__("random").Random(1)
+    hits, labels = [], []
+    for _ in range(400):
+        churns = rng.random() < 0.5
+        row = {}
+        if rng.random() < (0.8 if churns else 0.2):
+            row["telling"] = 30.0
+        if rng.random() < 0.5:
+            row["noise"] = 30.0
+        hits.append(row)
+        labels.append(churns)
+    hits.append({"rare": 50.0})
+    labels.append(True)
+    factors = propose_factors(hits, labels)
+    assert set(factors) == {"telling", "noise"}  # "rare" fired once: it keeps its weight
+    assert factors["telling"] > 2 and factors["noise"] < 0.5
+    assert scale_weight(30, 1.0) == 30.0 and scale_weight(30, 2.0) == 51.0 and scale_weight(30, 0.0) == 0.0
+    assert scale_weight(90, 5.0) == 99.0  # never 100: no rule decides alone
+
+
+def test_fit_proposes_a_pack_that_checks(tmp_path: Path) -> None:
+    lines = []
+    for c in range(80):
+        ts = C - (200 - c) * DAY
+        lines.append({"type": "order", "event_id": f"{c}-0", "customer_id": f"c{c}", "ts": ts, "order_id": "0"})
+        if c % 2:  # the odd ones come back after the cut-off
+            lines.append(
+                {"type": "order", "event_id": f"{c}-1", "customer_id": f"c{c}", "ts": C + 5 * DAY, "order_id": "1"}
+            )
+        if c % 3 == 0:
+            lines.append(
+                {"type": "order", "event_id": f"{c}-2", "customer_id": f"c{c}", "ts": ts + 20 * DAY, "order_id": "2"}
+            )
+    history = tmp_path / "h.jsonl"
+    history.write_bytes(b"".join(orjson.dumps(e | {"amount": 5}) + b"\n" for e in lines))
+    proposed = tmp_path / "proposed.yaml"
+    runner = CliRunner()
+    args = ["fit", str(history), "--out", str(tmp_path / "m.yaml"), "--until", "2020-03-01", "--propose", str(proposed)]
+    assert runner.invoke(offline, args).exit_code == 2  # --propose needs --horizon too
+    result = runner.invoke(offline, [*args, "--horizon", "30"])
+    assert result.exit_code == 0, result.output
+    assert "first_order_lapse" in result.output and "proposed weights" in result.output
+    text = proposed.read_text()
+    assert text.startswith("# Proposed by `churnwatch fit --propose` from 80 customers")
+    assert runner.invoke(offline, ["rules", "check", str(proposed)]).exit_code == 0

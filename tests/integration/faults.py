@@ -53,7 +53,8 @@ class PacedProducer(threading.Thread):
             self.error = exc
 
     def finish(self, timeout: float = 300.0) -> dict[str, int]:
-        self.join(timeout)
+        if self.ident is not None:  # started as a thread (run() may also be called in the caller's)
+            self.join(timeout)
         assert not self.is_alive(), "the producer did not finish"
         assert self.error is None, f"producer failed: {self.error!r}"
         return self.partitions

@@ -89,6 +89,19 @@ class WorkerProcess:
             self.proc.kill()
             self.proc.wait()
 
+    def terminate(self, timeout: float = 20.0) -> bool:
+        """SIGTERM; True when the worker left by itself within ``timeout`` (else it is killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return True
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return False
+
     def get(self, path: str) -> tuple[int, Any]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:

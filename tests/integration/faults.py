@@ -111,10 +111,13 @@ def replay_partitions(events: Iterable[dict[str, Any]], partitions: dict[str, in
     engines: dict[int, Engine] = {}
     alerts: dict[str, bytes] = {}
     out = Expected(alerts, engines, partitions)
+    pack = load_pack()
     for raw in events:
         event = parse_line(orjson.dumps(raw))
         p = partitions[event.customer_id]
-        engine = engines.setdefault(p, Engine(load_pack(), EngineConfig(tick_seconds=86400.0)))
+        engine = engines.get(p)
+        if engine is None:
+            engine = engines[p] = Engine(pack, EngineConfig(tick_seconds=86400.0))
         produced = engine.apply(event) if wall else engine.process(event)
         out.applied += 1
         for alert in produced:

@@ -177,10 +177,13 @@ def replay_alerts(events: list[dict[str, Any]], partitions_of: dict[str, int] | 
     """What the worker must publish: the engine over the same input, one engine per partition, no final tick."""
     engines: dict[int, Engine] = {}
     out: list[dict[str, Any]] = []
+    pack = load_pack()
     for raw in events:
         event = parse_line(orjson.dumps(raw))
         p = partitions_of[event.customer_id] if partitions_of else 0
-        engine = engines.setdefault(p, Engine(load_pack(), EngineConfig()))
+        engine = engines.get(p)
+        if engine is None:
+            engine = engines[p] = Engine(pack, EngineConfig())
         out += engine.process(event)
     return out
 

@@ -325,18 +325,17 @@ class Worker:
             self.metrics.uncommitted.labels(topic).set(gap)
 
     async def take_partitions(self, assigned: set[int]) -> None:
-        """Engines for the partitions assigned (state recovered); a resync of their Redis view."""
+        """Engines for the partitions assigned (their state recovered), and their views refreshed."""
         for p in set(self.pipeline.engines) - assigned:
             await self.release_partitions({p})
         self.owned = set(assigned)
+        recovered = 0
         for p in sorted(assigned):
             if p not in self.pipeline.engines:
-                self.pipeline.engine(p, self.table.partition_keys(p))
-        log.info(
-            "partitions %s ready: %d customers",
-            sorted(assigned),
-            sum(len(self.pipeline.engines[p].customers()) for p in assigned),
-        )
+                keys = self.table.partition_keys(p)
+                self.pipeline.engine(p, keys)
+                recovered += len(keys)
+        log.info("partitions %s ready (%d keys recovered)", sorted(assigned), recovered)
         await self.refresh_views(assigned)
 
     async def leave(self) -> None:

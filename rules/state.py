@@ -217,13 +217,15 @@ class CustomerState:
         self._trim_orders(clock)
 
     def cancel_order(self, ts: int, order_hash: int, clock: int) -> None:
-        for i, (_t, amount, h) in enumerate(self.orders):
+        for i, (t, amount, h) in enumerate(self.orders):
             if h == order_hash:
                 del self.orders[i]
                 self.orders_total -= 1
                 self.value_total = max(0.0, round(self.value_total - amount, 2))
-                if self.first_order is not None and not self.orders_total:
+                if not self.orders_total:
                     self.first_order = None
+                elif t == self.first_order and i == 0 and self.orders:  # the first order counts nowhere now
+                    self.first_order = self.orders[0][0]
                 return
         if any(h == order_hash for h, _t in self.cancelled):
             return

@@ -134,6 +134,7 @@ class Worker:
         self.pending_acks: dict[int, list[Callable[[], Any]]] = {}  # by partition, until the next state flush
         self._flushing = asyncio.Lock()
         self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
+        self._caught_up_of: dict[int, Callable[[str], bool]] = {}
         self.pipeline = Pipeline(
             settings,
             self.pack,
@@ -395,6 +396,12 @@ class Worker:
 
     def _caught_up(self, partition: int) -> Callable[[str], bool]:
         """Whether a topic's partition has nothing unread (it then holds no watermark back)."""
+        known = self._caught_up_of.get(partition)
+        if known is None:
+            known = self._caught_up_of[partition] = self._make_caught_up(partition)
+        return known
+
+    def _make_caught_up(self, partition: int) -> Callable[[str], bool]:
         consumer: Any = self.app.consumer
 
         def caught_up(topic: str) -> bool:

@@ -11,6 +11,7 @@ to .cache/logs/fault-suite.log.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import signal
@@ -19,14 +20,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from agents.replay import replay
 from agents.topics import ensure_topics, partition_of
+from rules.pack import load_pack
 from streams.simulate import SimConfig, generate
 from tests.integration.faults import (
     Expected,
     PacedProducer,
     RedisServer,
+    canonical,
     check_alerts,
     redis_differences,
     replay_partitions,
@@ -118,6 +123,13 @@ def test_event_clock_sigkill_loop_redis_restart_and_restart_without_input(
         partitions = producer.finish()
         wait_caught_up([worker])
         expected = replay_partitions(events, partitions)
+        # the command line gives the same: `churnwatch replay --partitions 4 --no-final-tick`
+        assert partitions == {cid: partition_of(cid, int(PARTITIONS)) for cid in partitions}
+        lines = tmp_path / "events.jsonl"
+        lines.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        out = io.BytesIO()
+        replay([lines], load_pack(), out, partitions=int(PARTITIONS), final_tick=False)
+        assert {a["alert_id"]: canonical(a) for a in map(orjson.loads, out.getvalue().splitlines())} == expected.alerts
         _event_clock_checks(f"sigkill x{kills}", [worker], events, expected, redis)
 
         # (e) restart with no new input; a stale at-risk entry of one of its partitions is removed

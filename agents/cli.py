@@ -43,6 +43,12 @@ def _fail(message: str, code: int = 2) -> None:
     help="MB of events held while sorting the input (more input is sorted in chunks on disk)",
 )
 @click.option(
+    "--store",
+    default="memory://",
+    show_default=True,
+    help="where the customers' state is kept: memory:// or rocksdb://[PATH] (a temporary one without PATH)",
+)
+@click.option(
     "--final-tick/--no-final-tick",
     default=True,
     show_default=True,
@@ -55,6 +61,7 @@ def replay_command(
     tick_seconds: float | None,
     partitions: int,
     max_memory_mb: float,
+    store: str,
     final_tick: bool,
 ) -> None:
     """Run the engine over JSON Lines EVENTS files; write the alerts as JSON Lines.
@@ -70,6 +77,8 @@ def replay_command(
         settings = load_settings()
     except SettingsError as exc:
         _fail(str(exc))
+    if store != "memory://" and not store.startswith("rocksdb://"):
+        _fail(f"--store must be memory:// or rocksdb://[PATH], not {store!r}")
     try:
         pack = load_pack(rules_file or settings.rules)
     except PackError as exc:
@@ -92,6 +101,7 @@ def replay_command(
             partitions=partitions,
             final_tick=final_tick,
             max_memory_mb=max_memory_mb,
+            store=store,
         )
         sys.stdout.buffer.flush()
     else:
@@ -105,6 +115,7 @@ def replay_command(
                 partitions=partitions,
                 final_tick=final_tick,
                 max_memory_mb=max_memory_mb,
+                store=store,
             )
     for bad in result.bad_lines[:100]:
         click.echo(str(bad), err=True)

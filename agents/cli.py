@@ -35,6 +35,20 @@ def _fail(message: str, code: int = 2) -> None:
     "(the input topics' partition count: what a worker with the event clock publishes)",
 )
 @click.option(
+    "--max-memory",
+    "max_memory_mb",
+    type=click.FloatRange(min=1.0),
+    default=512.0,
+    show_default=True,
+    help="MB of events held while sorting the input (more input is sorted in chunks on disk)",
+)
+@click.option(
+    "--store",
+    default="memory://",
+    show_default=True,
+    help="where the customers' state is kept: memory:// or rocksdb://[PATH] (a temporary one without PATH)",
+)
+@click.option(
     "--final-tick/--no-final-tick",
     default=True,
     show_default=True,
@@ -50,6 +64,8 @@ def replay_command(
     tick_seconds: float | None,
     model_file: Path | None,
     partitions: int,
+    max_memory_mb: float,
+    store: str,
     final_tick: bool,
 ) -> None:
     """Run the engine over JSON Lines EVENTS files; write the alerts as JSON Lines.
@@ -64,6 +80,8 @@ def replay_command(
         settings = load_settings()
     except SettingsError as exc:
         _fail(str(exc))
+    if store != "memory://" and not store.startswith("rocksdb://"):
+        _fail(f"--store must be memory:// or rocksdb://[PATH], not {store!r}")
     try:
         pack = load_pack(rules_file or settings.rules)
     except PackError as exc:
@@ -72,13 +90,29 @@ def replay_command(
     limits = limits_of(settings)
     if out is None:
         result = replay(
-            events, pack, sys.stdout.buffer, config=config, limits=limits, partitions=partitions, final_tick=final_tick
+            events,
+            pack,
+            sys.stdout.buffer,
+            config=config,
+            limits=limits,
+            partitions=partitions,
+            final_tick=final_tick,
+            max_memory_mb=max_memory_mb,
+            store=store,
         )
         sys.stdout.buffer.flush()
     else:
         with out.open("wb") as fh:
             result = replay(
-                events, pack, fh, config=config, limits=limits, partitions=partitions, final_tick=final_tick
+                events,
+                pack,
+                fh,
+                config=config,
+                limits=limits,
+                partitions=partitions,
+                final_tick=final_tick,
+                max_memory_mb=max_memory_mb,
+                store=store,
             )
     for bad in result.bad_lines[:100]:
         click.echo(str(bad), err=True)

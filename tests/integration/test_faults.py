@@ -45,6 +45,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
 
 PARTITIONS = "4"
 SEED = int(os.environ.get("CHURNWATCH_FAULT_SEED", str(int(time.time()) % 100_000)))
+# the SIGKILL loop's size; a longer soak: CHURNWATCH_FAULT_CUSTOMERS=2000 CHURNWATCH_FAULT_DAYS=60 ...
+SIZE = {"CUSTOMERS": "600", "DAYS": "40", "KILLS": "4"}
 
 
 def _record(name: str, text: str) -> None:
@@ -99,7 +101,8 @@ def test_event_clock_sigkill_loop_redis_restart_and_restart_without_input(
     """(a) SIGKILL at random moments while processing, restarted each time; (d) Redis stopped and
     started empty mid-stream; (e) restart with no new input: views there at once, Redis reconciled."""
     rng = random.Random(SEED)
-    events = list(generate(SimConfig(customers=600, days=40, seed=SEED, churn_share=0.3)))
+    customers, days, kills_wanted = (int(os.environ.get(f"CHURNWATCH_FAULT_{k}", d)) for k, d in SIZE.items())
+    events = list(generate(SimConfig(customers=customers, days=days, seed=SEED, churn_share=0.3)))
     redis = RedisServer(tmp_path).start()
     worker = WorkerProcess(services, "kill", CHURNWATCH_PARTITIONS=PARTITIONS, CHURNWATCH_REDIS_URL=redis.url)
     try:
@@ -109,7 +112,7 @@ def test_event_clock_sigkill_loop_redis_restart_and_restart_without_input(
         producer = PacedProducer(worker, events, rate=5000)
         producer.start()
         kills = 0
-        while kills < 4:
+        while kills < kills_wanted:
             time.sleep(rng.uniform(0.5, 3.0))
             worker.stop(signal.SIGKILL)
             kills += 1

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from agents.gc_tuning import quiet_gc_during
 from agents.replay_store import close_store, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events
 from agents.topics import partition_of
@@ -107,33 +108,34 @@ def replay(
             result.alerts[(alert["status"], alert["tier"])] += 1
             write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
 
-    try:
-        for event in _progress(events, paths, progress or sys.stderr):
-            p = partition_of(event.customer_id, partitions) if partitions > 1 else 0
-            engine = engines.get(p)
-            if engine is None:
-                stores[p] = open_store(_partition_store(store, p))
-                engine = engines[p] = Engine(pack, config or EngineConfig(), stores[p])
-            try:
-                alerts = engine.process(event)
-            except BadInput as exc:  # cannot happen for sorted input; kept for safety
-                result.late += 1
-                result.bad_lines.append(BadLine("<sorted input>", 0, exc.reason.value, exc.detail))
-                continue
-            result.events += 1
-            if engine.last_outcome == "duplicate":
-                result.duplicates += 1
-            if alerts:
-                emit(alerts)
-        last = max((e.clock or 0.0 for e in engines.values()), default=0.0)
-        for p in sorted(engines):
-            engine = engines[p]
-            if final_tick:  # at the last event's time (every partition's clock moves there)
-                emit(engine.advance(last) + engine.tick(last))
-            engine.commit()
-        result.customers = sum(len(e.customers()) for e in engines.values())
-    finally:
-        for kept in stores.values():
-            close_store(kept)
+    with quiet_gc_during():
+        try:
+            for event in _progress(events, paths, progress or sys.stderr):
+                p = partition_of(event.customer_id, partitions) if partitions > 1 else 0
+                engine = engines.get(p)
+                if engine is None:
+                    stores[p] = open_store(_partition_store(store, p))
+                    engine = engines[p] = Engine(pack, config or EngineConfig(), stores[p])
+                try:
+                    alerts = engine.process(event)
+                except BadInput as exc:  # cannot happen for sorted input; kept for safety
+                    result.late += 1
+                    result.bad_lines.append(BadLine("<sorted input>", 0, exc.reason.value, exc.detail))
+                    continue
+                result.events += 1
+                if engine.last_outcome == "duplicate":
+                    result.duplicates += 1
+                if alerts:
+                    emit(alerts)
+            last = max((e.clock or 0.0 for e in engines.values()), default=0.0)
+            for p in sorted(engines):
+                engine = engines[p]
+                if final_tick:  # at the last event's time (every partition's clock moves there)
+                    emit(engine.advance(last) + engine.tick(last))
+                engine.commit()
+            result.customers = sum(len(e.customers()) for e in engines.values())
+        finally:
+            for kept in stores.values():
+                close_store(kept)
     result.seconds = time.perf_counter() - started
     return result

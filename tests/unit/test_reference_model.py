@@ -30,7 +30,7 @@ def _event(kind: str, i: int, ts: float, rng: random.Random) -> Event:
         return Order(eid, cid, ts, order_id=f"o{i}", amount=round(rng.uniform(1, 90), 2), currency="EUR")
     if kind == "cancel":
         status = rng.choice(["cancelled", "refunded"])
-        # an order placed before or after (or never: an unknown order id)
+        # an order of this history (its time is set in _history) or an unknown order id
         return Order(eid, cid, ts, order_id=f"o{rng.randrange(i + 20)}", amount=0.0, currency="EUR", status=status)
     if kind in ("failure", "success"):
         status = "failed" if kind == "failure" else "succeeded"
@@ -63,6 +63,16 @@ def _history(seed: int, size: int, days: int) -> list[Event]:
             continue
         counts[kind] = counts.get(kind, 0) + 1
         events.append(_event(kind, i, T0 + round(rng.uniform(0, days * DAY)), rng))
+    # a cancellation or refund comes within 30 days after its order (in event time; it may still
+    # arrive first), or names an order never seen. One more than 90 days older than its order is
+    # forgotten before the order comes (a documented bound of the state), so none is drawn.
+    placed = {e.order_id: e.ts for e in events if isinstance(e, Order) and e.status == "placed"}
+    for i, e in enumerate(events):
+        if isinstance(e, Order) and e.status != "placed" and e.order_id in placed:
+            ts = placed[e.order_id] + round(rng.uniform(0, 30 * DAY))
+            events[i] = Order(
+                e.event_id, e.customer_id, ts, order_id=e.order_id, amount=0.0, currency="EUR", status=e.status
+            )
     arrival = sorted(events, key=lambda e: e.ts + rng.uniform(0, 2 * DAY))
     out: list[Event] = []
     for e in arrival:

@@ -10,11 +10,9 @@ dirty set (one entry per customer, so bounded) and catches up on the next succes
 from __future__ import annotations
 
 import logging
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
 
 import orjson
 import redis
@@ -54,52 +52,14 @@ def redis_client(settings: Settings) -> redis.Redis:
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    netloc = f"{parts.username + '@' if parts.username else ''}{host}{':' + str(parts.port) if parts.port else ''}"
-    return f"{parts.scheme}://{netloc}{parts.path}"
-
-
-def start_up_problem(settings: Settings) -> str | None:
-    """One line naming the setting to check when Redis refuses us for a reason that waiting will not
-    fix (credentials, ACL, TLS); None when it answers, or is merely unreachable (the worker then
-    keeps going and catches up when Redis is back, as in any outage)."""
-    assert settings.redis_url is not None
-    url = settings.redis_url.get_secret_value()
-    where = f"Redis at {safe_url(url)}"
-    client = redis_client(settings)
-    try:
-        client.ping()
-    except redis.AuthenticationError:
-        return f"{where} refused the user name or password: check the credentials in CHURNWATCH_REDIS_URL"
-    except redis.ResponseError as exc:
-        text = str(exc)
-        if text.startswith("NOPERM"):
-            return f"{where}: the ACL user may not run PING: check the user in CHURNWATCH_REDIS_URL and its ACL"
-        return f"{where} answered {text.split(chr(10))[0]!r}: check CHURNWATCH_REDIS_URL"
-    except redis.ConnectionError as exc:
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, ssl.SSLError):
-            cause = cause.__cause__ or cause.__context__
-        text = str(exc)
-        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
-            reason = getattr(cause, "verify_message", None) or "certificate verify failed"
-            return f"{where}: its TLS certificate is not trusted ({reason}): check CHURNWATCH_REDIS_SSL_CAFILE"
-        if isinstance(cause, ssl.SSLError) or "SSL" in text:
-            first = text.split(chr(10))[0]
-            return (
-                f"{where}: TLS handshake failed ({first}): check CHURNWATCH_REDIS_URL (rediss:// for a TLS port only)"
-            )
-        if "closed by server" in text or "reset by peer" in text:
-            return (
-                f"{where} closed the connection without answering: a TLS port? "
-                "check CHURNWATCH_REDIS_URL (rediss:// for TLS)"
-            )
-        return None  # refused or timed out: an outage, not a misconfiguration
-    finally:
-        client.close()
-    return None
+    """The URL for messages: no password (only the user name before the last ``@``), no query."""
+    scheme, sep, rest = url.partition("://")
+    rest = rest.split("?", 1)[0]
+    if "@" in rest:
+        userinfo, _, hostpart = rest.rpartition("@")
+        user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
+        rest = (f"{user}@" if user and "/" not in user else "") + hostpart
+    return f"{scheme}{sep}{rest}"
 
 
 class RedisView:

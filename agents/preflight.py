@@ -73,6 +73,16 @@ def speaks_tls(host: str, port: int, timeout: float = 3.0) -> bool:
         return False
 
 
+def speaks_plain_redis(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether host:port answers a plaintext PING the way Redis does (+PONG, or an -ERR/-NOAUTH)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64)[:1] in (b"+", b"-")
+    except OSError:
+        return False
+
+
 def kafka_problem(settings: Settings) -> str | None:
     """Connect to the brokers as the worker will; one line when a setting is wrong, else None."""
     from kafka.admin import KafkaAdminClient
@@ -174,6 +184,13 @@ def redis_problem(settings: Settings) -> str | None:
             if speaks_tls(parts.hostname or "localhost", parts.port or 6379):
                 return f"{where} speaks TLS: check CHURNWATCH_REDIS_URL (rediss:// for TLS)"
         return None
+    except redis.TimeoutError:
+        parts = urlsplit(url)
+        if url.startswith("rediss://") and speaks_plain_redis(parts.hostname or "localhost", parts.port or 6379):
+            return f"{where} does not speak TLS: check CHURNWATCH_REDIS_URL (redis:// for a plaintext port)"
+        return None
+    except (redis.RedisError, OSError):
+        return None  # anything else is for the worker's usual handling (an outage is not a setting)
     finally:
         client.close()
     return None

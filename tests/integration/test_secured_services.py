@@ -1,9 +1,10 @@
 """The secured paths against real secured services (deploy/local/services.sh up secure): a Kafka
 broker that only speaks SASL_SSL with SCRAM-SHA-512, and a Redis with a TLS port only and an ACL
 user. A worker and `churnwatch simulate` work through them (events in, alerts and the Redis view
-out, the API behind a token read from a file); a wrong password, an untrusted CA and a plaintext
-client against a TLS port each stop the worker at start-up with one line naming the setting; and
-no secret shows in any log, dead letter, metric or HTTP answer."""
+out, the API behind a token read from a file); a wrong password, an untrusted CA, a plaintext
+client against a TLS port and a TLS client against a plaintext one each stop the worker at
+start-up with one line naming the setting; and no secret shows in any log, dead letter, metric or
+HTTP answer."""
 
 from __future__ import annotations
 
@@ -181,6 +182,12 @@ CASES: dict[str, tuple[dict[str, str], str, str]] = {
     "redis wrong password": ({"CHURNWATCH_REDIS_URL": "wrong password"}, "worker", "CHURNWATCH_REDIS_URL"),
     "redis unknown CA": ({"CHURNWATCH_REDIS_SSL_CAFILE": "untrusted"}, "worker", "CHURNWATCH_REDIS_SSL_CAFILE"),
     "redis plaintext client": ({"CHURNWATCH_REDIS_URL": "plaintext"}, "worker", "CHURNWATCH_REDIS_URL"),
+    "kafka TLS client, plaintext port": (
+        {"CHURNWATCH_KAFKA_BOOTSTRAP": "plain bootstrap"},
+        "worker",
+        "CHURNWATCH_KAFKA_SECURITY_PROTOCOL",
+    ),
+    "redis TLS client, plaintext port": ({"CHURNWATCH_REDIS_URL": "plain redis"}, "worker", "CHURNWATCH_REDIS_URL"),
     "simulate wrong password": (
         {"CHURNWATCH_KAFKA_SASL_PASSWORD": WRONG},
         "simulate",
@@ -190,7 +197,7 @@ CASES: dict[str, tuple[dict[str, str], str, str]] = {
 
 
 @pytest.fixture(scope="module")
-def bad_start_ups(secure: dict[str, str]) -> dict[str, tuple[int | None, str]]:
+def bad_start_ups(secure: dict[str, str], services: dict[str, str]) -> dict[str, tuple[int | None, str]]:
     """Every case of CASES started at once (they mostly wait); each one's exit code and output."""
     procs = {}
     for case, (change, command, _) in CASES.items():
@@ -203,6 +210,10 @@ def bad_start_ups(secure: dict[str, str]) -> dict[str, tuple[int | None, str]]:
                 value = re.sub(r"(//churnwatch:)[^@]*@", rf"\g<1>{WRONG}@", secure[key])
             elif value == "plaintext":
                 value = secure[key].replace("rediss://", "redis://")
+            elif value == "plain bootstrap":  # the plain local broker, with the SASL_SSL settings
+                value = services["bootstrap"]
+            elif value == "plain redis":
+                value = services["redis_url"].replace("redis://", "rediss://")
             env[key] = value
         run = secrets.token_hex(4)
         env |= {

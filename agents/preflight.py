@@ -99,7 +99,7 @@ def kafka_problem(settings: Settings) -> str | None:
                 request_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
                 reconnect_backoff_ms=200,  # several attempts in the window: one of them names the cause
-                reconnect_backoff_max_ms=1000,
+                reconnect_backoff_max_ms=500,
                 **kafka_python_config(settings),
             )
             try:

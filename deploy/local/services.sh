@@ -311,7 +311,7 @@ tls-key-file $SECURE/server.key
 tls-ca-cert-file $SECURE/ca.pem
 tls-auth-clients no
 user default off
-user churnwatch on >$(cat "$SECURE/redis-client.password") ~churnwatch:* resetchannels -@all +@read +@write +@connection +info
+user churnwatch on >$(cat "$SECURE/redis-client.password") ~churnwatch:* resetchannels -@all +@read +@write +@connection -@dangerous +info
 daemonize yes
 pidfile $RUN/redis-secure.pid
 logfile $LOGS/redis-secure.log

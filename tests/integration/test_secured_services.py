@@ -103,6 +103,8 @@ def test_worker_and_simulate_through_sasl_ssl_kafka_and_tls_acl_redis(secure: di
     worker.env.pop("CHURNWATCH_API_TOKEN", None)
     settings = settings_of(secure, topic_prefix=worker.prefix)
     answers: list[str] = []
+    client = redis_client(settings)
+    client.delete(AT_RISK)  # what the test finds there is this worker's
     try:
         worker.start()
         sim = subprocess.run(
@@ -132,15 +134,14 @@ def test_worker_and_simulate_through_sasl_ssl_kafka_and_tls_acl_redis(secure: di
         assert [orjson.loads(v)["reason"] for _, v in dead] == ["invalid_json"]
 
         # the Redis view, written over TLS as the ACL user (and read back the same way)
-        client = redis_client(settings)
         deadline = time.monotonic() + 30
         while client.zcard(AT_RISK) == 0 and time.monotonic() < deadline:
             time.sleep(0.5)
         at_risk = client.zrevrange(AT_RISK, 0, 0)
         assert at_risk, "the worker wrote no at-risk customer to Redis"
         cid = at_risk[0].decode()
+        assert cid.encode() in {key for key, _ in alerts}
         assert client.hget(f"churnwatch:customer:{cid}", "tier") in (b"watch", b"at_risk", b"critical")
-        client.close()
 
         # the API behind the token from the file: Bearer in any case; /metrics and /healthz open
         status, body = http(worker.port, "/at-risk?limit=5")
@@ -159,6 +160,7 @@ def test_worker_and_simulate_through_sasl_ssl_kafka_and_tls_acl_redis(secure: di
         assert worker.metric("churnwatch_dead_letters_total", reason="invalid_json") == 1
     finally:
         worker.stop()
+        client.close()
 
     secret_values = [*known_secrets(), token]
     assert_no_secret(sim.stdout + sim.stderr, secret_values, "simulate's output")

@@ -20,6 +20,7 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from agents.lag import update_lag
 from agents.metrics import Metrics
@@ -33,6 +34,7 @@ from streams.codec import register_codec
 
 log = logging.getLogger("churnwatch")
 GC_THRESHOLDS = (50_000, 20, 100)  # Python's defaults: (700, 10, 10)
+DEAD_LETTER_ATTEMPTS = 5
 
 
 def _credentials(settings: Settings) -> Any:
@@ -88,6 +90,11 @@ class Worker:
             producer_linger_ms=5,
             producer_max_batch_size=1_048_576,
             broker_session_timeout=settings.session_timeout_seconds,
+            # events held by the event-clock aligner are never acknowledged until applied: waiting
+            # for "all streams empty" on a rebalance or at shutdown would wait for them forever.
+            # Nothing is lost without the wait: unacknowledged events are delivered again to the
+            # partition's next owner, and agents.progress skips those its state already holds.
+            stream_wait_empty=False,
             broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 4),
             Worker="agents.faust_worker:Worker",
         )
@@ -111,13 +118,16 @@ class Worker:
             )
         )
         self.stores: dict[int, PartitionStore] = {}
-        self.pending_acks: list[Callable[[], Any]] = []
+        self.owned: set[int] = set()  # partitions whose state is recovered and whose events this worker handles
+        self.pending_acks: dict[int, list[Callable[[], Any]]] = {}  # by partition, until the next state flush
+        self._flushing = asyncio.Lock()
         self.pipeline = Pipeline(
             settings,
             self.pack,
             self.metrics,
             self._store_for,
             observer=self.redis.observe if self.redis else None,
+            progress_for=lambda partition: self._store_for(partition).progress,
         )
         self.started = time.time()
         self._next_tick: float | None = None
@@ -130,12 +140,11 @@ class Worker:
 
         @app.agent(self.inputs, name="churnwatch-events")
         async def events(stream: Any) -> None:
-            event_clock = settings.clock is Clock.EVENT
             async for event in stream.noack().events():
                 msg = event.message
+                if msg.partition not in self.owned:
+                    continue  # revoked while buffered: not acknowledged, its next owner gets it again
                 received = time.time()
-                if msg.partition not in pipeline.engines:
-                    pipeline.engine(msg.partition, self.table.partition_keys(msg.partition))
                 out = pipeline.handle(
                     msg.topic,
                     msg.partition,
@@ -143,8 +152,8 @@ class Worker:
                     msg.key,
                     msg.value,
                     received,
-                    ack=functools.partial(self.defer_ack, event.ack),
-                    caught_up=self._caught_up(msg.partition) if event_clock else None,
+                    ack=functools.partial(self.defer_ack, msg.partition, event.ack),
+                    caught_up=self._caught_up(msg.partition),
                 )
                 if out.alerts or out.dead_letter is not None:
                     await self.emit(out)
@@ -191,9 +200,6 @@ class Worker:
             if now < self._next_tick:
                 return
             self._next_tick = due + step
-            for tp in app.assignor.assigned_actives():
-                if tp.partition not in pipeline.engines:
-                    pipeline.engine(tp.partition, self.table.partition_keys(tp.partition))
             started = time.time()
             for alert in pipeline.tick(due):
                 await self.publish(alert, started)
@@ -215,6 +221,7 @@ class Worker:
         @app.timer(interval=5.0, name="churnwatch-gauges")
         async def gauges() -> None:
             pipeline.update_gauges()
+            self.update_uncommitted()
             await update_lag(app, self.metrics, set(settings.input_topics.values()))
 
         @app.timer(interval=5.0, name="churnwatch-rule-pack-reload")
@@ -236,12 +243,13 @@ class Worker:
 
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-            partitions = {tp.partition for tp in revoked}
-            await self.flush_state()
-            for p in partitions:
-                self.stores.pop(p, None)
-            pipeline.drop(partitions)
-            self.table.forget_partitions(partitions)
+            partitions = {tp.partition for tp in revoked if tp.topic in self.input_topics}
+            await self.release_partitions(partitions)
+
+        @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+        async def on_assigned(sender: Any, **kwargs: Any) -> None:
+            # sent once the tables are recovered, before the streams resume
+            await self.take_partitions({tp.partition for tp in app.assignor.assigned_actives()})
 
         register_views(self)
 
@@ -251,31 +259,111 @@ class Worker:
             store = self.stores[partition] = PartitionStore(self.table, partition)
         return store
 
-    def defer_ack(self, ack: Callable[[], Any]) -> None:
-        """Acknowledge an applied event at the next state flush (the list is looked up at call time:
+    @property
+    def input_topics(self) -> set[str]:
+        return set(self.settings.input_topics.values())
+
+    def defer_ack(self, partition: int, ack: Callable[[], Any]) -> None:
+        """Acknowledge a handled event at the next state flush (the list is looked up at call time:
         with the event clock an event is applied, and this called, long after it arrived)."""
-        self.pending_acks.append(ack)
+        self.pending_acks.setdefault(partition, []).append(ack)
 
     async def flush_state(self) -> None:
-        """Changelog the changed customers, then acknowledge the events behind the changes."""
-        acks, self.pending_acks = self.pending_acks, []
-        for engine in list(self.pipeline.engines.values()):
-            engine.commit()
-            await asyncio.sleep(0)  # one partition's encoding at a time: the agent runs in between
-        for store in list(self.stores.values()):
-            await store.flush()
-        for ack in acks:
-            ack()
+        """Changelog the changed customers and the offsets they cover, then acknowledge the
+        events behind the changes (so a committed offset never outruns the state)."""
+        async with self._flushing:
+            acks, self.pending_acks = self.pending_acks, {}
+            for partition, engine in list(self.pipeline.engines.items()):
+                self._raise_floors(partition)
+                engine.commit()
+                self._store_for(partition).checkpoint()  # nothing is applied between the two
+                await asyncio.sleep(0)  # one partition's encoding at a time: the agent runs in between
+            for store in list(self.stores.values()):
+                await store.flush()
+            for partition, partition_acks in acks.items():
+                if partition in self.owned:  # a revoked partition's offsets are its next owner's
+                    for ack in partition_acks:
+                        ack()
 
-    async def resync_redis(self) -> None:
-        """Mark every customer of this worker for the Redis view (after Redis lost its data)."""
+    def _raise_floors(self, partition: int) -> None:
+        """Offsets below Kafka's committed offset are handled: the progress record forgets them."""
+        committed = getattr(self.app.consumer, "_committed_offset", {})
+        progress = self._store_for(partition).progress
+        for topic in self.input_topics:
+            offset = committed.get(TP(topic, partition))
+            if offset:
+                progress.raise_floor(topic, offset)
+
+    def update_uncommitted(self) -> None:
+        """The gap between the offsets handled (in the state) and those committed, per topic."""
+        committed = getattr(self.app.consumer, "_committed_offset", {})
+        for topic in self.input_topics:
+            gap = 0
+            for p in self.owned:
+                handled = self._store_for(p).progress.topics.get(topic)
+                if handled is None:
+                    continue
+                top = handled.ends[-1] if handled.ends else handled.floor
+                gap += max(0, top - (committed.get(TP(topic, p)) or 0))
+            self.metrics.uncommitted.labels(topic).set(gap)
+
+    async def take_partitions(self, assigned: set[int]) -> None:
+        """Engines for the partitions assigned (state recovered); a resync of their Redis view."""
+        for p in set(self.pipeline.engines) - assigned:
+            await self.release_partitions({p})
+        self.owned = set(assigned)
+        for p in sorted(assigned):
+            if p not in self.pipeline.engines:
+                self.pipeline.engine(p, self.table.partition_keys(p))
+        log.info(
+            "partitions %s ready: %d customers",
+            sorted(assigned),
+            sum(len(self.pipeline.engines[p].customers()) for p in assigned),
+        )
+        if self.redis is not None:
+            await self.resync_redis(assigned)
+
+    async def release_partitions(self, partitions: set[int]) -> None:
+        """Revoked (or stopping): changelog what was applied, drop the rest.
+
+        Events held by the aligner and events applied since the last flush are not acknowledged:
+        the next owner gets them again, and skips those whose offsets the changelog holds."""
+        if not partitions:
+            return
+        for p in partitions:
+            self.pending_acks.pop(p, None)
+        self.owned -= partitions
+        await self.flush_state()
+        await self.app.producer.flush()
+        for p in partitions:
+            self.stores.pop(p, None)
+        self.pipeline.drop(partitions)
+        self.table.forget_partitions(partitions)
+
+    async def resync_redis(self, partitions: set[int] | None = None) -> None:
+        """Mark every customer of these partitions (default: all of this worker's) for the Redis
+        view, and remove from the at-risk set the members of these partitions it does not hold
+        (after Redis lost its data, or a crash left the view behind the state)."""
         assert self.redis is not None
-        for engine in list(self.pipeline.engines.values()):
+        wanted = set(self.pipeline.engines) if partitions is None else partitions
+        known: set[str] = set()
+        for p in wanted:
+            engine = self.pipeline.engines.get(p)
+            if engine is None:
+                continue
             for i, cid in enumerate(engine.customers()):
+                known.add(cid)
                 evaluation, rar, t = engine.current(cid)
                 self.redis.observe(cid, evaluation, rar, t)
                 if i % 500 == 499:
                     await asyncio.sleep(0)
+        redis_view = self.redis
+        loop = asyncio.get_running_loop()
+        topic = self.settings.input_topics["login"]
+        count = self.app.consumer.topic_partitions(topic) or self.settings.partitions
+        removed = await loop.run_in_executor(None, lambda: redis_view.remove_unknown(wanted, count, known))
+        if removed:
+            log.info("Redis view: %d at-risk entries of this worker's partitions had no state; removed", removed)
 
     def _caught_up(self, partition: int) -> Callable[[str], bool]:
         """Whether a topic's partition has nothing unread (it then holds no watermark back)."""
@@ -299,9 +387,32 @@ class Worker:
         for alert in out.alerts:
             await self.publish(alert, out.received or time.time())
         if out.dead_letter is not None:
-            d = out.dead_letter
-            key = base64.b64decode(d["key_base64"]) if d.get("key_base64") else None
-            await self.dead_topic.send(key=key, value=d)
+            await self.send_dead_letter(out.dead_letter)
+
+    async def send_dead_letter(self, d: dict[str, Any]) -> None:
+        """Send a dead letter, retried with backoff; a send that still fails is counted and logged
+        (with where the message came from, so it can be found again), never raised into the agent."""
+        key = base64.b64decode(d["key_base64"]) if d.get("key_base64") else None
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(DEAD_LETTER_ATTEMPTS),
+                wait=wait_exponential(multiplier=0.2, max=5.0),
+                reraise=True,
+            ):
+                with attempt:
+                    await self.dead_topic.send(key=key, value=d)
+        except Exception as exc:
+            self.metrics.dead_letter_failures.inc()
+            log.error(
+                "dead letter for %s[%s]@%s (reason %s) not sent after %d attempts: %s: %s",
+                d.get("topic"),
+                d.get("partition"),
+                d.get("offset"),
+                d.get("reason"),
+                DEAD_LETTER_ATTEMPTS,
+                type(exc).__name__,
+                exc,
+            )
 
     async def publish(self, alert: dict[str, Any], received: float) -> None:
         alert = self.pipeline.finish_alert(alert, received)

@@ -26,8 +26,27 @@ def _fail(message: str, code: int = 2) -> None:
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), help="rule pack (YAML)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="alerts file (default: stdout)")
 @click.option("--tick-seconds", type=click.FloatRange(min=1.0), default=None, help="tick interval (default 86400)")
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="one event clock per partition, customers placed as Kafka's default partitioner places them "
+    "(the input topics' partition count: what a worker with the event clock publishes)",
+)
+@click.option(
+    "--final-tick/--no-final-tick",
+    default=True,
+    show_default=True,
+    help="one more tick at the last event's time (a live worker has no end: --no-final-tick to compare)",
+)
 def replay_command(
-    events: tuple[Path, ...], rules_file: Path | None, out: Path | None, tick_seconds: float | None
+    events: tuple[Path, ...],
+    rules_file: Path | None,
+    out: Path | None,
+    tick_seconds: float | None,
+    partitions: int,
+    final_tick: bool,
 ) -> None:
     """Run the engine over JSON Lines EVENTS files; write the alerts as JSON Lines.
 
@@ -55,11 +74,15 @@ def replay_command(
     )
     limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
     if out is None:
-        result = replay(events, pack, sys.stdout.buffer, config=config, limits=limits)
+        result = replay(
+            events, pack, sys.stdout.buffer, config=config, limits=limits, partitions=partitions, final_tick=final_tick
+        )
         sys.stdout.buffer.flush()
     else:
         with out.open("wb") as fh:
-            result = replay(events, pack, fh, config=config, limits=limits)
+            result = replay(
+                events, pack, fh, config=config, limits=limits, partitions=partitions, final_tick=final_tick
+            )
     for bad in result.bad_lines[:100]:
         click.echo(str(bad), err=True)
     if len(result.bad_lines) > 100:

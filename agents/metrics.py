@@ -30,6 +30,18 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.dead_letter_failures = Counter(
+            "churnwatch_dead_letter_send_failures_total",
+            "Dead letters that could not be sent after their retries (the worker log names each one).",
+            registry=r,
+        )
+        self.uncommitted = Gauge(
+            "churnwatch_uncommitted_offsets",
+            "Input messages handled (their effect is in the state) but not yet committed to Kafka, by topic: "
+            "what a crash would deliver again.",
+            ["topic"],
+            registry=r,
+        )
         self.alerts = Counter(
             "churnwatch_alerts_total",
             "Alerts published, by tier and status (firing, resolved).",

@@ -11,7 +11,9 @@ Faust writes a table key's changelog to the partition of the event being process
 outside any event (wall clock), so each partition's engine writes through a
 :class:`PartitionStore` that names its partition itself. ``StateTable`` records which keys each
 partition holds as the changelog is replayed, so the engines can rebuild their due indexes after
-a recovery.
+a recovery. A partition's store answers for that partition's keys only (the memory store is one
+dict for all partitions), and its reserved keys (the engine's clock, the handled offsets of
+``agents.progress``) carry the partition in their name, so partitions never share them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from typing import Any
 
 import faust
 
+from agents.progress import Progress
+from rules.engine import RESERVED_PREFIX
+
+PROGRESS_KEY = RESERVED_PREFIX + "progress"
 YIELD_EVERY = 128  # changelog sends between two turns of the event loop
 
 
@@ -77,9 +83,22 @@ class PartitionStore(MutableMapping[str, bytes]):
         self.key_set = table.keys_by_partition[partition]
         self._rocks = hasattr(table.data, "_db_for_partition")
         self.dirty: dict[str, bytes] = {}  # written locally, changelog not sent yet (see Worker.flush_state)
+        self.progress = Progress.decode(self.get(PROGRESS_KEY))
+
+    def _key(self, key: str) -> str:
+        """Reserved keys are per partition: ``\x00clock`` of partition 3 is ``\x00clock@3``."""
+        return f"{key}@{self.partition}" if key.startswith(RESERVED_PREFIX) else key
 
     def __getitem__(self, key: str) -> bytes:
-        value = self.table.data[key]
+        key = self._key(key)
+        data: Any = self.table.data
+        if self._rocks:  # this partition's database only
+            raw = data._db_for_partition(self.partition).get(data._encode_key(key))
+            value = None if raw is None else data._decode_value(raw)
+        elif key in self.key_set:
+            value = data.get(key)
+        else:
+            value = None
         if value is None:
             raise KeyError(key)
         return value
@@ -91,6 +110,7 @@ class PartitionStore(MutableMapping[str, bytes]):
             return default
 
     def __setitem__(self, key: str, value: bytes) -> None:
+        key = self._key(key)
         data: Any = self.table.data
         if self._rocks:
             encoded = data._encode_key(key)
@@ -98,8 +118,19 @@ class PartitionStore(MutableMapping[str, bytes]):
             data._key_index[encoded] = self.partition
         else:
             data[key] = value
+            data._key_partition[key] = self.partition  # Faust's memory store drops it when the partition goes
         self.key_set.add(key)
         self.dirty[key] = value
+
+    def checkpoint(self) -> None:
+        """Record the handled offsets; called right after the engine's commit, with nothing applied
+        in between, so the record covers exactly the customers just written. It is sent after
+        them: a crash between the two re-applies some events (their ids are de-duplicated), it
+        never skips one."""
+        if self.progress.changed:
+            self.progress.changed = False
+            self.dirty.pop(self._key(PROGRESS_KEY), None)  # re-inserted: sent after the customers
+            self[PROGRESS_KEY] = self.progress.encode()
 
     async def flush(self) -> int:
         """Send the changed keys to the changelog, once each however often they changed.

@@ -14,7 +14,9 @@ from typing import Any
 
 from agents.aligner import Aligner
 from agents.metrics import Metrics
+from agents.progress import Progress
 from agents.settings import Clock, Settings
+from agents.watermark import Watermark
 from rules.engine import Engine, EngineConfig
 from rules.pack import RulePack
 from streams.deadletter import dead_letter
@@ -50,6 +52,7 @@ class Pipeline:
         metrics: Metrics,
         store_for: Callable[[int], MutableMapping[str, bytes]],
         observer: Callable[..., None] | None = None,
+        progress_for: Callable[[int], Progress] | None = None,
     ) -> None:
         self.settings = settings
         self.pack = pack
@@ -61,6 +64,9 @@ class Pipeline:
         self.limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
         self.engines: dict[int, Engine] = {}
         self.aligners: dict[int, Aligner] = {}
+        self.watermarks: dict[int, Watermark] = {}  # wall clock (the aligners hold their own)
+        self._progress: dict[int, Progress] = {}  # replay-like use without a worker's stores
+        self.progress_for = progress_for or (lambda partition: self._progress.setdefault(partition, Progress()))
         self._counters: dict[tuple[str, str], Any] = {}
         self.types = {topic: etype for etype, topic in settings.input_topics.items()}
 
@@ -77,6 +83,7 @@ class Pipeline:
         for p in partitions:
             self.engines.pop(p, None)
             self.aligners.pop(p, None)
+            self.watermarks.pop(p, None)
 
     def set_pack(self, pack: RulePack) -> None:
         self.pack = pack
@@ -95,9 +102,19 @@ class Pipeline:
         ack: Callable[[], Any] | None = None,
         caught_up: Callable[[str], bool] | None = None,
     ) -> Outcome:
-        """One message. Wall clock: applied at once. Event clock: aligned across the four topics
-        of the partition first (``agents.aligner``); ``ack`` is called once the event is applied."""
+        """One message. Wall clock: applied at once, its lateness judged against the partition's
+        watermark (``agents.watermark``). Event clock: aligned across the four topics of the
+        partition first (``agents.aligner``). ``ack`` is called once the event is handled.
+        A message whose offset the partition's state already holds (``agents.progress``: it is
+        delivered again after a crash or a rebalance) is counted as a duplicate and skipped."""
         out = Outcome(received=now)
+        progress = self.progress_for(partition)
+        if progress.seen(topic, offset):
+            self._count(topic, "duplicate")
+            if ack is not None:
+                ack()
+            return out
+        caught_up = caught_up or (lambda _topic: False)
         etype = self.types.get(topic)
         try:
             if etype is None:
@@ -105,11 +122,16 @@ class Pipeline:
             event = parse_event(etype, value if value is not None else b"", key=key, now=now, limits=self.limits)
         except BadInput as exc:
             out.dead_letter = self._dead(exc, topic, partition, offset, key, value, now)
+            progress.add(topic, offset)
             if ack is not None:
                 ack()
             return out
         if not self.event_clock:
-            self._apply(partition, topic, event, out, offset, key, value, now)
+            marks = self.watermarks.get(partition)
+            if marks is None:
+                marks = self.watermarks[partition] = Watermark(self.types, self.settings.align_idle_seconds)
+            marks.observe(topic, event.ts)
+            self._apply(partition, topic, event, out, offset, key, value, now, marks.value(caught_up))
             if ack is not None:
                 ack()
             return out
@@ -117,7 +139,7 @@ class Pipeline:
         if aligner is None:
             aligner = self.aligners[partition] = Aligner(self.types, self.settings.align_idle_seconds)
         aligner.add(topic, event, ack, now, (offset, key, value))
-        self.release(partition, caught_up or (lambda _topic: False), out)
+        self.release(partition, caught_up, out)
         return out
 
     def release(self, partition: int, caught_up: Callable[[str], bool], out: Outcome) -> None:
@@ -142,10 +164,12 @@ class Pipeline:
         key: bytes | None,
         value: bytes | None,
         now: float,
+        watermark: float | None = None,
     ) -> None:
         engine = self.engine(partition)
+        self.progress_for(partition).add(topic, offset)  # in the state from the next commit on
         try:
-            alerts = engine.process(event) if self.event_clock else engine.apply(event)
+            alerts = engine.process(event) if self.event_clock else engine.apply(event, watermark)
         except BadInput as exc:  # too late
             out.dead_letter = self._dead(exc, topic, partition, offset, key, value, now)
             return

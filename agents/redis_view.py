@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 import redis
 
+from agents.topics import partition_of
 from rules.pack import Evaluation
 from streams.timefmt import format_ts
 
@@ -123,6 +124,31 @@ class RedisView:
             )
             return written
         return written
+
+    def remove_unknown(self, partitions: set[int], partition_count: int, known: set[str]) -> int:
+        """Remove the at-risk members (and their hashes) that belong to ``partitions`` (by Kafka's
+        default partitioner, as producers key the input topics) but are not ``known`` customers."""
+        removed = 0
+        try:
+            stale = [
+                member
+                for member in (
+                    m.decode() if isinstance(m, bytes) else str(m) for m, _ in self.client.zscan_iter(AT_RISK)
+                )
+                if member not in known and partition_of(member, partition_count) in partitions
+            ]
+            for start in range(0, len(stale), self.batch):
+                chunk = stale[start : start + self.batch]
+                pipe = self.client.pipeline(transaction=False)
+                pipe.zrem(AT_RISK, *chunk)
+                pipe.delete(*(CUSTOMER.format(cid) for cid in chunk))
+                pipe.execute()
+                removed += len(chunk)
+        except (redis.RedisError, OSError) as exc:
+            self.failures += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("Redis view: reconciliation failed (%s); the next resync tries again", self.last_error)
+        return removed
 
     def close(self) -> None:
         self.client.close()

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from agents.topics import partition_of
 from rules.engine import Engine, EngineConfig
 from rules.pack import RulePack
 from streams.errors import BadInput
@@ -93,11 +94,16 @@ def replay(
     config: EngineConfig | None = None,
     limits: Limits | None = None,
     progress: IO[str] | None = None,
+    partitions: int = 1,
+    final_tick: bool = True,
 ) -> ReplayResult:
+    """Replay the files through one engine, or through one engine per partition as a worker with
+    the event clock runs them (``partitions``: the input topics' count; customers placed by
+    Kafka's default partitioner), with or without the final tick at the last event's time."""
     started = time.perf_counter()
     result = ReplayResult()
     events = read_events(paths, limits or Limits(), result.bad_lines)
-    engine = Engine(pack, config or EngineConfig())
+    engines: dict[int, Engine] = {}
     write = out.write
 
     def emit(alerts: list[dict[str, Any]]) -> None:
@@ -107,6 +113,10 @@ def replay(
             write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
 
     for event in _progress(events, progress or sys.stderr):
+        p = partition_of(event.customer_id, partitions) if partitions > 1 else 0
+        engine = engines.get(p)
+        if engine is None:
+            engine = engines[p] = Engine(pack, config or EngineConfig())
         try:
             alerts = engine.process(event)
         except BadInput as exc:  # cannot happen for sorted input; kept for safety
@@ -118,7 +128,12 @@ def replay(
             result.duplicates += 1
         if alerts:
             emit(alerts)
-    emit(engine.finish())
-    result.customers = len(engine.customers())
+    last = max((e.clock or 0.0 for e in engines.values()), default=0.0)
+    for p in sorted(engines):
+        engine = engines[p]
+        if final_tick:  # at the last event's time (every partition's clock moves there)
+            emit(engine.advance(last) + engine.tick(last))
+        engine.commit()
+    result.customers = sum(len(e.customers()) for e in engines.values())
     result.seconds = time.perf_counter() - started
     return result

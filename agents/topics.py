@@ -125,3 +125,11 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def partition_of(customer_id: str, partition_count: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as the Java client and kafka-python use
+    it) gives a message keyed by ``customer_id``: where that customer's state lives."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(customer_id.encode()) & 0x7FFFFFFF) % partition_count

@@ -42,7 +42,7 @@ CHURN_PERIOD = 30 * DAY
 DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (bounded memory)
 COMMIT_EVERY = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
 RESERVED_PREFIX = "\x00"  # keys that are not customers
-CLOCK_KEY = RESERVED_PREFIX + "clock"  # the time of the last tick that ran (event clock)
+CLOCK_KEY = RESERVED_PREFIX + "clock"  # the engine's clock as of the last commit (the partition's store names it apart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ class Engine:
         self._cache: dict[str, tuple[bytes, CustomerState]] = {}  # decoded states of recently written customers
         self._dirty: dict[str, CustomerState] = {}  # changed since the last commit, not yet in the store
         self._since_commit = 0
+        self._committed_clock: float | None = None
         self._summary = Summary()
         self._new_customers: deque[float] = deque()
         self._lost: deque[float] = deque()
@@ -140,21 +141,25 @@ class Engine:
                     if nxt > t:
                         break
                 alerts.extend(self.tick(nxt))
-                self.store[CLOCK_KEY] = orjson.dumps(nxt)
                 nxt += step
         if self.clock is None or t > self.clock:
             self.clock = t
         return alerts
 
-    def apply(self, event: Event) -> list[dict[str, Any]]:
-        """Apply one event and evaluate its customer at the event's time."""
+    def apply(self, event: Event, watermark: float | None = None) -> list[dict[str, Any]]:
+        """Apply one event and evaluate its customer at the event's time.
+
+        Lateness is judged against ``watermark`` (the partition's watermark: the lowest of the
+        latest times its inputs have reached, given by the wall-clock door) or, without one,
+        against the clock (replay and the event clock, which apply events in time order).
+        """
         ts = event.ts
-        clock = self.clock
-        if clock is not None and ts < clock - self.config.allowed_lateness:
+        mark = self._mark(watermark)
+        if mark is not None and ts < mark - self.config.allowed_lateness:
             raise BadInput(
                 Reason.TOO_LATE,
-                f"event time {format_ts(ts)} is {(clock - ts) / 3600:.1f} h behind the partition's clock "
-                f"{format_ts(clock)}; the allowed lateness is {self.config.allowed_lateness / 3600:g} h",
+                f"event time {format_ts(ts)} is {(mark - ts) / 3600:.1f} h behind the partition's watermark "
+                f"{format_ts(mark)}; the allowed lateness is {self.config.allowed_lateness / 3600:g} h",
             )
         cid = event.customer_id
         state = self._state_of(cid)
@@ -167,25 +172,38 @@ class Engine:
             self._summary.by_tier[0] += 1
             self._new_customers.append(ts)
         try:
-            return self._apply_to(cid, state, event, new)
+            return self._apply_to(cid, state, event, new, watermark)
         except Exception:
             # the object may be half-changed: the customer goes back to its last committed state
             self._cache.pop(cid, None)
             self._dirty.pop(cid, None)
             raise
 
-    def _apply_to(self, cid: str, state: CustomerState, event: Event, new: bool) -> list[dict[str, Any]]:
-        ts = event.ts
+    def _mark(self, watermark: float | None) -> float | None:
+        """What lateness is measured against: the watermark when given, never past the clock."""
         clock = self.clock
+        if watermark is None or clock is None:
+            return clock
+        return min(clock, watermark)
+
+    def _apply_to(
+        self, cid: str, state: CustomerState, event: Event, new: bool, watermark: float | None
+    ) -> list[dict[str, Any]]:
+        ts = event.ts
         if state.seen_before(event.event_id):
             self.last_outcome = "duplicate"
             if new:
                 self._save(cid, state)
             return []
         self.last_outcome = "applied"
-        if clock is None or ts > clock:
-            self.clock = clock = ts
-        ref = int(clock - self.config.allowed_lateness)  # state keeps what a late event may still need
+        if self.clock is None or ts > self.clock:
+            self.clock = ts
+        # state keeps what a late event may still need: lateness counts from the watermark when
+        # there is one (an input with nothing seen yet gives no bound: then from the event itself)
+        mark = self.clock
+        if watermark is not None:
+            mark = ts if watermark == -math.inf else min(mark, watermark)
+        ref = int(mark - self.config.allowed_lateness)
         its = int(ts)
         old_nps = _nps_class(state.last_nps[1] if state.last_nps else None)
         if isinstance(event, Login):
@@ -237,7 +255,8 @@ class Engine:
         return None if raw is None else self._load(cid, raw)
 
     def commit(self) -> int:
-        """Write the changed customers to the store, encoded; returns how many."""
+        """Write the changed customers to the store, encoded, then the clock they were changed at
+        (a recovered engine resumes at that clock: ticks up to it have run); returns how many."""
         dirty, self._dirty = self._dirty, {}
         self._since_commit = 0
         store, cache = self.store, self._cache
@@ -247,6 +266,9 @@ class Engine:
             if cid not in cache and len(cache) >= DECODED_CACHE:
                 del cache[next(iter(cache))]  # the oldest entry
             cache[cid] = (data, state)
+        if self.clock is not None and self.clock != self._committed_clock:
+            store[CLOCK_KEY] = orjson.dumps(self.clock)
+            self._committed_clock = self.clock
         return len(dirty)
 
     def tick(self, t: float) -> list[dict[str, Any]]:
@@ -423,9 +445,10 @@ class Engine:
         self._risky.clear()
         self._summary = Summary()
         assert self._summary.by_tier is not None and self._summary.revenue_at_risk is not None
-        last_tick = self.store.get(CLOCK_KEY)
-        if last_tick is not None:  # the event clock resumes at the last tick that ran
-            self.clock = max(self.clock or 0.0, float(orjson.loads(last_tick)))
+        saved = self.store.get(CLOCK_KEY)
+        if saved is not None:  # the clock resumes where the changelogged state was left
+            self.clock = max(self.clock or 0.0, float(orjson.loads(saved)))
+            self._committed_clock = self.clock
         for cid in list(keys) if keys is not None else list(self.store):
             if cid.startswith(RESERVED_PREFIX):
                 continue

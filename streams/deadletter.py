@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 from streams.errors import Reason
 from streams.timefmt import format_ts_ms
 
 SCHEMA_VERSION = 1
+# The original bytes kept in a dead letter: base64 makes them 4/3 larger, and the record must stay
+# under the producer's request limit (1 MiB by default) with room for the rest.
+MAX_KEPT_VALUE = 512 * 1024
+MAX_KEPT_KEY = 4 * 1024
 
 HINTS = {
     Reason.INVALID_JSON: "send one UTF-8 JSON object per message",
@@ -33,8 +38,13 @@ def dead_letter(
     detail: str,
     received_at: float,
 ) -> dict[str, Any]:
-    """The JSON-ready dead letter; ``value_base64`` holds the original bytes exactly."""
+    """The JSON-ready dead letter; ``value_base64`` holds the original bytes exactly, or, for a value
+    over ``MAX_KEPT_VALUE`` bytes, its first ``MAX_KEPT_VALUE`` bytes (``value_truncated`` is then
+    true; ``value_length`` and ``value_sha256`` always describe the whole original)."""
     reason = Reason(reason)
+    truncated = len(value) > MAX_KEPT_VALUE
+    if key is not None and len(key) > MAX_KEPT_KEY:
+        key, truncated = key[:MAX_KEPT_KEY], True
     key_text: str | None = None
     if key is not None:
         try:
@@ -51,6 +61,9 @@ def dead_letter(
         "offset": offset,
         "key": key_text,
         "key_base64": base64.b64encode(key).decode() if key is not None else None,
-        "value_base64": base64.b64encode(value).decode(),
+        "value_base64": base64.b64encode(value[:MAX_KEPT_VALUE]).decode(),
+        "value_length": len(value),
+        "value_sha256": hashlib.sha256(value).hexdigest(),
+        "value_truncated": truncated,
         "received_at": format_ts_ms(received_at),
     }

@@ -27,6 +27,7 @@ from streams.events import Event, EventType, Login, Order, Payment, SupportTicke
 from streams.timefmt import format_ts
 
 _MAX_EPOCH = 7258118400.0  # 2200-01-01
+MAX_EXACT = 2**53  # numbers beyond it are not exact in a double: no amount, count or duration means that much
 
 CHANNELS = frozenset({"web", "mobile", "api", "other"})
 ORDER_STATUSES = frozenset({"placed", "cancelled", "refunded"})
@@ -96,7 +97,7 @@ def _enum(obj: Mapping[str, Any], field: str, allowed: frozenset[str], default: 
     value = obj.get(field)
     if value is None:
         return default
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise _schema(f'field "{field}": expected one of {", ".join(sorted(allowed))}, got {_show(value)}')
     return str(value)
 
@@ -122,6 +123,8 @@ def _number(
     number = float(value)
     if not math.isfinite(number):
         raise _schema(f'field "{field}": expected a finite number, got {value}')
+    if abs(number) > MAX_EXACT:
+        raise _schema(f'field "{field}": {_show(value)} is beyond what the field can mean (at most {MAX_EXACT})')
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         raise _schema(f'field "{field}": expected a number{_range(lo, hi)}, got {_show(value)}')
     return number
@@ -131,6 +134,8 @@ def _integer(obj: Mapping[str, Any], field: str, lo: int, hi: int | None = None)
     value = obj.get(field)
     if value is None:
         return None
+    if isinstance(value, float) and abs(value) > MAX_EXACT:
+        raise _schema(f'field "{field}": {_show(value)} is beyond what the field can mean (at most {MAX_EXACT})')
     if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
         hint = " (numbers must not be quoted)" if isinstance(value, str) else ""
         expected = f"an integer {lo}..{hi}" if hi is not None else f"an integer >= {lo}"
@@ -328,7 +333,7 @@ def parse_line(line: bytes | str, *, now: float | None = None, limits: Limits = 
     if not isinstance(obj, dict):
         raise BadInput(Reason.INVALID_JSON, f"expected a JSON object, got {_kind(obj)}")
     etype = obj.get("type")
-    if etype not in _BUILDERS:
+    if not isinstance(etype, str) or etype not in _BUILDERS:
         raise _schema(f'field "type": expected one of login, order, payment, support_ticket, got {_show(etype)}')
     return parse_dict(etype, obj, now=now, limits=limits)
 

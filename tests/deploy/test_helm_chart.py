@@ -121,6 +121,14 @@ def test_helm_lint_strict(tools: Path, values: Path | None) -> None:
     assert proc.returncode == 0 and "0 chart(s) failed" in proc.stdout, proc.stdout + proc.stderr
 
 
+def test_lint_refuses_values_outside_the_chart_schema(tools: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad-values.yaml"
+    bad.write_text("kafka: {bootstrap: kafka:9092, securityProtocol: SASL_SSLX}\nreplicaz: 3\n")
+    proc = helm(tools, "lint", "--strict", str(CHART), "-f", str(bad))
+    assert proc.returncode != 0
+    assert "securityProtocol" in proc.stdout + proc.stderr and "replicaz" in proc.stdout + proc.stderr
+
+
 def test_every_manifest_is_valid_kubernetes(
     rendered: tuple[str, str, list[dict[str, Any]]], tools: Path, schemas: Path, tmp_path: Path
 ) -> None:

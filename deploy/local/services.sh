@@ -178,6 +178,7 @@ secure_material() {
   command -v keytool >/dev/null || die "the JDK's keytool is needed to make the Kafka truststore (a JDK 17+)"
   say "making the test CA, certificates and passwords under $SECURE (once)"
   rm -rf "$SECURE"
+  alive kafka-secure || rm -rf "$SKAFKA_HOME/data" # its SCRAM users hold the old passwords
   mkdir -p "$SECURE"
   chmod 700 "$SECURE"
   (

@@ -122,6 +122,12 @@ def kafka_problem(settings: Settings) -> str | None:
             f"{where} does not accept SASL mechanism {settings.kafka_sasl_mechanism.value}: "
             "check CHURNWATCH_KAFKA_SASL_MECHANISM"
         )
+    if "ALERT_BAD_CERTIFICATE" in seen or "CERTIFICATE_REQUIRED" in seen or "ALERT_UNKNOWN_CA" in seen:
+        given = "a" if settings.kafka_ssl_certfile else "no"
+        return (
+            f"{where} refused the client certificate ({given} certificate given; the broker wants one its CA "
+            "signed): check CHURNWATCH_KAFKA_SSL_CERTFILE and CHURNWATCH_KAFKA_SSL_KEYFILE"
+        )
     if "CERTIFICATE_VERIFY_FAILED" in seen:
         reason = "certificate verify failed"
         for part in seen.split("certificate verify failed: ")[1:2]:

@@ -101,7 +101,7 @@ def main() -> None:
         kafka_config = kafka_python_config(settings)
         if settings.redis_url is not None:
             redis_client = make_redis_client(settings)
-        what = " (SASL_SSL)" if args.only == "kafka" else " (TLS, ACL user)"
+        what = f" ({settings.kafka_security_protocol.value})" if args.only == "kafka" else " (TLS, ACL user)"
     elif not (args.bootstrap and args.redis_url):
         parser.error("BOOTSTRAP and REDIS_URL, or --env FILE")
     if args.only in (None, "kafka"):

@@ -3,14 +3,16 @@
 # broker+controller node, jars resolved from Maven Central with deploy/local/pom.xml) and a real
 # redis-server (Debian's package, installed with apt-get when missing).
 # On request, secured twins for the security tests (never started by a plain `up`):
-#   kafka-secure   a second broker (own data dir and ports) whose only client listener is SASL_SSL:
-#                  SCRAM-SHA-512 users `admin` (the broker's own) and `churnwatch` (the clients'),
-#                  created by Kafka's storage tool; TLS with a test CA made here
+#   kafka-secure   a second broker (own data dir and ports) whose client listeners are SASL_SSL
+#                  (SCRAM-SHA-512 users `admin`, the broker's own, and `churnwatch`, the clients',
+#                  created by Kafka's storage tool) and SSL with a client certificate required;
+#                  TLS with a test CA made here
 #   redis-secure   a second redis-server with a TLS port only (no plaintext port), the `default`
 #                  user off and an ACL user `churnwatch` limited to churnwatch:* keys
 # The CA, certificates, Kafka keystore, Java truststore and random passwords are made once, with
 # openssl and the JDK's keytool, under .cache/secure/ (mode 700; nothing of it is committed), and
-# .cache/secure/secure.env holds the CHURNWATCH_* settings that reach both (read it, never print it).
+# .cache/secure/secure.env holds the CHURNWATCH_* settings that reach both (read it, never print it),
+# .cache/secure/mtls.env those of the mutual-TLS listener.
 #
 #   deploy/local/services.sh up [kafka|redis|secure|kafka-secure|redis-secure]
 #                                                 start what is not running yet, then health-check
@@ -26,7 +28,8 @@
 # Settings:
 #   CHURNWATCH_LOCAL_KAFKA_PORT  9092 (the controller listens on the next port)
 #   CHURNWATCH_LOCAL_REDIS_PORT  6379
-#   CHURNWATCH_LOCAL_SECURE_KAFKA_PORT  9292 (SASL_SSL; the controller listens on the next port)
+#   CHURNWATCH_LOCAL_SECURE_KAFKA_PORT  9292 (SASL_SSL; the controller listens on the next port, and
+#                                       a mutual-TLS listener on the one after: 9294)
 #   CHURNWATCH_LOCAL_SECURE_REDIS_PORT  6392 (TLS)
 #   CHURNWATCH_KAFKA_BOOTSTRAP   pointing anywhere but 127.0.0.1/localhost:<kafka port>: that broker is
 #                                used (it must answer) and none is started
@@ -49,6 +52,8 @@ SECURE=$CACHE/secure
 SKAFKA_HOME=$CACHE/kafka-secure # its own config and data; the jars are $KAFKA_HOME's
 SKAFKA_PORT=${CHURNWATCH_LOCAL_SECURE_KAFKA_PORT:-9292}
 SKAFKA_CONTROLLER_PORT=$((SKAFKA_PORT + 1))
+SKAFKA_MTLS_PORT=$((SKAFKA_PORT + 2))
+SECURE_VERSION=2 # bump when secure_material makes more
 SREDIS_PORT=${CHURNWATCH_LOCAL_SECURE_REDIS_PORT:-6392}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
@@ -173,7 +178,7 @@ wait_kafka_port() { # [name port]
 secure_material() {
   # once: passwords, a test CA, a server certificate for 127.0.0.1/localhost signed by it (PEM for
   # Redis, a PKCS12 keystore for Kafka), a Java truststore of the CA, and a CA nobody trusts
-  [ -f "$SECURE/.complete" ] && return 0
+  [ "$(cat "$SECURE/.complete" 2>/dev/null)" = "$SECURE_VERSION" ] && return 0
   command -v openssl >/dev/null || die "openssl is needed to make the test certificates (apt-get install openssl)"
   command -v keytool >/dev/null || die "the JDK's keytool is needed to make the Kafka truststore (a JDK 17+)"
   say "making the test CA, certificates and passwords under $SECURE (once)"
@@ -193,12 +198,16 @@ secure_material() {
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >server.ext
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile server.ext \
       -out server.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=churnwatch" -keyout client.key -out client.csr
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile client.ext \
+      -out client.pem
     openssl pkcs12 -export -in server.pem -inkey server.key -certfile ca.pem -name broker \
       -passout file:keystore.password -out broker.p12
     keytool -importcert -noprompt -alias churnwatch-test-ca -file ca.pem -keystore truststore.p12 \
       -storetype PKCS12 -storepass:file keystore.password
   ) >"$LOGS/secure-setup.log" 2>&1 || die "making the test certificates failed; see $LOGS/secure-setup.log"
-  touch "$SECURE/.complete"
+  echo "$SECURE_VERSION" >"$SECURE/.complete"
 }
 
 secure_env() {
@@ -215,6 +224,13 @@ CHURNWATCH_KAFKA_SSL_CAFILE=$SECURE/ca.pem
 CHURNWATCH_REDIS_URL=rediss://churnwatch:$(cat "$SECURE/redis-client.password")@127.0.0.1:$SREDIS_PORT/0
 CHURNWATCH_REDIS_SSL_CAFILE=$SECURE/ca.pem
 ENV
+    cat >"$SECURE/mtls.env" <<ENV
+CHURNWATCH_KAFKA_BOOTSTRAP=127.0.0.1:$SKAFKA_MTLS_PORT
+CHURNWATCH_KAFKA_SECURITY_PROTOCOL=SSL
+CHURNWATCH_KAFKA_SSL_CAFILE=$SECURE/ca.pem
+CHURNWATCH_KAFKA_SSL_CERTFILE=$SECURE/client.pem
+CHURNWATCH_KAFKA_SSL_KEYFILE=$SECURE/client.key
+ENV
   )
 }
 
@@ -228,11 +244,12 @@ kafka_secure_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$SKAFKA_CONTROLLER_PORT
-listeners=SASL_SSL://127.0.0.1:$SKAFKA_PORT,CONTROLLER://127.0.0.1:$SKAFKA_CONTROLLER_PORT
-advertised.listeners=SASL_SSL://127.0.0.1:$SKAFKA_PORT
+listeners=SASL_SSL://127.0.0.1:$SKAFKA_PORT,CONTROLLER://127.0.0.1:$SKAFKA_CONTROLLER_PORT,SSL://127.0.0.1:$SKAFKA_MTLS_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$SKAFKA_PORT,SSL://127.0.0.1:$SKAFKA_MTLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_SSL
-listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT,SSL:SSL
+listener.name.ssl.ssl.client.auth=required
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$SECURE/kafka-admin.password")";
@@ -265,7 +282,9 @@ kafka_secure_up() {
     return 0
   fi
   rm -f "$RUN/kafka-secure.pid"
-  port_open "$SKAFKA_PORT" && die "127.0.0.1:$SKAFKA_PORT is taken by another program; set CHURNWATCH_LOCAL_SECURE_KAFKA_PORT"
+  for port in "$SKAFKA_PORT" "$SKAFKA_CONTROLLER_PORT" "$SKAFKA_MTLS_PORT"; do
+    port_open "$port" && die "127.0.0.1:$port is taken by another program; set CHURNWATCH_LOCAL_SECURE_KAFKA_PORT"
+  done
   command -v java >/dev/null || die "a Java runtime (17+) is needed to run Kafka (apt-get install openjdk-17-jre-headless)"
   kafka_jars
   secure_material
@@ -375,6 +394,10 @@ health_secure() { # kafka-secure | redis-secure
   "$PY" -c "import kafka, redis, agents" 2>/dev/null || die "the health check needs the venv (make up creates it)"
   "$PY" "$ROOT/deploy/local/healthcheck.py" --only "${1%-secure}" --env "$SECURE/secure.env" \
     || die "health check of $1 failed; logs in $LOGS"
+  if [ "$1" = kafka-secure ]; then
+    "$PY" "$ROOT/deploy/local/healthcheck.py" --only kafka --env "$SECURE/mtls.env" \
+      || die "health check of $1's mutual-TLS listener failed; logs in $LOGS"
+  fi
 }
 
 health() {

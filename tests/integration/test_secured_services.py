@@ -45,8 +45,18 @@ def secure() -> dict[str, str]:
         pytest.fail(f"the secured services did not come up in 10 minutes; logs in {LOGS}")
     if proc.returncode != 0:
         pytest.fail(f"the secured services did not start (logs in {LOGS}):\n{proc.stderr[-3000:]}")
+    return read_env(SECURE / "secure.env")
+
+
+@pytest.fixture(scope="module")
+def mtls(secure: dict[str, str]) -> dict[str, str]:
+    """The settings of the secured broker's mutual-TLS listener (protocol SSL, client certificate)."""
+    return read_env(SECURE / "mtls.env")
+
+
+def read_env(path: Path) -> dict[str, str]:
     env = {}
-    for line in (SECURE / "secure.env").read_text().splitlines():
+    for line in path.read_text().splitlines():
         key, sep, value = line.partition("=")
         if sep and key.startswith("CHURNWATCH_"):
             env[key] = value
@@ -171,6 +181,37 @@ def test_worker_and_simulate_through_sasl_ssl_kafka_and_tls_acl_redis(secure: di
         assert_no_secret(log.read_text(errors="replace"), secret_values, str(log))
 
 
+def test_simulate_through_the_mutual_tls_listener(mtls: dict[str, str]) -> None:
+    prefix = f"t-mtls-{secrets.token_hex(4)}-"
+    env = {**os.environ, **mtls, "CHURNWATCH_TOPIC_PREFIX": prefix}
+    for key in ("CHURNWATCH_KAFKA_SASL_USERNAME", "CHURNWATCH_KAFKA_SASL_PASSWORD", "CHURNWATCH_REDIS_URL"):
+        env.pop(key, None)
+    # the secured broker creates no topic on its own: churnwatch's topic tool does, through the same listener
+    topics = subprocess.run(
+        [str(CHURNWATCH.parent / "python"), "-m", "agents.topics", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert topics.returncode == 0, topics.stderr[-2000:]
+    sim = subprocess.run(
+        [str(CHURNWATCH), "simulate", "--customers", "10", "--days", "10"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert sim.returncode == 0, sim.stderr[-2000:]
+    found = re.search(r"simulate: (\d+) events", sim.stderr)
+    assert found, sim.stderr
+    settings = settings_of(mtls, topic_prefix=prefix)
+    received = sum(len(consume_all(settings, topic, idle=1.0)) for topic in settings.input_topics.values())
+    assert received == int(found.group(1)) > 0
+
+
 # Each: (what to change in the good settings, the command, the setting the one line must name)
 WRONG = "wrong-" + secrets.token_hex(8)
 CASES: dict[str, tuple[dict[str, str], str, str]] = {
@@ -190,6 +231,11 @@ CASES: dict[str, tuple[dict[str, str], str, str]] = {
         "CHURNWATCH_KAFKA_SECURITY_PROTOCOL",
     ),
     "redis TLS client, plaintext port": ({"CHURNWATCH_REDIS_URL": "plain redis"}, "worker", "CHURNWATCH_REDIS_URL"),
+    "kafka mutual TLS, no client certificate": (
+        {"CHURNWATCH_KAFKA_BOOTSTRAP": "mtls without certificate"},
+        "worker",
+        "CHURNWATCH_KAFKA_SSL_CERTFILE",
+    ),
     "simulate wrong password": (
         {"CHURNWATCH_KAFKA_SASL_PASSWORD": WRONG},
         "simulate",
@@ -199,7 +245,9 @@ CASES: dict[str, tuple[dict[str, str], str, str]] = {
 
 
 @pytest.fixture(scope="module")
-def bad_start_ups(secure: dict[str, str], services: dict[str, str]) -> dict[str, tuple[int | None, str]]:
+def bad_start_ups(
+    secure: dict[str, str], mtls: dict[str, str], services: dict[str, str]
+) -> dict[str, tuple[int | None, str]]:
     """Every case of CASES started at once (they mostly wait); each one's exit code and output."""
     procs = {}
     for case, (change, command, _) in CASES.items():
@@ -216,6 +264,9 @@ def bad_start_ups(secure: dict[str, str], services: dict[str, str]) -> dict[str,
                 value = services["bootstrap"]
             elif value == "plain redis":
                 value = services["redis_url"].replace("redis://", "rediss://")
+            elif value == "mtls without certificate":
+                env |= {k: v for k, v in mtls.items() if "CERTFILE" not in k and "KEYFILE" not in k}
+                value = mtls[key]
             env[key] = value
         run = secrets.token_hex(4)
         env |= {

@@ -109,8 +109,11 @@ def kafka_problem(settings: Settings) -> str | None:
             return None
         except KafkaError:
             seen = " ".join(logs.messages)
-        except ssl.SSLError as exc:  # e.g. a CA file that is no certificate
-            return f"{where}: TLS set-up failed ({exc.reason or exc}): check CHURNWATCH_KAFKA_SSL_CAFILE"
+        except ssl.SSLError as exc:  # e.g. a CA file that holds no certificate, a key that does not match
+            files = "CHURNWATCH_KAFKA_SSL_CAFILE"
+            if settings.kafka_ssl_certfile:
+                files += ", CHURNWATCH_KAFKA_SSL_CERTFILE and CHURNWATCH_KAFKA_SSL_KEYFILE"
+            return f"{where}: the TLS files do not load ({exc.reason or exc}): check {files}"
     if "SaslAuthenticationFailed" in seen or "Authentication failed" in seen:
         return (
             f"{where} refused the SASL login of user {settings.kafka_sasl_username!r} "

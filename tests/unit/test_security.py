@@ -4,10 +4,12 @@ the warning for an open API on a non-loopback address, and secrets kept out of m
 from __future__ import annotations
 
 import hashlib
+import socket
 from pathlib import Path
 
 import pytest
 
+from agents.preflight import kafka_problem, redis_problem, speaks_tls
 from agents.redis_view import safe_url
 from agents.settings import SettingsError, load_settings
 from agents.web import bearer_token, exposure_warning, token_matches
@@ -112,3 +114,26 @@ def test_a_missing_ca_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 )
 def test_redis_urls_in_messages_carry_no_password(url: str, shown: str) -> None:
     assert safe_url(url) == shown
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unloadable_tls_files_are_named_before_any_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    not_a_cert = tmp_path / "ca.pem"
+    not_a_cert.write_text("not a certificate\n")
+    monkeypatch.setenv("CHURNWATCH_KAFKA_BOOTSTRAP", f"127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("CHURNWATCH_KAFKA_SECURITY_PROTOCOL", "SSL")
+    monkeypatch.setenv("CHURNWATCH_KAFKA_SSL_CAFILE", str(not_a_cert))
+    problem = kafka_problem(load_settings())
+    assert problem is not None and "CHURNWATCH_KAFKA_SSL_CAFILE" in problem and "\n" not in problem
+
+
+def test_an_unreachable_redis_is_an_outage_not_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = _closed_port()
+    monkeypatch.setenv("CHURNWATCH_REDIS_URL", f"redis://user:pa55word@127.0.0.1:{port}/0")
+    assert redis_problem(load_settings()) is None
+    assert not speaks_tls("127.0.0.1", port)

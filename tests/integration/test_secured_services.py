@@ -1,10 +1,10 @@
 """The secured paths against real secured services (deploy/local/services.sh up secure): a Kafka
-broker that only speaks SASL_SSL with SCRAM-SHA-512, and a Redis with a TLS port only and an ACL
-user. A worker and `churnwatch simulate` work through them (events in, alerts and the Redis view
-out, the API behind a token read from a file); a wrong password, an untrusted CA, a plaintext
-client against a TLS port and a TLS client against a plaintext one each stop the worker at
-start-up with one line naming the setting; and no secret shows in any log, dead letter, metric or
-HTTP answer."""
+broker whose listeners speak SASL_SSL with SCRAM-SHA-512 and mutual TLS, and a Redis with a TLS
+port only and an ACL user. A worker and `churnwatch simulate` work through them (events in, alerts
+and the Redis view out, the API behind a token read from a file); a wrong password, an untrusted
+CA, a missing client certificate, a plaintext client against a TLS port and a TLS client against a
+plaintext one each stop the worker at start-up with one line naming the setting; and no secret
+shows in any log, dead letter, metric or HTTP answer."""
 
 from __future__ import annotations
 
@@ -181,35 +181,30 @@ def test_worker_and_simulate_through_sasl_ssl_kafka_and_tls_acl_redis(secure: di
         assert_no_secret(log.read_text(errors="replace"), secret_values, str(log))
 
 
-def test_simulate_through_the_mutual_tls_listener(mtls: dict[str, str]) -> None:
-    prefix = f"t-mtls-{secrets.token_hex(4)}-"
-    env = {**os.environ, **mtls, "CHURNWATCH_TOPIC_PREFIX": prefix}
+def test_worker_and_simulate_through_the_mutual_tls_listener(mtls: dict[str, str]) -> None:
+    worker = WorkerProcess({"bootstrap": mtls["CHURNWATCH_KAFKA_BOOTSTRAP"]}, "mtls", **mtls)
     for key in ("CHURNWATCH_KAFKA_SASL_USERNAME", "CHURNWATCH_KAFKA_SASL_PASSWORD", "CHURNWATCH_REDIS_URL"):
-        env.pop(key, None)
-    # the secured broker creates no topic on its own: churnwatch's topic tool does, through the same listener
-    topics = subprocess.run(
-        [str(CHURNWATCH.parent / "python"), "-m", "agents.topics", "2"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    assert topics.returncode == 0, topics.stderr[-2000:]
-    sim = subprocess.run(
-        [str(CHURNWATCH), "simulate", "--customers", "10", "--days", "10"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    assert sim.returncode == 0, sim.stderr[-2000:]
-    found = re.search(r"simulate: (\d+) events", sim.stderr)
-    assert found, sim.stderr
-    settings = settings_of(mtls, topic_prefix=prefix)
-    received = sum(len(consume_all(settings, topic, idle=1.0)) for topic in settings.input_topics.values())
-    assert received == int(found.group(1)) > 0
+        worker.env.pop(key, None)
+    settings = settings_of(mtls, topic_prefix=worker.prefix)
+    try:
+        worker.start()  # creates the topics: the secured broker creates none by itself
+        sim = subprocess.run(
+            [str(CHURNWATCH), "simulate", "--customers", "40", "--days", "40", "--seed", "3", "--churn-share", "0.5"],
+            env=worker.env,
+            cwd=worker.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert sim.returncode == 0, sim.stderr[-2000:]
+        found = re.search(r"simulate: (\d+) events", sim.stderr)
+        assert found, sim.stderr
+        worker.wait_for_events(int(found.group(1)), timeout=120)
+        alerts = consume_all(settings, settings.topic("alerts"))
+        assert alerts and all(key for key, _ in alerts)
+    finally:
+        worker.stop()
 
 
 # Each: (what to change in the good settings, the command, the setting the one line must name)

@@ -14,7 +14,7 @@ import functools
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -55,6 +55,18 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
+class App(faust.App):
+    """Faust's app, with a hook that runs first when it stops: while the worker still is a member
+    of its group, before Faust stops the consumer (and the group hands its partitions on)."""
+
+    before_stop: Callable[[], Awaitable[None]] | None = None
+
+    async def on_stop(self) -> None:
+        if self.before_stop is not None:
+            await self.before_stop()
+        await super().on_stop()
+
+
 class Worker:
     """Everything the app's agents, timers and views share."""
 
@@ -67,7 +79,7 @@ class Worker:
         if settings.redis_url is not None:
             self.redis = RedisView(settings.redis_url.get_secret_value(), ssl_ca_certs=settings.redis_ssl_cafile)
         register_codec()
-        self.app = faust.App(
+        self.app = App(
             settings.app_id,
             broker=[f"kafka://{s.strip()}" for s in settings.kafka_bootstrap.split(",") if s.strip()],
             broker_credentials=_credentials(settings),
@@ -121,6 +133,7 @@ class Worker:
         self.owned: set[int] = set()  # partitions whose state is recovered and whose events this worker handles
         self.pending_acks: dict[int, list[Callable[[], Any]]] = {}  # by partition, until the next state flush
         self._flushing = asyncio.Lock()
+        self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
         self.pipeline = Pipeline(
             settings,
             self.pack,
@@ -129,6 +142,7 @@ class Worker:
             observer=self.redis.observe if self.redis else None,
             progress_for=lambda partition: self._store_for(partition).progress,
         )
+        self.app.before_stop = self.leave
         self.started = time.time()
         self._next_tick: float | None = None
         self._wire()
@@ -211,9 +225,10 @@ class Worker:
             loop = asyncio.get_running_loop()
             if await loop.run_in_executor(None, self.redis.restarted):
                 log.warning("Redis restarted: rewriting the whole view")
-                await self.resync_redis()
+                await self.refresh_views()
             before = self.redis.failures
-            await loop.run_in_executor(None, self.redis.flush)
+            async with self._redis_lock:
+                await loop.run_in_executor(None, self.redis.flush)
             if self.redis.failures > before:
                 self.metrics.redis_failures.inc(self.redis.failures - before)
             self.metrics.redis_pending.set(len(self.redis.dirty))
@@ -249,7 +264,9 @@ class Worker:
         @app.on_rebalance_complete.connect  # type: ignore[arg-type]
         async def on_assigned(sender: Any, **kwargs: Any) -> None:
             # sent once the tables are recovered, before the streams resume
-            await self.take_partitions({tp.partition for tp in app.assignor.assigned_actives()})
+            # (the assignment also holds Faust's own topics: its leader topic, the changelogs)
+            actives = app.assignor.assigned_actives()
+            await self.take_partitions({tp.partition for tp in actives if tp.topic in self.input_topics})
 
         register_views(self)
 
@@ -320,8 +337,13 @@ class Worker:
             sorted(assigned),
             sum(len(self.pipeline.engines[p].customers()) for p in assigned),
         )
-        if self.redis is not None:
-            await self.resync_redis(assigned)
+        await self.refresh_views(assigned)
+
+    async def leave(self) -> None:
+        """Stopping: the state of every partition to the changelog and its events acknowledged,
+        then nothing more is written, so nothing lands after the partitions' next owners start."""
+        await self.flush_state()
+        await self.release_partitions(set(self.owned))
 
     async def release_partitions(self, partitions: set[int]) -> None:
         """Revoked (or stopping): changelog what was applied, drop the rest.
@@ -335,33 +357,40 @@ class Worker:
         self.owned -= partitions
         await self.flush_state()
         await self.app.producer.flush()
+        if self.redis is not None:  # the next owner rewrites these customers' view: drop ours
+            async with self._redis_lock:
+                engines = [self.pipeline.engines[p] for p in partitions if p in self.pipeline.engines]
+                for engine in engines:
+                    for cid in engine.customers():
+                        self.redis.dirty.pop(cid, None)
         for p in partitions:
             self.stores.pop(p, None)
         self.pipeline.drop(partitions)
-        self.table.forget_partitions(partitions)
 
-    async def resync_redis(self, partitions: set[int] | None = None) -> None:
-        """Mark every customer of these partitions (default: all of this worker's) for the Redis
-        view, and remove from the at-risk set the members of these partitions it does not hold
-        (after Redis lost its data, or a crash left the view behind the state)."""
-        assert self.redis is not None
+    async def refresh_views(self, partitions: set[int] | None = None) -> None:
+        """Re-read every customer of these partitions (default: all of this worker's) at its
+        partition's clock for /at-risk and the Redis view, and remove from Redis's at-risk set
+        the members of these partitions that have no state here (after a recovery, a crash that
+        left the view behind the state, or a Redis that lost its data)."""
         wanted = set(self.pipeline.engines) if partitions is None else partitions
         known: set[str] = set()
-        for p in wanted:
+        for p in sorted(wanted):
             engine = self.pipeline.engines.get(p)
             if engine is None:
                 continue
             for i, cid in enumerate(engine.customers()):
                 known.add(cid)
-                evaluation, rar, t = engine.current(cid)
-                self.redis.observe(cid, evaluation, rar, t)
+                engine.refresh(cid)
                 if i % 500 == 499:
                     await asyncio.sleep(0)
+        if self.redis is None:
+            return
         redis_view = self.redis
-        loop = asyncio.get_running_loop()
         topic = self.settings.input_topics["login"]
         count = self.app.consumer.topic_partitions(topic) or self.settings.partitions
-        removed = await loop.run_in_executor(None, lambda: redis_view.remove_unknown(wanted, count, known))
+        async with self._redis_lock:
+            loop = asyncio.get_running_loop()
+            removed = await loop.run_in_executor(None, lambda: redis_view.remove_unknown(wanted, count, known))
         if removed:
             log.info("Redis view: %d at-risk entries of this worker's partitions had no state; removed", removed)
 

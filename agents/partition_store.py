@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import faust
@@ -34,14 +33,19 @@ YIELD_EVERY = 128  # changelog sends between two turns of the event loop
 
 
 class StateTable(faust.Table):
-    """A Faust table of raw bytes that also knows which keys belong to which partition."""
+    """A Faust table of raw bytes that knows which keys belong to which partition.
+
+    Faust's stores know it already: the memory store keeps each key's partition (as the changelog
+    is applied, and as :class:`PartitionStore` writes), RocksDB one database per partition. That is
+    read, never a copy kept beside it: Faust resumes a kept partition's recovery where it left off,
+    so a copy rebuilt from the changelog messages it applies would miss the older keys.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # keys are customer ids, values our own encoding: both go to the changelog as raw bytes
         self.key_serializer = "raw"
         self.value_serializer = "raw"
-        self.keys_by_partition: dict[int, set[str]] = defaultdict(set)
 
     def _to_value(self, v: Any) -> Any:
         return v.encode() if isinstance(v, str) else v
@@ -50,28 +54,19 @@ class StateTable(faust.Table):
         """Changelog keys arrive as raw bytes; the table's keys are customer ids (str)."""
         return k.decode() if isinstance(k, bytes) else k
 
-    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
-        events = list(batch)
-        super().apply_changelog_batch(events)
-        for event in events:
-            key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
-            if event.message.value is None:
-                self.keys_by_partition[event.message.partition].discard(key)
-            else:
-                self.keys_by_partition[event.message.partition].add(key)
+    def partition_keys(self, partition: int) -> list[str]:
+        """The keys of one partition."""
+        data: Any = self.data
+        dbs = getattr(data, "_dbs", None)
+        if dbs is not None:
+            if partition not in dbs:
+                return []
+            return [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in dbs[partition].keys()]  # noqa: SIM118
+        return [key for key, p in data._key_partition.items() if p == partition]
 
-    def partition_keys(self, partition: int) -> set[str]:
-        """The keys of one partition (from the local RocksDB store when there is one)."""
-        keys = self.keys_by_partition[partition]
-        dbs = getattr(self.data, "_dbs", None)
-        if dbs is not None and partition in dbs:
-            for raw in dbs[partition].keys():  # noqa: SIM118 (a RocksDB handle, not a dict)
-                keys.add(raw.decode() if isinstance(raw, bytes) else str(raw))
-        return keys
-
-    def forget_partitions(self, partitions: Iterable[int]) -> None:
-        for p in partitions:
-            self.keys_by_partition.pop(p, None)
+    def holds(self, partition: int, key: str) -> bool:
+        """Whether ``key`` is one of the partition's keys (memory store)."""
+        return bool(self.data._key_partition.get(key) == partition)  # type: ignore[attr-defined]
 
 
 class PartitionStore(MutableMapping[str, bytes]):
@@ -80,7 +75,6 @@ class PartitionStore(MutableMapping[str, bytes]):
     def __init__(self, table: StateTable, partition: int) -> None:
         self.table = table
         self.partition = partition
-        self.key_set = table.keys_by_partition[partition]
         self._rocks = hasattr(table.data, "_db_for_partition")
         self.dirty: dict[str, bytes] = {}  # written locally, changelog not sent yet (see Worker.flush_state)
         self.progress = Progress.decode(self.get(PROGRESS_KEY))
@@ -95,7 +89,7 @@ class PartitionStore(MutableMapping[str, bytes]):
         if self._rocks:  # this partition's database only
             raw = data._db_for_partition(self.partition).get(data._encode_key(key))
             value = None if raw is None else data._decode_value(raw)
-        elif key in self.key_set:
+        elif self.table.holds(self.partition, key):
             value = data.get(key)
         else:
             value = None
@@ -119,7 +113,6 @@ class PartitionStore(MutableMapping[str, bytes]):
         else:
             data[key] = value
             data._key_partition[key] = self.partition  # Faust's memory store drops it when the partition goes
-        self.key_set.add(key)
         self.dirty[key] = value
 
     def checkpoint(self) -> None:
@@ -157,10 +150,10 @@ class PartitionStore(MutableMapping[str, bytes]):
         raise NotImplementedError("customer state is never deleted by the engine")
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self.key_set))
+        return iter(self.table.partition_keys(self.partition))
 
     def __len__(self) -> int:
-        return len(self.key_set)
+        return len(self.table.partition_keys(self.partition))
 
 
 def _sent(table: StateTable, fut: Any) -> None:

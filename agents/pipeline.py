@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +70,7 @@ class Pipeline:
         self._counters: dict[tuple[str, str], Any] = {}
         self.types = {topic: etype for etype, topic in settings.input_topics.items()}
 
-    def engine(self, partition: int, keys: set[str] | None = None) -> Engine:
+    def engine(self, partition: int, keys: Iterable[str] | None = None) -> Engine:
         engine = self.engines.get(partition)
         if engine is None:
             engine = Engine(self.pack, self.config, self.store_for(partition))

@@ -126,7 +126,8 @@ def register_views(worker: Worker) -> None:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        assigned = sorted({tp.partition for tp in app.assignor.assigned_actives()})
+        inputs = set(settings.input_topics.values())
+        assigned = sorted({tp.partition for tp in app.assignor.assigned_actives() if tp.topic in inputs})
         return web.json(
             {
                 "status": "ok",

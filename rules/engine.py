@@ -407,6 +407,18 @@ class Engine:
         value = signals.get("customer_value") or 0.0
         return evaluation, value * evaluation.score / 100.0, at
 
+    def refresh(self, customer_id: str) -> None:
+        """Re-read a customer at the engine's clock for the views (``at_risk`` and the observer),
+        changing no state and publishing nothing: after a recovery, the views start from this."""
+        evaluation, rar, at = self.current(customer_id)
+        rank = TIER_RANK[evaluation.tier]
+        if rank:
+            self._risky[customer_id] = (rank, evaluation.score, rar)
+        else:
+            self._risky.pop(customer_id, None)
+        if self.observer is not None:
+            self.observer(customer_id, evaluation, rar, at)
+
     def customers(self) -> list[str]:
         """The ids of the engine's customers, committed or not."""
         return [cid for cid in {*self.store, *self._dirty} if not cid.startswith(RESERVED_PREFIX)]

@@ -134,7 +134,7 @@ def _integer(obj: Mapping[str, Any], field: str, lo: int, hi: int | None = None)
     value = obj.get(field)
     if value is None:
         return None
-    if isinstance(value, float) and abs(value) > MAX_EXACT:
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_EXACT:
         raise _schema(f'field "{field}": {_show(value)} is beyond what the field can mean (at most {MAX_EXACT})')
     if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
         hint = " (numbers must not be quoted)" if isinstance(value, str) else ""

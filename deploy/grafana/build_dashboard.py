@@ -25,6 +25,20 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str, int]] = [
     ),
     ("Consumer lag", "short", [("sum by (topic) (churnwatch_consumer_lag_messages)", "{{topic}}")], "timeseries", 12),
     (
+        "Handled, not yet committed (redelivered after a crash)",
+        "short",
+        [("sum by (topic) (churnwatch_uncommitted_offsets)", "{{topic}}")],
+        "timeseries",
+        12,
+    ),
+    (
+        "Dead letters not sent",
+        "short",
+        [("sum(increase(churnwatch_dead_letter_send_failures_total[1h]))", "last hour")],
+        "timeseries",
+        12,
+    ),
+    (
         "Event-to-alert latency",
         "s",
         [

@@ -89,6 +89,19 @@ class WorkerProcess:
             self.proc.kill()
             self.proc.wait()
 
+    def terminate(self, timeout: float = 20.0) -> bool:
+        """SIGTERM; True when the worker left by itself within ``timeout`` (else it is killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return True
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return False
+
     def get(self, path: str) -> tuple[int, Any]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
@@ -164,10 +177,13 @@ def replay_alerts(events: list[dict[str, Any]], partitions_of: dict[str, int] | 
     """What the worker must publish: the engine over the same input, one engine per partition, no final tick."""
     engines: dict[int, Engine] = {}
     out: list[dict[str, Any]] = []
+    pack = load_pack()
     for raw in events:
         event = parse_line(orjson.dumps(raw))
         p = partitions_of[event.customer_id] if partitions_of else 0
-        engine = engines.setdefault(p, Engine(load_pack(), EngineConfig()))
+        engine = engines.get(p)
+        if engine is None:
+            engine = engines[p] = Engine(pack, EngineConfig())
         out += engine.process(event)
     return out
 

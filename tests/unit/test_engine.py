@@ -253,3 +253,29 @@ def test_a_failing_event_leaves_the_customer_at_its_last_committed_state(monkeyp
     monkeypatch.undo()
     view = e.view("c")
     assert view is not None and view["signals"]["logins_total"] == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4))
+def test_an_engine_recovered_from_its_committed_store_decides_as_if_never_stopped(seed: int, cuts: list[float]) -> None:
+    """What a worker does after a crash or a rebalance: a new engine over the store as last
+    committed (clock included), the events after the commit applied again. Same alerts."""
+    events = _events(customers=20, days=40, seed=seed)
+    whole = engine()
+    expected = [a for ev in events for a in whole.process(ev)]
+    store: dict[str, bytes] = {}
+    current = Engine(PACK, EngineConfig(), store=store)
+    got: list[dict[str, Any]] = []
+    start = 0
+    for cut in sorted(cuts):
+        stop = max(start, int(cut * len(events)))
+        for ev in events[start:stop]:
+            got += current.process(ev)
+        current.commit()
+        current = Engine(PACK, EngineConfig(), store=dict(store))  # the old one is gone
+        store = current.store  # type: ignore[assignment]
+        current.rebuild_index()
+        start = stop
+    for ev in events[start:]:
+        got += current.process(ev)
+    assert got == expected

@@ -94,16 +94,18 @@ def test_event_clock_sigkill_loop_redis_restart_and_restart_without_input(
     """(a) SIGKILL at random moments while processing, restarted each time; (d) Redis stopped and
     started empty mid-stream; (e) restart with no new input: views there at once, Redis reconciled."""
     rng = random.Random(SEED)
-    events = list(generate(SimConfig(customers=300, days=40, seed=SEED, churn_share=0.3)))
+    events = list(generate(SimConfig(customers=600, days=40, seed=SEED, churn_share=0.3)))
     redis = RedisServer(tmp_path).start()
     worker = WorkerProcess(services, "kill", CHURNWATCH_PARTITIONS=PARTITIONS, CHURNWATCH_REDIS_URL=redis.url)
     try:
         worker.start()
-        producer = PacedProducer(worker, events, rate=800)
+        # faster than the worker: a backlog builds, each restart catches up on it (partitions'
+        # clocks then drift apart), and every kill lands while events are being processed
+        producer = PacedProducer(worker, events, rate=5000)
         producer.start()
         kills = 0
-        while producer.is_alive() or kills < 3:
-            time.sleep(rng.uniform(1.0, 4.0))
+        while kills < 4:
+            time.sleep(rng.uniform(0.5, 3.0))
             worker.stop(signal.SIGKILL)
             kills += 1
             if kills == 2:  # (d) Redis goes away while the worker is down, and comes back empty

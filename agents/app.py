@@ -134,6 +134,7 @@ class Worker:
         self.pending_acks: dict[int, list[Callable[[], Any]]] = {}  # by partition, until the next state flush
         self._flushing = asyncio.Lock()
         self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
+        self._caught_up_of: dict[int, Callable[[str], bool]] = {}
         self.pipeline = Pipeline(
             settings,
             self.pack,
@@ -325,18 +326,17 @@ class Worker:
             self.metrics.uncommitted.labels(topic).set(gap)
 
     async def take_partitions(self, assigned: set[int]) -> None:
-        """Engines for the partitions assigned (state recovered); a resync of their Redis view."""
+        """Engines for the partitions assigned (their state recovered), and their views refreshed."""
         for p in set(self.pipeline.engines) - assigned:
             await self.release_partitions({p})
         self.owned = set(assigned)
+        recovered = 0
         for p in sorted(assigned):
             if p not in self.pipeline.engines:
-                self.pipeline.engine(p, self.table.partition_keys(p))
-        log.info(
-            "partitions %s ready: %d customers",
-            sorted(assigned),
-            sum(len(self.pipeline.engines[p].customers()) for p in assigned),
-        )
+                keys = self.table.partition_keys(p)
+                self.pipeline.engine(p, keys)
+                recovered += len(keys)
+        log.info("partitions %s ready (%d keys recovered)", sorted(assigned), recovered)
         await self.refresh_views(assigned)
 
     async def leave(self) -> None:
@@ -396,6 +396,12 @@ class Worker:
 
     def _caught_up(self, partition: int) -> Callable[[str], bool]:
         """Whether a topic's partition has nothing unread (it then holds no watermark back)."""
+        known = self._caught_up_of.get(partition)
+        if known is None:
+            known = self._caught_up_of[partition] = self._make_caught_up(partition)
+        return known
+
+    def _make_caught_up(self, partition: int) -> Callable[[str], bool]:
         consumer: Any = self.app.consumer
 
         def caught_up(topic: str) -> bool:

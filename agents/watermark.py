@@ -29,14 +29,16 @@ class Watermark:
         if seen is None or ts > seen:
             self.latest[topic] = ts
 
-    def idle(self, topic: str, caught_up: Callable[[str], bool]) -> bool:
-        return time.monotonic() - self.arrived.get(topic, 0.0) >= self.idle_seconds and caught_up(topic)
+    def idle(self, topic: str, caught_up: Callable[[str], bool], now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return now - self.arrived.get(topic, 0.0) >= self.idle_seconds and caught_up(topic)
 
     def value(self, caught_up: Callable[[str], bool]) -> float:
         """The lowest latest time of the topics that are not idle (+inf when all are idle)."""
         marks: list[float] = []
+        now = time.monotonic()
         for topic, seen in self.latest.items():
-            if self.idle(topic, caught_up):
+            if self.idle(topic, caught_up, now):
                 continue
             if seen is None:
                 return -math.inf

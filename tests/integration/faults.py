@@ -173,11 +173,14 @@ def wait_for_alerts(bootstrap: str, topic: str, expected: set[str], timeout: flo
 
 
 def wait_caught_up(workers: Sequence[WorkerProcess], timeout: float = 120.0) -> None:
-    """Every worker reports no consumer lag and no rebalance, twice in a row (the lag gauge is 5 s old at most)."""
+    """Every worker reports no consumer lag, every handled offset committed (an offset acknowledged
+    twice would stall commits) and no rebalance, three times in a row (the gauges are 5 s old at most)."""
     deadline = time.monotonic() + timeout
     calm = 0
     while time.monotonic() < deadline:
-        lag = sum(w.metric("churnwatch_consumer_lag_messages") for w in workers)
+        lag = sum(
+            w.metric("churnwatch_consumer_lag_messages") + w.metric("churnwatch_uncommitted_offsets") for w in workers
+        )
         rebalancing = any(w.get("/healthz")[1].get("rebalancing", True) for w in workers)
         owned = sorted(p for w in workers for p in w.get("/healthz")[1].get("partitions", []))
         calm = calm + 1 if lag == 0 and not rebalancing and owned else 0

@@ -9,11 +9,11 @@ state change is lost (those events are delivered again; the event-id de-duplicat
 
 Faust writes a table key's changelog to the partition of the event being processed. Ticks run
 outside any event (wall clock), so each partition's engine writes through a
-:class:`PartitionStore` that names its partition itself. ``StateTable`` records which keys each
-partition holds as the changelog is replayed, so the engines can rebuild their due indexes after
-a recovery. A partition's store answers for that partition's keys only (the memory store is one
-dict for all partitions), and its reserved keys (the engine's clock, the handled offsets of
-``agents.progress``) carry the partition in their name, so partitions never share them.
+:class:`PartitionStore` that names its partition itself. ``StateTable`` tells which keys each
+partition holds, so the engines can rebuild their due indexes after a recovery. A partition's
+store answers for that partition's keys only (the memory store is one dict for all partitions),
+and its reserved keys (the engine's clock, the handled offsets of ``agents.progress``) carry the
+partition in their name, so partitions never share them.
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ Bounds (documented in the README's limits):
 - successful logins: times of the last 35 days, at most ``MAX_LOGINS`` (the oldest beyond it
   are dropped, so ``logins_prev_28d`` saturates for very heavy users);
 - placed orders: time, amount and order-id hash of the orders of the last 90 days and of the
-  last 13 orders, at most ``MAX_ORDERS``; cancellations/refunds seen before their order are
-  remembered (at most ``MAX_CANCELLED``);
-- payment failures: at most ``MAX_FAILURES`` since the last success; chargebacks of 90 days;
+  last 17 orders (13 for the median gap, 4 more for cancellations among them), at most
+  ``MAX_ORDERS``; cancellations/refunds seen before their order are remembered (at most
+  ``MAX_CANCELLED``);
+- payment failures: those of 30 days and every one since the last success (all of them while
+  there is no success yet), at most ``MAX_FAILURES``; chargebacks of 90 days;
 - tickets: ``opened`` times of 14 days; open tickets (at most ``MAX_TICKETS``), resolved ones
   for the allowed lateness; sentiment values of 30 days (at most ``MAX_SENTIMENTS``);
 - event ids for de-duplication: 32-bit hashes of the last ``MAX_SEEN`` events.
@@ -47,6 +49,7 @@ MAX_SEEN = 32
 LOGIN_HORIZON = 35 * DAY
 ORDER_HORIZON = 90 * DAY
 ORDER_GAPS = 12
+ORDER_CANCEL_SPARE = 4  # orders kept beyond the last 13, for cancellations among them
 FAILURE_HORIZON = 30 * DAY
 CHARGEBACK_HORIZON = 90 * DAY
 OPENED_HORIZON = 14 * DAY
@@ -214,13 +217,15 @@ class CustomerState:
         self._trim_orders(clock)
 
     def cancel_order(self, ts: int, order_hash: int, clock: int) -> None:
-        for i, (_t, amount, h) in enumerate(self.orders):
+        for i, (t, amount, h) in enumerate(self.orders):
             if h == order_hash:
                 del self.orders[i]
                 self.orders_total -= 1
                 self.value_total = max(0.0, round(self.value_total - amount, 2))
-                if self.first_order is not None and not self.orders_total:
+                if not self.orders_total:
                     self.first_order = None
+                elif t == self.first_order and i == 0 and self.orders:  # the first order counts nowhere now
+                    self.first_order = self.orders[0][0]
                 return
         if any(h == order_hash for h, _t in self.cancelled):
             return
@@ -228,7 +233,10 @@ class CustomerState:
         self.cancelled = [c for c in self.cancelled if c[1] > clock - ORDER_HORIZON][-MAX_CANCELLED:]
 
     def _trim_orders(self, clock: int) -> None:
-        keep_from = min(len(self.orders) - (ORDER_GAPS + 1), bisect.bisect_right(self.orders, [clock - ORDER_HORIZON]))
+        # the last ORDER_GAPS + 1 placed orders, plus a few more that stand in for the ones a
+        # later cancellation removes (the median gap is then still over ORDER_GAPS gaps)
+        keep = ORDER_GAPS + 1 + ORDER_CANCEL_SPARE
+        keep_from = min(len(self.orders) - keep, bisect.bisect_right(self.orders, [clock - ORDER_HORIZON]))
         keep_from = max(keep_from, len(self.orders) - MAX_ORDERS, 0)
         if keep_from:
             del self.orders[:keep_from]
@@ -240,8 +248,9 @@ class CustomerState:
             bisect.insort(self.failures, ts)
         elif self.last_success is None or ts > self.last_success:
             self.last_success = ts
-        # keep failures of the last 30 days and every failure since the last success
-        floor = clock - FAILURE_HORIZON
+        # keep failures of the last 30 days and every failure since the last success (with no
+        # success yet, every failure: consecutive_payment_failures counts them all)
+        floor = clock - FAILURE_HORIZON if self.last_success is not None else -1
         if self.last_success is not None:
             floor = min(floor, self.last_success)
         cut = bisect.bisect_right(self.failures, floor)

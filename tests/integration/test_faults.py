@@ -11,6 +11,7 @@ to .cache/logs/fault-suite.log.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import signal
@@ -19,14 +20,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from agents.replay import replay
 from agents.topics import ensure_topics, partition_of
+from rules.pack import load_pack
 from streams.simulate import SimConfig, generate
 from tests.integration.faults import (
     Expected,
     PacedProducer,
     RedisServer,
+    canonical,
     check_alerts,
     redis_differences,
     replay_partitions,
@@ -40,6 +45,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
 
 PARTITIONS = "4"
 SEED = int(os.environ.get("CHURNWATCH_FAULT_SEED", str(int(time.time()) % 100_000)))
+# the SIGKILL loop's size; a longer soak: CHURNWATCH_FAULT_CUSTOMERS=2000 CHURNWATCH_FAULT_DAYS=60 ...
+SIZE = {"CUSTOMERS": "600", "DAYS": "40", "KILLS": "4"}
 
 
 def _record(name: str, text: str) -> None:
@@ -94,7 +101,8 @@ def test_event_clock_sigkill_loop_redis_restart_and_restart_without_input(
     """(a) SIGKILL at random moments while processing, restarted each time; (d) Redis stopped and
     started empty mid-stream; (e) restart with no new input: views there at once, Redis reconciled."""
     rng = random.Random(SEED)
-    events = list(generate(SimConfig(customers=600, days=40, seed=SEED, churn_share=0.3)))
+    customers, days, kills_wanted = (int(os.environ.get(f"CHURNWATCH_FAULT_{k}", d)) for k, d in SIZE.items())
+    events = list(generate(SimConfig(customers=customers, days=days, seed=SEED, churn_share=0.3)))
     redis = RedisServer(tmp_path).start()
     worker = WorkerProcess(services, "kill", CHURNWATCH_PARTITIONS=PARTITIONS, CHURNWATCH_REDIS_URL=redis.url)
     try:
@@ -104,7 +112,7 @@ def test_event_clock_sigkill_loop_redis_restart_and_restart_without_input(
         producer = PacedProducer(worker, events, rate=5000)
         producer.start()
         kills = 0
-        while kills < 4:
+        while kills < kills_wanted:
             time.sleep(rng.uniform(0.5, 3.0))
             worker.stop(signal.SIGKILL)
             kills += 1
@@ -118,6 +126,13 @@ def test_event_clock_sigkill_loop_redis_restart_and_restart_without_input(
         partitions = producer.finish()
         wait_caught_up([worker])
         expected = replay_partitions(events, partitions)
+        # the command line gives the same: `churnwatch replay --partitions 4 --no-final-tick`
+        assert partitions == {cid: partition_of(cid, int(PARTITIONS)) for cid in partitions}
+        lines = tmp_path / "events.jsonl"
+        lines.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        out = io.BytesIO()
+        replay([lines], load_pack(), out, partitions=int(PARTITIONS), final_tick=False)
+        assert {a["alert_id"]: canonical(a) for a in map(orjson.loads, out.getvalue().splitlines())} == expected.alerts
         _event_clock_checks(f"sigkill x{kills}", [worker], events, expected, redis)
 
         # (e) restart with no new input; a stale at-risk entry of one of its partitions is removed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from rules.engine import Engine, EngineConfig
@@ -109,3 +111,41 @@ def test_customer_value() -> None:
     # average 100 x (4 orders / 1 year of tenure) x 3 years
     assert s["customer_value"] == pytest.approx(1200.0)
     assert signals_after([login("c", T0)], T0)["customer_value"] is None
+
+
+def _apply_in_order(events: list) -> Engine:  # type: ignore[type-arg]
+    engine = Engine(load_pack(), EngineConfig())  # the default lateness: state trimmed as in production
+    for e in events:
+        engine.apply(e)
+    return engine
+
+
+def test_failures_without_any_success_are_all_consecutive_however_old() -> None:
+    events = [
+        payment("c", T0, kind="charge", amount=9, status="failed"),
+        payment("c", T0 + 60 * DAY, kind="charge", amount=9, status="failed"),
+    ]
+    engine = _apply_in_order(events)
+    view = engine.view("c", T0 + 60 * DAY)
+    assert view is not None
+    assert view["signals"]["consecutive_payment_failures"] == 2
+    assert view["signals"]["payment_failures_30d"] == 1
+    assert "payment_failures" in [r["rule"] for r in view["rules"]]
+
+
+def test_a_cancelled_order_does_not_shorten_the_median_gap_window() -> None:
+    # 15 orders: 7 gaps of 40 days, then 7 of 1 day; the newest but one is cancelled. The median
+    # is over the last 12 gaps of the orders left (6 of 40 days, 5 of 1, 1 of 2): 21 days.
+    gaps = [40.0] * 7 + [1.0] * 7
+    times = [T0]
+    for g in gaps:
+        times.append(times[-1] + g * DAY)
+    events = [order("c", t, f"o{i}", amount=10.0) for i, t in enumerate(times)]
+    events.append(order("c", times[-1] + 1, f"o{len(times) - 2}", status="cancelled"))
+    engine = _apply_in_order(events)
+    view = engine.view("c", times[-1] + 1)
+    assert view is not None
+    placed = [t for i, t in enumerate(times) if i != len(times) - 2][-13:]
+    expected = sorted(b - a for a, b in pairwise(placed))
+    assert len(expected) == 12
+    assert view["signals"]["median_order_gap_days"] == (expected[5] + expected[6]) / 2 / DAY == 21.0

@@ -35,6 +35,14 @@ def _fail(message: str, code: int = 2) -> None:
     "(the input topics' partition count: what a worker with the event clock publishes)",
 )
 @click.option(
+    "--max-memory",
+    "max_memory_mb",
+    type=click.FloatRange(min=1.0),
+    default=512.0,
+    show_default=True,
+    help="MB of events held while sorting the input (more input is sorted in chunks on disk)",
+)
+@click.option(
     "--final-tick/--no-final-tick",
     default=True,
     show_default=True,
@@ -46,6 +54,7 @@ def replay_command(
     out: Path | None,
     tick_seconds: float | None,
     partitions: int,
+    max_memory_mb: float,
     final_tick: bool,
 ) -> None:
     """Run the engine over JSON Lines EVENTS files; write the alerts as JSON Lines.
@@ -75,13 +84,27 @@ def replay_command(
     limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
     if out is None:
         result = replay(
-            events, pack, sys.stdout.buffer, config=config, limits=limits, partitions=partitions, final_tick=final_tick
+            events,
+            pack,
+            sys.stdout.buffer,
+            config=config,
+            limits=limits,
+            partitions=partitions,
+            final_tick=final_tick,
+            max_memory_mb=max_memory_mb,
         )
         sys.stdout.buffer.flush()
     else:
         with out.open("wb") as fh:
             result = replay(
-                events, pack, fh, config=config, limits=limits, partitions=partitions, final_tick=final_tick
+                events,
+                pack,
+                fh,
+                config=config,
+                limits=limits,
+                partitions=partitions,
+                final_tick=final_tick,
+                max_memory_mb=max_memory_mb,
             )
     for bad in result.bad_lines[:100]:
         click.echo(str(bad), err=True)

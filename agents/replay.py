@@ -2,9 +2,9 @@
 
 Reads JSON Lines files (one event a line, with ``"type"``), reports each bad line with file,
 line number and reason and skips it, sorts the events by event time (stable: equal times keep
-file order), runs them through :class:`rules.engine.Engine` with the event clock (a tick at each
-multiple of ``tick_seconds`` crossed, and a final tick at the last event's time) and writes the
-alerts as JSON Lines.
+file order) in bounded memory (``agents.sorted_events``), runs them through
+:class:`rules.engine.Engine` with the event clock (a tick at each multiple of ``tick_seconds``
+crossed, and a final tick at the last event's time) and writes the alerts as JSON Lines.
 """
 
 from __future__ import annotations
@@ -19,26 +19,17 @@ from typing import IO, Any
 
 import orjson
 
+from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events
 from agents.topics import partition_of
 from rules.engine import Engine, EngineConfig
 from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
-from streams.parse import Limits, parse_line
+from streams.parse import Limits
 from streams.timefmt import format_ts_ms
 
-PROGRESS_MIN_EVENTS = 200_000
-
-
-@dataclass(slots=True)
-class BadLine:
-    file: str
-    line: int
-    reason: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}: {self.detail}"
+PROGRESS_MIN_EVENTS = 200_000  # (kept for callers that count events)
+PROGRESS_MIN_BYTES = 50_000_000  # about 200,000 events: a progress bar on a terminal from there
 
 
 @dataclass(slots=True)
@@ -62,23 +53,12 @@ class ReplayResult:
 
 
 def read_events(paths: Iterable[Path], limits: Limits, bad: list[BadLine]) -> list[Event]:
-    """Every good event of the files, sorted by event time (stable)."""
-    events: list[Event] = []
-    for path in paths:
-        with path.open("rb") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    events.append(parse_line(line, limits=limits))
-                except BadInput as exc:
-                    bad.append(BadLine(str(path), number, exc.reason.value, exc.detail))
-    events.sort(key=lambda e: e.ts)  # list.sort is stable
-    return events
+    """Every good event of the files, sorted by event time (stable), as a list (held in memory)."""
+    return list(sorted_events(paths, limits, bad))
 
 
-def _progress(events: list[Event], stream: IO[str]) -> Iterator[Event]:
-    if len(events) < PROGRESS_MIN_EVENTS or not stream.isatty():
+def _progress(events: Iterator[Event], paths: list[Path], stream: IO[str]) -> Iterator[Event]:
+    if not stream.isatty() or sum(p.stat().st_size for p in paths) < PROGRESS_MIN_BYTES:
         yield from events
         return
     from tqdm import tqdm
@@ -96,13 +76,17 @@ def replay(
     progress: IO[str] | None = None,
     partitions: int = 1,
     final_tick: bool = True,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
 ) -> ReplayResult:
     """Replay the files through one engine, or through one engine per partition as a worker with
     the event clock runs them (``partitions``: the input topics' count; customers placed by
-    Kafka's default partitioner), with or without the final tick at the last event's time."""
+    Kafka's default partitioner), with or without the final tick at the last event's time. The
+    input is streamed in event-time order (``agents.sorted_events``): sorting holds at most
+    ``max_memory_mb`` of events, whatever the input's size."""
     started = time.perf_counter()
     result = ReplayResult()
-    events = read_events(paths, limits or Limits(), result.bad_lines)
+    paths = list(paths)
+    events = sorted_events(paths, limits or Limits(), result.bad_lines, max_memory_mb=max_memory_mb)
     engines: dict[int, Engine] = {}
     write = out.write
 
@@ -112,7 +96,7 @@ def replay(
             result.alerts[(alert["status"], alert["tier"])] += 1
             write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
 
-    for event in _progress(events, progress or sys.stderr):
+    for event in _progress(events, paths, progress or sys.stderr):
         p = partition_of(event.customer_id, partitions) if partitions > 1 else 0
         engine = engines.get(p)
         if engine is None:

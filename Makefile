@@ -7,7 +7,7 @@ BIN := .venv/bin
 SERVICES := deploy/local/services.sh
 EXTRAS ?= test,bench,rocksdb
 
-.PHONY: venv up down status lint test test-quick demo bench clean
+.PHONY: venv up down status lint test test-quick demo bench evaluate clean
 
 venv:
 	@deploy/local/venv.sh $(EXTRAS)
@@ -50,6 +50,12 @@ demo: up
 
 bench: up
 	$(BIN)/python -m bench run
+
+# The backtest of the default pack on the public CDNOW sample (no services needed). The sample
+# ships inside the lifetimes package on PyPI, installed by the `evaluate` extra (data file only).
+evaluate: EXTRAS := $(EXTRAS),evaluate
+evaluate: venv
+	$(BIN)/python -m bench.evaluate
 
 clean: down
 	rm -rf .cache .venv churnwatch-data

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
+from agents.gc_tuning import quiet_gc
 from agents.lag import update_lag
 from agents.metrics import Metrics
 from agents.partition_store import PartitionStore, StateTable
@@ -33,7 +33,6 @@ from rules.pack import PackError, load_pack
 from streams.codec import register_codec
 
 log = logging.getLogger("churnwatch")
-GC_THRESHOLDS = (50_000, 20, 100)  # Python's defaults: (700, 10, 10)
 DEAD_LETTER_ATTEMPTS = 5
 
 
@@ -174,13 +173,8 @@ class Worker:
                     await self.emit(out)
 
         @app.task
-        async def quiet_gc() -> None:
-            # Everything loaded at start-up stays: keep it out of the collector's full passes, and
-            # collect the young generation less often (per-event garbage is freed by reference
-            # counting; the cyclic collector's pauses showed up in the event-to-alert p99).
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(*GC_THRESHOLDS)
+        async def tune_gc() -> None:
+            quiet_gc()  # agents.gc_tuning: its pauses showed up in the event-to-alert p99
 
         @app.task
         async def drop_idle_monitor() -> None:

@@ -43,45 +43,51 @@ def _fail(message: str, code: int = 2) -> None:
     help="MB of events held while sorting the input (more input is sorted in chunks on disk)",
 )
 @click.option(
+    "--store",
+    default="memory://",
+    show_default=True,
+    help="where the customers' state is kept: memory:// or rocksdb://[PATH] (a temporary one without PATH)",
+)
+@click.option(
     "--final-tick/--no-final-tick",
     default=True,
     show_default=True,
     help="one more tick at the last event's time (a live worker has no end: --no-final-tick to compare)",
+)
+@click.option(
+    "--model", "model_file", type=click.Path(dir_okay=False, path_type=Path), help="buying model (churnwatch fit)"
 )
 def replay_command(
     events: tuple[Path, ...],
     rules_file: Path | None,
     out: Path | None,
     tick_seconds: float | None,
+    model_file: Path | None,
     partitions: int,
     max_memory_mb: float,
+    store: str,
     final_tick: bool,
 ) -> None:
     """Run the engine over JSON Lines EVENTS files; write the alerts as JSON Lines.
 
     Exit code: 0 all lines good, 1 some bad lines were reported and skipped, 2 usage error.
     """
+    from agents.cli_util import engine_config_of, limits_of, model_or_fail
     from agents.replay import replay
-    from rules.engine import EngineConfig
     from rules.pack import PackError, load_pack
-    from streams.parse import Limits
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         _fail(str(exc))
+    if store != "memory://" and not store.startswith("rocksdb://"):
+        _fail(f"--store must be memory:// or rocksdb://[PATH], not {store!r}")
     try:
         pack = load_pack(rules_file or settings.rules)
     except PackError as exc:
         _fail(str(exc))
-    config = EngineConfig(
-        tick_seconds=tick_seconds or settings.tick_seconds or 86400.0,
-        allowed_lateness=settings.allowed_lateness_seconds,
-        cooldown=settings.cooldown_seconds,
-        expected_lifespan_years=settings.expected_lifespan_years,
-        lost_after_days=settings.lost_after_days,
-    )
-    limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
+    config = engine_config_of(settings, tick_seconds, model_or_fail(model_file, settings))
+    limits = limits_of(settings)
     if out is None:
         result = replay(
             events,
@@ -92,6 +98,7 @@ def replay_command(
             partitions=partitions,
             final_tick=final_tick,
             max_memory_mb=max_memory_mb,
+            store=store,
         )
         sys.stdout.buffer.flush()
     else:
@@ -105,6 +112,7 @@ def replay_command(
                 partitions=partitions,
                 final_tick=final_tick,
                 max_memory_mb=max_memory_mb,
+                store=store,
             )
     for bad in result.bad_lines[:100]:
         click.echo(str(bad), err=True)
@@ -139,6 +147,9 @@ def rules_check(file: Path) -> None:
     for rule in pack.rules:
         guard = f" when {rule.guard.source}" if rule.guard else ""
         comps = " or ".join(f"{c.signal} {c.op} {c.threshold}" for c in rule.comparisons)
+        if rule.graded is not None:
+            g = rule.graded
+            comps += f" (graded: {g.min_weight:g} at {g.threshold:g} to {g.weight:g} at {g.full_at:g})"
         click.echo(f"  {rule.id:<26} weight {rule.weight:>5g}  {comps}{guard}")
 
 
@@ -218,7 +229,20 @@ def simulate_command(
     )
 
 
-COMMANDS: dict[str, click.Command] = {"replay": replay_command, "rules": rules_group, "simulate": simulate_command}
+def _commands() -> dict[str, click.Command]:
+    from agents.cli_backtest import backtest_command
+    from agents.cli_fit import fit_command
+
+    return {
+        "replay": replay_command,
+        "rules": rules_group,
+        "simulate": simulate_command,
+        "fit": fit_command,
+        "backtest": backtest_command,
+    }
+
+
+COMMANDS: dict[str, click.Command] = _commands()
 
 
 @click.group()

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.aligner import Aligner
 from agents.metrics import Metrics
+from agents.model_file import cached_model
 from agents.progress import Progress
 from agents.settings import Clock, Settings
 from agents.watermark import Watermark
@@ -41,6 +42,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         cooldown=settings.cooldown_seconds,
         expected_lifespan_years=settings.expected_lifespan_years,
         lost_after_days=settings.lost_after_days,
+        model=cached_model(settings.model) if settings.model is not None else None,
     )
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from agents.gc_tuning import quiet_gc_during
+from agents.replay_store import close_store, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events
 from agents.topics import partition_of
 from rules.engine import Engine, EngineConfig
@@ -66,6 +68,13 @@ def _progress(events: Iterator[Event], paths: list[Path], stream: IO[str]) -> It
     yield from tqdm(events, file=stream, unit="ev", unit_scale=True, mininterval=0.5, desc="replay")
 
 
+def _partition_store(url: str, partition: int) -> str:
+    """Each partition's engine has its own database under a RocksDB path."""
+    if url.startswith("rocksdb://") and len(url) > len("rocksdb://"):
+        return f"{url.rstrip('/')}/partition-{partition}"
+    return url
+
+
 def replay(
     paths: Iterable[Path],
     pack: RulePack,
@@ -77,17 +86,20 @@ def replay(
     partitions: int = 1,
     final_tick: bool = True,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+    store: str = "memory://",
 ) -> ReplayResult:
     """Replay the files through one engine, or through one engine per partition as a worker with
     the event clock runs them (``partitions``: the input topics' count; customers placed by
     Kafka's default partitioner), with or without the final tick at the last event's time. The
     input is streamed in event-time order (``agents.sorted_events``): sorting holds at most
-    ``max_memory_mb`` of events, whatever the input's size."""
+    ``max_memory_mb`` of events, whatever the input's size. The customers' state is kept in
+    ``store`` (``memory://`` or ``rocksdb://[PATH]``, as the worker's)."""
     started = time.perf_counter()
     result = ReplayResult()
     paths = list(paths)
     events = sorted_events(paths, limits or Limits(), result.bad_lines, max_memory_mb=max_memory_mb)
     engines: dict[int, Engine] = {}
+    stores: dict[int, MutableMapping[str, bytes]] = {}
     write = out.write
 
     def emit(alerts: list[dict[str, Any]]) -> None:
@@ -96,28 +108,34 @@ def replay(
             result.alerts[(alert["status"], alert["tier"])] += 1
             write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
 
-    for event in _progress(events, paths, progress or sys.stderr):
-        p = partition_of(event.customer_id, partitions) if partitions > 1 else 0
-        engine = engines.get(p)
-        if engine is None:
-            engine = engines[p] = Engine(pack, config or EngineConfig())
+    with quiet_gc_during():
         try:
-            alerts = engine.process(event)
-        except BadInput as exc:  # cannot happen for sorted input; kept for safety
-            result.late += 1
-            result.bad_lines.append(BadLine("<sorted input>", 0, exc.reason.value, exc.detail))
-            continue
-        result.events += 1
-        if engine.last_outcome == "duplicate":
-            result.duplicates += 1
-        if alerts:
-            emit(alerts)
-    last = max((e.clock or 0.0 for e in engines.values()), default=0.0)
-    for p in sorted(engines):
-        engine = engines[p]
-        if final_tick:  # at the last event's time (every partition's clock moves there)
-            emit(engine.advance(last) + engine.tick(last))
-        engine.commit()
-    result.customers = sum(len(e.customers()) for e in engines.values())
+            for event in _progress(events, paths, progress or sys.stderr):
+                p = partition_of(event.customer_id, partitions) if partitions > 1 else 0
+                engine = engines.get(p)
+                if engine is None:
+                    stores[p] = open_store(_partition_store(store, p))
+                    engine = engines[p] = Engine(pack, config or EngineConfig(), stores[p])
+                try:
+                    alerts = engine.process(event)
+                except BadInput as exc:  # cannot happen for sorted input; kept for safety
+                    result.late += 1
+                    result.bad_lines.append(BadLine("<sorted input>", 0, exc.reason.value, exc.detail))
+                    continue
+                result.events += 1
+                if engine.last_outcome == "duplicate":
+                    result.duplicates += 1
+                if alerts:
+                    emit(alerts)
+            last = max((e.clock or 0.0 for e in engines.values()), default=0.0)
+            for p in sorted(engines):
+                engine = engines[p]
+                if final_tick:  # at the last event's time (every partition's clock moves there)
+                    emit(engine.advance(last) + engine.tick(last))
+                engine.commit()
+            result.customers = sum(len(e.customers()) for e in engines.values())
+        finally:
+            for kept in stores.values():
+                close_store(kept)
     result.seconds = time.perf_counter() - started
     return result

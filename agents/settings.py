@@ -80,6 +80,7 @@ class Settings(BaseSettings):
 
     # Engine
     rules: Path = Field(DEFAULT_RULES, description="rule pack file (YAML)")
+    model: Path | None = Field(None, description="buying model file (churnwatch fit); unset: model signals are null")
     clock: Clock = Field(Clock.WALL, description="wall or event (contract section 3)")
     tick_seconds: float | None = Field(None, gt=0, description="tick interval; default 60 (wall) or 86400 (event)")
     align_idle_seconds: float = Field(
@@ -145,6 +146,13 @@ class Settings(BaseSettings):
                 "CHURNWATCH_KAFKA_SASL_USERNAME and CHURNWATCH_KAFKA_SASL_PASSWORD are required "
                 f"with CHURNWATCH_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol.value}"
             )
+        if self.model is not None:
+            from agents.model_file import ModelError, cached_model
+
+            try:
+                cached_model(self.model)
+            except ModelError as exc:
+                raise ValueError(f"CHURNWATCH_MODEL: {exc}") from None
         return self
 
     @property

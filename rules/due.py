@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rules.alerts import cooldown_until
-from rules.signals import HOUR, median_order_gap_days
+from rules.model import whole_days
+from rules.pack import RuleHit, RulePack
+from rules.signals import HOUR, MODEL_SIGNALS, median_order_gap_days
 from rules.state import DAY, CustomerState
 
 # signals that grow with time alone, with what they are measured from
@@ -32,6 +35,33 @@ class Crossings:
 
     thresholds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     every_tick: bool = False  # a guard uses a time-dependent signal
+    # graded rules over continuous signals: rule id -> (signal, (threshold, full_at, step)), where its weight changes
+    graded: Mapping[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
+    model: bool = False  # the pack reads a model signal: they change once a day (whole days since the first order)
+
+
+def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
+    """What the due-time index must watch for this pack (``with_model``: the model signals are
+    not null, so they change once a day; without a model they are null, and never change)."""
+    thresholds: dict[str, list[float]] = {}
+    graded: dict[str, tuple[str, tuple[float, float, float]]] = {}
+    every_tick = False
+    for rule in pack.rules:
+        for comp in rule.comparisons:
+            if comp.signal in CONTINUOUS and isinstance(comp.threshold, int | float):
+                thresholds.setdefault(comp.signal, []).append(float(comp.threshold))
+                if rule.graded is not None and rule.graded.full_at > rule.graded.threshold:
+                    graded[rule.id] = (comp.signal, rule.graded.grid())
+                elif rule.graded is not None:  # a falling weight on a growing signal: rare, re-evaluated every tick
+                    every_tick = True
+        if rule.guard is not None and rule.guard.signals & TIME_DEPENDENT:
+            every_tick = True
+    return Crossings(
+        {k: tuple(sorted(set(v))) for k, v in thresholds.items()},
+        every_tick,
+        graded,
+        with_model and bool(pack.signals_used & MODEL_SIGNALS.keys()),
+    )
 
 
 def _first_exit(times: list[int], t: float, width: float, out: list[float]) -> None:
@@ -49,10 +79,34 @@ def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t:
             out.append(when)
 
 
+def _grid_crossing(
+    base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: list[float]
+) -> None:
+    """The next step of a graded rule's grid that the growing signal ``(t - base) / scale`` reaches."""
+    if base is None or scale <= 0:
+        return
+    value = (t - base) / scale
+    threshold, full_at, step = grid  # rising grids only (full_at > threshold): see crossings_for
+    if threshold <= value < full_at:
+        k = math.floor((value - threshold) / step + 1e-9) + 1
+        out.append(max(base + (threshold + k * step) * scale, t + 1e-6))
+
+
 def next_due(
-    s: CustomerState, t: float, crossings: Crossings, *, cooldown: float, lost_after: float, tick: float
+    s: CustomerState,
+    t: float,
+    crossings: Crossings,
+    *,
+    cooldown: float,
+    lost_after: float,
+    tick: float,
+    fired: Iterable[RuleHit] = (),
 ) -> float | None:
-    """The earliest time after ``t`` at which this customer's evaluation can differ."""
+    """The earliest time after ``t`` at which this customer's evaluation can differ.
+
+    ``fired``: the rules that fired at ``t``. A graded rule's weight changes at the next step of
+    its grid only while it fires; one that does not fire can start only when its comparison
+    crosses the threshold or its guard's signals change, which are due times already."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
     out: list[float] = []
@@ -74,6 +128,15 @@ def next_due(
         gap = median_order_gap_days(s, t)
         if gap:
             _crossings(last_order, gap * DAY, th["order_gap_ratio"], t, out)
+    if crossings.graded:
+        for hit in fired:
+            graded = crossings.graded.get(hit.rule)
+            if graded is not None:
+                _graded_due(s, t, graded, last_order, out)
+    if crossings.model:  # model histories are in whole days from the first order (and the first login)
+        for first in (s.first_order, s.first_login):
+            if first is not None and first <= t:
+                out.append(first + (whole_days(t - first) + 1) * DAY)
     if "open_urgent_ticket_hours" in th:
         urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
         if urgent:
@@ -85,6 +148,28 @@ def next_due(
     if s.critical_since is not None and not s.lost:
         out.append(max(s.critical_since + lost_after, t + 1e-6))
     return min(out) if out else None
+
+
+def _graded_due(
+    s: CustomerState,
+    t: float,
+    graded: tuple[str, tuple[float, float, float]],
+    last_order: float | None,
+    out: list[float],
+) -> None:
+    signal, grid = graded
+    if signal == "days_since_last_login":
+        _grid_crossing(s.last_login, DAY, grid, t, out)
+    elif signal == "days_since_last_order":
+        _grid_crossing(last_order, DAY, grid, t, out)
+    elif signal == "order_gap_ratio":
+        gap = median_order_gap_days(s, t)
+        if gap:
+            _grid_crossing(last_order, gap * DAY, grid, t, out)
+    elif signal == "open_urgent_ticket_hours":
+        urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
+        if urgent:
+            _grid_crossing(min(urgent), HOUR, grid, t, out)
 
 
 class DueIndex:

@@ -29,10 +29,11 @@ from typing import Any
 import orjson
 
 from rules.alerts import decide, new_memory
-from rules.due import CONTINUOUS, TIME_DEPENDENT, Crossings, DueIndex, next_due
+from rules.due import DueIndex, crossings_for, next_due
+from rules.model import BuyingModel
 from rules.pack import Evaluation, RulePack
 from rules.scoring import TIER_NAMES, TIER_RANK, nps
-from rules.signals import SIGNALS, SignalConfig, compute_signals, compute_some
+from rules.signals import SIGNALS, SignalConfig, compute_signals, compute_some, needed_model_signals
 from rules.state import DAY, CustomerState, id_hash
 from streams.errors import BadInput, Reason
 from streams.events import Event, Login, Order, Payment, SupportTicket
@@ -52,6 +53,7 @@ class EngineConfig:
     cooldown: float = 7 * DAY
     expected_lifespan_years: float = 3.0
     lost_after_days: float = 30.0
+    model: BuyingModel | None = None  # the buying model of the model signals (None: they are null)
     scan_all: bool = False  # evaluate every customer at every tick (tests: must equal the index)
 
 
@@ -86,7 +88,7 @@ class Engine:
         self.clock: float | None = None
         self.last_outcome = "applied"
         self.evaluations = 0
-        self._signal_config = SignalConfig(self.config.expected_lifespan_years)
+        self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
         self._lost_after = self.config.lost_after_days * DAY
         self._index = DueIndex()
         self._cache: dict[str, tuple[bytes, CustomerState]] = {}  # decoded states of recently written customers
@@ -108,15 +110,8 @@ class Engine:
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._needed = [(name, fn) for name, fn in SIGNALS.items() if name in wanted]
-        thresholds: dict[str, list[float]] = {}
-        every_tick = False
-        for rule in pack.rules:
-            for comp in rule.comparisons:
-                if comp.signal in CONTINUOUS and isinstance(comp.threshold, int | float):
-                    thresholds.setdefault(comp.signal, []).append(float(comp.threshold))
-            if rule.guard is not None and rule.guard.signals & TIME_DEPENDENT:
-                every_tick = True
-        self._crossings = Crossings({k: tuple(sorted(set(v))) for k, v in thresholds.items()}, every_tick)
+        self._model_names = needed_model_signals(wanted)
+        self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
 
@@ -307,7 +302,7 @@ class Engine:
     def _evaluate(self, cid: str, state: CustomerState, t: float, *, from_index: bool) -> dict[str, Any] | None:
         self.evaluations += 1
         # the pack reads only some signals; all of them are computed only when an alert is built
-        signals = compute_some(state, t, self._needed, self._signal_config)
+        signals = compute_some(state, t, self._needed, self._signal_config, self._model_names)
         evaluation = self.pack.evaluate(signals)
         state.alert, alert = decide(
             state.alert,
@@ -328,6 +323,7 @@ class Engine:
             cooldown=self.config.cooldown,
             lost_after=self._lost_after,
             tick=self.config.tick_seconds,
+            fired=evaluation.hits,
         )
         if state.due is not None and (from_index or state.due != old_due):
             self._index.push(state.due, cid)

@@ -30,6 +30,7 @@ Loading is pure given the file's content (hot reload: load again and swap the pa
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import string
@@ -70,7 +71,11 @@ _FLIPPED: dict[str, Callable[[Any, Any], bool]] = {
 OPS: tuple[str, ...] = (*_FLIPPED, "in", "not_in")
 LIST_OPS = frozenset({"in", "not_in"})
 
-RULE_KEYS = frozenset({"id", "weight", "signal", "op", "threshold", "any", "when", "expr", "reason", "description"})
+RULE_KEYS = frozenset(
+    {"id", "weight", "signal", "op", "threshold", "any", "when", "expr", "reason", "description", "graded"}
+)
+GRADED_KEYS = frozenset({"full_at", "step", "min_weight"})
+GRADED_OPS = frozenset({">=", ">", "<=", "<"})
 COMPARISON_KEYS = frozenset({"signal", "op", "threshold"})
 TOP_KEYS = frozenset({"version", "tiers", "rules", "description"})
 REASON_FIELDS = frozenset({"value", "threshold", "signal", "rule", "weight"})
@@ -124,6 +129,30 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
+class Graded:
+    """A graded rule's weight grows with how far its signal is past the threshold: ``min_weight``
+    at the threshold, the rule's full ``weight`` at ``full_at`` and beyond, linearly in between by
+    whole ``step``s (so the weight changes only when the signal crosses a step, which the due-time
+    index can foresee)."""
+
+    threshold: float
+    full_at: float
+    step: float
+    min_weight: float
+    weight: float
+
+    def weight_at(self, value: float) -> float:
+        span = abs(self.full_at - self.threshold)
+        steps = math.floor(abs(value - self.threshold) / self.step + 1e-9)
+        share = min(steps * self.step / span, 1.0)
+        return round(self.min_weight + (self.weight - self.min_weight) * share, 2)
+
+    def grid(self) -> tuple[float, float, float]:
+        """(threshold, full_at, step): the values at which the weight changes."""
+        return self.threshold, self.full_at, self.step
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One rule. ``guard`` is the CEL part checked after a comparison holds: the ``when`` guard;
     for an ``expr`` rule (no comparisons) the whole condition, ``expr`` and ``when`` together.
@@ -139,6 +168,7 @@ class Rule:
     expr: str | None = None
     explain: Comparison | None = None
     description: str = ""
+    graded: Graded | None = None
 
     @property
     def signals(self) -> frozenset[str]:
@@ -152,6 +182,9 @@ class Rule:
     def describe(self) -> str:
         """The condition in one line, as ``rules check`` prints it."""
         text = f"expr {self.expr}" if self.expr is not None else " or ".join(str(c) for c in self.comparisons)
+        if self.graded is not None:
+            g = self.graded
+            text += f" (graded: {_fmt(g.min_weight)} at {_fmt(g.threshold)} to {_fmt(g.weight)} at {_fmt(g.full_at)})"
         return f"{text} when {self.when}" if self.when else text
 
 
@@ -287,8 +320,13 @@ class RulePack:
                     except TypeError:  # a value of the wrong type: the comparison does not hold
                         continue
                     if guard is None or guard(signals):
-                        hits.append(_hit(rule, comp, value))
-                        remaining *= keep
+                        if rule.graded is not None:
+                            weight = rule.graded.weight_at(value)
+                            hits.append(RuleHit(rule.id, weight, comp.signal, value, comp.threshold, None, rule.reason))
+                            remaining *= 1.0 - weight / 100.0
+                        else:
+                            hits.append(_hit(rule, comp, value))
+                            remaining *= keep
                     break
             elif guard is not None and guard(signals):
                 explain = rule.explain
@@ -312,6 +350,12 @@ def _generate(rules: tuple[Rule, ...]) -> _Fast | None:
         env[f"R{r}"] = rule
         env[f"W{r}"] = 1.0 - rule.weight / 100.0
         fire = f"hits.append(Hit(R{r}.id, R{r}.weight, {{sig!r}}, v, {{thr}}, None, R{r}.reason)); remaining *= W{r}"
+        if rule.graded is not None:
+            env[f"GW{r}"] = rule.graded.weight_at
+            fire = (
+                f"w = GW{r}(v); hits.append(Hit(R{r}.id, w, {{sig!r}}, v, {{thr}}, None, R{r}.reason)); "
+                "remaining *= 1.0 - w / 100.0"
+            )
         if rule.guard is not None:
             env[f"G{r}"] = rule.guard.holds
         if not rule.comparisons:
@@ -558,6 +602,10 @@ class _Loader:
         if not isinstance(description, str):
             self.problem(_line(node, "description"), f"{where}: 'description' must be a string")
             ok = False
+        graded: Graded | None = None
+        if "graded" in node:
+            graded = self.graded(node, rule_id, comparisons, weight)
+            ok = ok and graded is not None
         if not ok:
             return None
 
@@ -567,8 +615,43 @@ class _Loader:
         if expr_guard is not None:
             guard = expr_guard if when_guard is None else _both(expr_guard, when_guard)
         return Rule(
-            rule_id, weight, tuple(comparisons), guard, str(reason), line, when, expr, explain, str(description)
+            rule_id, weight, tuple(comparisons), guard, str(reason), line, when, expr, explain, str(description), graded
         )
+
+    def graded(self, node: Any, rule_id: str, comparisons: list[Comparison], weight: float) -> Graded | None:
+        """``graded: {full_at: X, step: S, min_weight: W}`` of a rule with one numeric comparison."""
+        where = f"rule {rule_id!r}: 'graded'"
+        spec, line = node["graded"], _line(node, "graded")
+        if not isinstance(spec, dict):
+            self.problem(line, f"{where} must be a mapping with full_at (and optional step, min_weight)")
+            return None
+        for key in sorted(set(spec) - GRADED_KEYS, key=str):
+            self.problem(_line(spec, key), f"{where}: unknown key {key!r} (full_at, step, min_weight)")
+            return None
+        if len(comparisons) != 1 or comparisons[0].op not in GRADED_OPS or "any" in node:
+            self.problem(line, f"{where} needs one comparison signal/op/threshold with op >=, >, <= or <")
+            return None
+        threshold = comparisons[0].threshold
+        full_at, step, low = spec.get("full_at"), spec.get("step"), spec.get("min_weight", 0)
+        if not _number(full_at) or not _number(threshold):
+            self.problem(line, f"{where}: full_at (a number) is required, with a numeric threshold")
+            return None
+        rising = comparisons[0].op in (">=", ">")
+        if (full_at <= threshold) if rising else (full_at >= threshold):
+            side = "above" if rising else "below"
+            self.problem(_line(spec, "full_at"), f"{where}: full_at must be {side} the threshold {_fmt(threshold)}")
+            return None
+        assert full_at is not None
+        span = abs(float(full_at) - float(threshold))
+        step = span / 100.0 if step is None else step
+        if not _number(step) or not 0 < step <= span:
+            self.problem(_line(spec, "step"), f"{where}: step must be a number in (0, {_fmt(span)}]")
+            return None
+        if not _number(low) or not 0 <= low <= weight:
+            self.problem(_line(spec, "min_weight"), f"{where}: min_weight must be a number in 0..weight")
+            return None
+        assert step is not None and low is not None
+        return Graded(float(threshold), float(full_at), float(step), float(low), weight)
 
     def explanation(self, node: Any, line: int, rule_id: str, expr: Guard | None) -> Comparison | None:
         """The ``signal`` and ``threshold`` an ``expr`` rule's alert shows."""

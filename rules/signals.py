@@ -8,12 +8,24 @@ enough history.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 from statistics import median
 from typing import Any
 
+from rules.model import (
+    EXPECTED_LOGIN_DAYS,
+    EXPECTED_ORDER_DAYS,
+    BuyingModel,
+    History,
+    expected_orders,
+    p_alive,
+    p_order_within,
+    state_history,
+    visit_history,
+)
 from rules.state import DAY, ORDER_GAPS, CustomerState
 
 HOUR = 3600
@@ -22,6 +34,7 @@ HOUR = 3600
 @dataclass(frozen=True, slots=True)
 class SignalConfig:
     expected_lifespan_years: float = 3.0
+    model: BuyingModel | None = None  # the fitted buying model of the model signals (None: they are null)
 
 
 def _count_in(times: list[int], lo: float, hi: float) -> int:
@@ -183,19 +196,71 @@ SIGNALS: dict[str, Callable[[CustomerState, float], Any]] = {
     "logins_total": logins_total,
     "orders_total": orders_total,
 }
-SIGNAL_NAMES: frozenset[str] = frozenset([*SIGNALS, "customer_value"])
+ModelSignalFn = Callable[[BuyingModel, tuple[int, float, float]], float]
+
+
+def _model_signals() -> dict[str, ModelSignalFn]:
+    out: dict[str, ModelSignalFn] = {"p_alive": p_alive}
+    for n in EXPECTED_ORDER_DAYS:
+        out[f"expected_orders_{n}d"] = partial(_with_days, expected_orders, float(n))
+        out[f"p_order_{n}d"] = partial(_with_days, p_order_within, float(n))
+    out["p_alive_visits"] = p_alive
+    for n in EXPECTED_LOGIN_DAYS:
+        out[f"expected_logins_{n}d"] = partial(_with_days, expected_orders, float(n))
+    return out
+
+
+def _with_days(fn: Callable[[BuyingModel, History, float], float], days: float, m: BuyingModel, h: History) -> float:
+    return fn(m, h, days)
+
+
+# signals of the buying model (rules/model.py): null without a model or without a placed order
+# (the visit signals: without the model's visit part or without a successful login)
+MODEL_SIGNALS: dict[str, ModelSignalFn] = _model_signals()
+VISIT_SIGNALS: frozenset[str] = frozenset(n for n in MODEL_SIGNALS if "visits" in n or "logins" in n)
+SIGNAL_NAMES: frozenset[str] = frozenset([*SIGNALS, *MODEL_SIGNALS, "customer_value"])
 SIGNAL_TYPES: dict[str, str] = {name: "number" for name in SIGNAL_NAMES} | {"subscription_status": "string"}
 
 
 SignalFn = Callable[[CustomerState, float], Any]
 
 
+def model_signals(
+    s: CustomerState, t: float, model: BuyingModel | None, names: Iterable[str] = MODEL_SIGNALS
+) -> dict[str, float | None]:
+    """The named model signals: order ones null without a model or a placed order, visit ones
+    without the model's visit part or a successful login."""
+    if model is None:
+        return dict.fromkeys(names)
+    histories: dict[bool, History | None] = {}
+    out: dict[str, float | None] = {}
+    for name in names:
+        visits = name in VISIT_SIGNALS
+        m = model.visits if visits else model
+        if visits not in histories:
+            histories[visits] = (visit_history(s, t) if visits else state_history(s, t)) if m is not None else None
+        h = histories[visits]
+        out[name] = None if m is None or h is None else round(MODEL_SIGNALS[name](m, h), 6)
+    return out
+
+
+def needed_model_signals(names: Iterable[str]) -> tuple[str, ...]:
+    """The model signals among ``names`` (what a pack reads), in a stable order."""
+    return tuple(sorted(set(names) & MODEL_SIGNALS.keys()))
+
+
 def compute_some(
-    s: CustomerState, t: float, functions: list[tuple[str, SignalFn]], config: SignalConfig = SignalConfig()
+    s: CustomerState,
+    t: float,
+    functions: list[tuple[str, SignalFn]],
+    config: SignalConfig = SignalConfig(),
+    model_names: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Only the named signals (the ones a rule pack reads) and ``customer_value``."""
+    """Only the named signals (the ones a rule pack reads), the named model signals and ``customer_value``."""
     out = {name: fn(s, t) for name, fn in functions}
     out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
+    if model_names:
+        out.update(model_signals(s, t, config.model, model_names))
     return out
 
 
@@ -203,4 +268,5 @@ def compute_signals(s: CustomerState, t: float, config: SignalConfig = SignalCon
     """All signals of one customer at time ``t``."""
     out = {name: fn(s, t) for name, fn in SIGNALS.items()}
     out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
+    out.update(model_signals(s, t, config.model))
     return out

@@ -33,7 +33,8 @@ from typing import Any
 
 import orjson
 
-STATE_VERSION = 2  # 2: time lists and order hashes packed as base64; 1 (plain lists) still read
+STATE_VERSION = 3  # 3: first_login appended; 2: time lists and order hashes packed as base64; 1, 2 still read
+V2_FIELDS = 25  # list items of a version 1 or 2 encoding
 DAY = 86400
 
 MAX_LOGINS = 256
@@ -131,6 +132,7 @@ class CustomerState:
         "critical_since",
         "due",
         "failures",
+        "first_login",
         "first_order",
         "last_csat",
         "last_login",
@@ -156,6 +158,7 @@ class CustomerState:
         self.logins: list[int] = []  # successful login times (sorted)
         self.logins_total = 0
         self.last_login: int | None = None
+        self.first_login: int | None = None  # None in states older than version 3 (then: the oldest held login)
         self.orders: list[list[Any]] = []  # [time, amount, order hash] of placed orders (sorted)
         self.orders_total = 0
         self.value_total = 0.0
@@ -197,6 +200,8 @@ class CustomerState:
         self.logins_total += 1
         if self.last_login is None or ts > self.last_login:
             self.last_login = ts
+        if self.first_login is None or ts < self.first_login:
+            self.first_login = ts
         bisect.insort(self.logins, ts)
         cut = bisect.bisect_right(self.logins, clock - LOGIN_HORIZON)
         if cut or len(self.logins) > MAX_LOGINS:
@@ -368,17 +373,19 @@ class CustomerState:
                 self.critical_since,
                 self.lost,
                 self.due,
+                self.first_login,
             ]
         )
 
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
         raw = orjson.loads(data)
-        if raw[0] not in (1, STATE_VERSION):
+        if raw[0] not in (1, 2, STATE_VERSION):
             raise ValueError(
                 f"customer state version {raw[0]} is not supported (this build reads 1 to {STATE_VERSION})"
             )
         s = cls.__new__(cls)
+        s.first_login = raw[V2_FIELDS] if raw[0] >= 3 else None
         (
             _v,
             seen,
@@ -405,7 +412,7 @@ class CustomerState:
             s.critical_since,
             s.lost,
             s.due,
-        ) = raw
+        ) = raw[:V2_FIELDS]
         s.seen = _unpack_hashes(seen)
         s.logins = _unpack_times(logins)
         s.orders = [list(o) for o in zip(_unpack_times(orders[0]), orders[1], _unpack_ints(orders[2]), strict=True)]

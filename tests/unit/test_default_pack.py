@@ -38,13 +38,18 @@ def fired(signals: dict[str, Any]) -> list[str]:
     return [h.rule for h in PACK.evaluate(signals).hits]
 
 
-def test_default_pack_is_the_contract_pack() -> None:
-    assert {r.id: r.weight for r in PACK.rules} == CONTRACT
-    assert [r.id for r in PACK.rules] == list(CONTRACT)
+ADDED = {"first_order_lapse": 80, "order_lapse": 90, "low_expected_orders": 70}  # graded, for shops (issue 14)
+
+
+def test_default_pack_is_the_contract_pack_plus_the_shop_rules() -> None:
+    assert {r.id: r.weight for r in PACK.rules} == CONTRACT | ADDED
+    assert [r.id for r in PACK.rules] == [*CONTRACT, *ADDED]
+    assert all(r.graded is None for r in PACK.rules if r.id in CONTRACT)
+    assert all(r.graded is not None for r in PACK.rules if r.id in ADDED)
     assert (PACK.tiers.watch, PACK.tiers.at_risk, PACK.tiers.critical) == (25, 50, 75)
     assert check_pack(DEFAULT_PACK) == []
     code, text = run_check(DEFAULT_PACK)
-    assert code == 0 and "11 rules" in text
+    assert code == 0 and "14 rules" in text
 
 
 # (rule, signals that fire it, signals that do not): the edge is exactly at the threshold

@@ -237,7 +237,7 @@ BAD_PACK = HEAD + "  - {id: a, weight: 20, signal: no_such_signal, op: '>=', thr
 def test_rules_check_command(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(offline, ["rules", "check", str(DEFAULT_PACK)])
-    assert ok.exit_code == 0 and "11 rules" in ok.output
+    assert ok.exit_code == 0 and "14 rules" in ok.output
     path = tmp_path / "bad.yaml"
     path.write_text(BAD_PACK)
     bad = runner.invoke(offline, ["rules", "check", str(path)])
@@ -251,3 +251,50 @@ def test_a_long_any_list_falls_back_to_the_generic_loop() -> None:
     assert pack._fast is None
     assert fired(pack, last_nps=13) == [("many", "last_nps", 13)]
     assert fired(pack, last_nps=14) == []
+
+
+def test_graded_rules_grow_by_steps_and_show_their_weight() -> None:
+    pack = pack_of(
+        "  - {id: lapse, weight: 80, signal: days_since_last_order, op: '>=', threshold: 30,\n"
+        "     graded: {full_at: 130, step: 10, min_weight: 20}, reason: 'weight {weight} at {value}'}\n"
+        "  - {id: low, weight: 50, signal: p_alive, op: '<=', threshold: 0.5, graded: {full_at: 0}}\n"
+    )
+    weight = {v: pack.evaluate({"days_since_last_order": v}).hits[0].weight for v in (30, 39.9, 40, 85, 130, 500)}
+    assert weight == {30: 20.0, 39.9: 20.0, 40: 26.0, 85: 50.0, 130: 80.0, 500: 80.0}
+    hit = pack.evaluate({"days_since_last_order": 85.0}).hits[0]
+    assert hit.as_dict()["reason"] == "weight 50 at 85" and hit.as_dict()["weight"] == 50
+    assert pack.evaluate({"days_since_last_order": 29.9}).hits == ()
+    assert pack.evaluate({"p_alive": 0.25}).score == 25.0  # halfway from 0.5 down to 0, in hundredths
+    assert pack.evaluate({"p_alive": 0.25, "days_since_last_order": 130}).score == risk_score([25, 80])
+    hits: list[Any] = []
+    pack._evaluate({"p_alive": 0.1, "days_since_last_order": 77}, hits)
+    assert list(pack.evaluate({"p_alive": 0.1, "days_since_last_order": 77}).hits) == hits
+    assert "graded: 20 at 30 to 80 at 130" in pack.rules[0].describe()
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        (
+            "{id: g, weight: 50, signal: p_alive, op: '<=', threshold: 0.5, graded: {full_at: 0.9}}",
+            "full_at must be below",
+        ),
+        (
+            "{id: g, weight: 50, signal: orders_90d, op: '>=', threshold: 2, graded: {full_at: 5, step: 0}}",
+            "step must be",
+        ),
+        (
+            "{id: g, weight: 50, signal: orders_90d, op: '>=', threshold: 2, graded: {full_at: 5, min_weight: 60}}",
+            "min_weight must be",
+        ),
+        (
+            "{id: g, weight: 50, signal: orders_90d, op: '==', threshold: 2, graded: {full_at: 5}}",
+            "needs one comparison",
+        ),
+        ("{id: g, weight: 50, signal: orders_90d, op: '>=', threshold: 2, graded: {upto: 5}}", "unknown key 'upto'"),
+        ("{id: g, weight: 50, signal: orders_90d, op: '>=', threshold: 2, graded: 5}", "must be a mapping"),
+    ],
+)
+def test_graded_rule_problems(rule: str, reason: str) -> None:
+    pack, problems = parse_pack(HEAD + f"  - {rule}\n", "test.yaml")
+    assert pack is None and any(reason in p.reason for p in problems), problems

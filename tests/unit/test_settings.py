@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agents.kafka_config import kafka_python_config
@@ -77,3 +79,17 @@ def test_settings_object_has_every_contract_variable() -> None:
         "CHURNWATCH_MAX_EVENT_BYTES",
     ):
         assert var in names
+
+
+def test_a_bad_model_file_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bad = tmp_path / "model.yaml"
+    bad.write_text("version: 1\nkind: mbgnbd\nparams: {r: 0.5, alpha: 40, a: 0.9}\n")
+    monkeypatch.setenv("CHURNWATCH_MODEL", str(bad))
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "CHURNWATCH_MODEL" in str(info.value) and "params.b must be a positive number" in str(info.value)
+    bad.write_text("version: 1\nkind: mbgnbd\nparams: {r: 0.5, alpha: 40, a: 0.9, b: 1.6}\n")
+    from agents.model_file import cached_model
+
+    cached_model.cache_clear()
+    assert load_settings().model == bad

@@ -65,3 +65,22 @@ def test_replay_in_small_memory_gives_the_same_alerts(tmp_path: Path) -> None:
 
     whole = alerts(512)
     assert whole and alerts(0.5) == whole  # 0.5 MB: about 1,300 events a chunk, four spilled runs
+
+
+def test_replay_with_its_state_in_rocksdb_gives_the_same_alerts(tmp_path: Path) -> None:
+    events = list(generate(SimConfig(customers=80, days=30, seed=8, churn_share=0.5)))
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+
+    def alerts(store: str, partitions: int) -> set[bytes]:
+        out = io.BytesIO()
+        replay([path], load_pack(), out, store=store, partitions=partitions)
+        return {
+            orjson.dumps({k: v for k, v in orjson.loads(x).items() if k != "emitted_at"})
+            for x in out.getvalue().splitlines()
+        }
+
+    memory = alerts("memory://", 1)
+    assert memory and alerts("rocksdb://", 1) == memory  # a temporary database
+    assert alerts(f"rocksdb://{tmp_path / 'state'}", 3) == alerts("memory://", 3)
+    assert (tmp_path / "state" / "partition-2").is_dir()

@@ -57,3 +57,13 @@ def test_version_1_states_still_decode() -> None:
     ]
     old = CustomerState.decode(orjson.dumps(v1))
     assert old.logins == s.logins and old.orders == s.orders and old.opened == s.opened
+
+
+def test_version_2_states_decode_without_the_first_login() -> None:
+    s = _customer()
+    s.add_login(1_789_000_000, 0)
+    v3 = orjson.loads(s.encode())
+    assert v3[0] == 3 and v3[-1] == 1_789_000_000 == CustomerState.decode(s.encode()).first_login
+    v2 = [2, *v3[1:-1]]
+    old = CustomerState.decode(orjson.dumps(v2))
+    assert old.first_login is None and old.logins == s.logins and old.orders == s.orders

@@ -1,0 +1,123 @@
+"""Model signals: a fitted population model of buying, evaluated per customer from its state.
+
+The model is MBG/NBD (Batislam, Denizel and Filiztekin 2007): while alive, a customer orders at
+a Poisson rate λ (Gamma(r, α) across customers); right after *each* order, including the first,
+it drops out for good with probability p (Beta(a, b) across customers). Plain BG/NBD (Fader,
+Hardie and Lee 2005) lets a customer drop out only after a *repeat* order, so a customer who
+bought once and never again has P(alive) = 1 forever: exactly the customers a shop loses most.
+In MBG/NBD they can lapse. ``kind: bgnbd`` is kept for comparison (the evaluation's baseline).
+
+A customer's history is (x, t_x, T) in whole days: x repeat orders (placed orders − 1), t_x the
+days from its first to its last placed order, T the days from its first placed order to now.
+Whole days make the signals change only once a day (at the first order's time of day), so the
+due-time index knows when to re-evaluate; ``churnwatch fit`` uses the very same function.
+
+Pure: no I/O (the model file is read in ``agents/model_file.py``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+from rules.state import DAY, CustomerState
+
+KINDS = ("mbgnbd", "bgnbd")
+EXPECTED_ORDER_DAYS = (30, 90, 180, 365)  # expected_orders_<N>d and p_order_<N>d for these N
+EXPECTED_LOGIN_DAYS = (7, 30, 90)  # expected_logins_<N>d for these N (the visit model)
+
+
+@dataclass(frozen=True, slots=True)
+class BuyingModel:
+    """Fitted parameters (time unit: days) and how they were fitted."""
+
+    kind: str
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float | None = None
+    customers: int = 0
+    visits: BuyingModel | None = None  # the same model fitted to successful logins (optional)
+
+
+History = tuple[int, float, float]  # (x, t_x, T) in days
+
+
+def whole_days(seconds: float) -> float:
+    return float(math.floor(seconds / DAY + 1e-9))
+
+
+def history_of(first: float, last: float, orders: int, t: float) -> History | None:
+    """(x, t_x, T) of a customer whose ``orders`` placed orders go from ``first`` to ``last``."""
+    if orders < 1 or first > t:
+        return None
+    return orders - 1, whole_days(last - first), whole_days(t - first)
+
+
+def state_history(s: CustomerState, t: float) -> History | None:
+    """The customer's history at ``t`` from what the state holds (orders after ``t`` left out)."""
+    if s.first_order is None or not s.orders_total or not s.orders:
+        return None
+    later = len(s.orders) - bisect.bisect_right(s.orders, [t, float("inf")])
+    if later >= len(s.orders):
+        return None
+    return history_of(s.first_order, s.orders[-1 - later][0], s.orders_total - later, t)
+
+
+def visit_history(s: CustomerState, t: float) -> History | None:
+    """The customer's history of successful logins at ``t`` (x = logins − 1, first to last login)."""
+    if not s.logins_total or s.last_login is None:
+        return None
+    later = len(s.logins) - bisect.bisect_right(s.logins, t)
+    if s.last_login <= t:
+        last: float = s.last_login
+    elif later < len(s.logins):
+        last = s.logins[-1 - later]
+    else:
+        return None
+    first = s.first_login if s.first_login is not None else (s.logins[0] if s.logins else last)
+    return history_of(first, last, s.logins_total - later, t)
+
+
+def _ratio_power(m: BuyingModel, x: int, t_x: float, T: float) -> float:
+    return math.exp((m.r + x) * (math.log(m.alpha + T) - math.log(m.alpha + t_x)))
+
+
+def p_alive(m: BuyingModel, h: History) -> float:
+    """P(the customer has not dropped out) given its history."""
+    x, t_x, T = h
+    if m.kind == "bgnbd":
+        if x == 0:
+            return 1.0
+        return 1.0 / (1.0 + m.a / (m.b + x - 1) * _ratio_power(m, x, t_x, T))
+    return 1.0 / (1.0 + m.a / (m.b + x) * _ratio_power(m, x, t_x, T))
+
+
+def p_order_within(m: BuyingModel, h: History, days: float) -> float:
+    """P(at least one order in the next ``days``): alive, and the Poisson clock rings (λ ~ Gamma(r+x, α+T))."""
+    x, _t_x, T = h
+    quiet = math.exp((m.r + x) * (math.log(m.alpha + T) - math.log(m.alpha + T + days)))
+    return p_alive(m, h) * (1.0 - quiet)
+
+
+def expected_orders(m: BuyingModel, h: History, days: float) -> float:
+    """Expected orders in the next ``days`` given the history (the conditional expectation)."""
+    from scipy.special import hyp2f1  # imported on first use: replay and the worker start faster without a model
+
+    x, t_x, T = h
+    z = days / (m.alpha + T + days)
+    shrink = math.exp((m.r + x) * (math.log(m.alpha + T) - math.log(m.alpha + T + days)))
+    if m.kind == "bgnbd":
+        c = m.a + m.b + x - 1
+        lead = c / (m.a - 1)
+        hyp = float(hyp2f1(m.r + x, m.b + x, c, z))
+        odds = m.a / (m.b + x - 1) * _ratio_power(m, x, t_x, T) if x > 0 else 0.0
+    else:
+        c = m.a + m.b + x
+        lead = c / (m.a - 1)
+        hyp = float(hyp2f1(m.r + x, m.b + x + 1, c, z))
+        odds = m.a / (m.b + x) * _ratio_power(m, x, t_x, T)
+    value = lead * (1.0 - hyp * shrink) / (1.0 + odds)
+    return max(value, 0.0) if math.isfinite(value) else 0.0

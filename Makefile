@@ -27,7 +27,8 @@ lint: venv
 	$(BIN)/mypy
 
 # Everything: lint, local Kafka and Redis, unit and integration tests. pytest's "no tests collected"
-# (exit 5) is not a failure. Services this run had to start are stopped at the end (KEEP_SERVICES=1
+# (exit 5) is not a failure. The secured twins (kafka-secure, redis-secure) are started by the
+# tests that need them. Services this run had to start are stopped at the end (KEEP_SERVICES=1
 # keeps them); services that were already running stay up.
 test: lint
 	@before=" $$($(SERVICES) running | tr '\n' ' ') "; \
@@ -35,7 +36,7 @@ test: lint
 	rc=0; $(BIN)/pytest -q || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected (not a failure)"; rc=0; fi; \
 	if [ -z "$${KEEP_SERVICES:-}" ]; then \
-	  for s in kafka redis; do [[ "$$before" == *" $$s "* ]] || $(SERVICES) down $$s; done; \
+	  for s in kafka redis kafka-secure redis-secure; do [[ "$$before" == *" $$s "* ]] || $(SERVICES) down $$s; done; \
 	fi; \
 	exit $$rc
 

@@ -76,7 +76,7 @@ class Worker:
         self.pack_mtime = _mtime(settings)
         self.redis: RedisView | None = None
         if settings.redis_url is not None:
-            self.redis = RedisView(settings.redis_url.get_secret_value())
+            self.redis = RedisView(settings.redis_url.get_secret_value(), ssl_ca_certs=settings.redis_ssl_cafile)
         register_codec()
         self.app = App(
             settings.app_id,

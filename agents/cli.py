@@ -211,12 +211,16 @@ def simulate_command(
                 fh.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
                 count += 1
     else:
+        from agents.preflight import kafka_problem
         from agents.producer import produce_events
 
         try:
             settings = load_settings()
         except SettingsError as exc:
             _fail(str(exc))
+        problem = kafka_problem(settings)
+        if problem:
+            _fail(problem)
         count = produce_events(settings, generate(cfg), rate=rate)
     elapsed = time.perf_counter() - started
     where = str(out) if out is not None else "Kafka"
@@ -279,11 +283,20 @@ def main() -> None:
 
 
 def _prepare_topics(settings: Settings) -> None:
-    """Before a worker starts: create missing topics (unless disabled) and check co-partitioning."""
+    """Before a worker starts: check the connections (a wrong password, CA or protocol stops it here,
+    in one line naming the setting), create missing topics (unless disabled), check co-partitioning."""
     from kafka.errors import KafkaError
 
+    from agents.preflight import kafka_problem, redis_problem
     from agents.topics import co_partitioning_problem, ensure_topics, input_partition_counts
+    from agents.web import exposure_warning
 
+    problem = kafka_problem(settings) or redis_problem(settings)
+    if problem:
+        _fail(problem)
+    warning = exposure_warning(settings)
+    if warning:
+        click.echo(f"churnwatch: warning: {warning}", err=True)
     expected = list(settings.input_topics.values())
     try:
         if settings.create_topics:

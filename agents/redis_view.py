@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import redis
@@ -19,6 +20,9 @@ import redis
 from agents.topics import partition_of
 from rules.pack import Evaluation
 from streams.timefmt import format_ts
+
+if TYPE_CHECKING:
+    from agents.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,33 @@ class Entry:
     updated_at: float
 
 
+def connect(url: str, ssl_ca_certs: Path | str | None = None) -> redis.Redis:
+    """A client for ``url``; with ``rediss://``, TLS verified against ``ssl_ca_certs`` (else the system CAs)."""
+    extra: dict[str, Any] = {}
+    if url.startswith("rediss://") and ssl_ca_certs is not None:
+        extra["ssl_ca_certs"] = str(ssl_ca_certs)
+    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, **extra)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    assert settings.redis_url is not None
+    return connect(settings.redis_url.get_secret_value(), settings.redis_ssl_cafile)
+
+
+def safe_url(url: str) -> str:
+    """The URL for messages: no password (only the user name before the last ``@``), no query."""
+    scheme, sep, rest = url.partition("://")
+    rest = rest.split("?", 1)[0]
+    if "@" in rest:
+        userinfo, _, hostpart = rest.rpartition("@")
+        user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
+        rest = (f"{user}@" if user and "/" not in user else "") + hostpart
+    return f"{scheme}{sep}{rest}"
+
+
 class RedisView:
-    def __init__(self, url: str, *, batch: int = 2000) -> None:
-        self.client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    def __init__(self, url: str, *, batch: int = 2000, ssl_ca_certs: Path | str | None = None) -> None:
+        self.client = connect(url, ssl_ca_certs)
         self.batch = batch
         self.dirty: dict[str, Entry] = {}
         self.failures = 0

@@ -100,12 +100,18 @@ class Settings(BaseSettings):
     lost_after_days: float = Field(30.0, gt=0, description="days in critical before a customer counts as lost")
 
     # Serving
-    redis_url: SecretStr | None = Field(None, description="e.g. redis://localhost:6379/0; unset: no Redis view")
+    redis_url: SecretStr | None = Field(
+        None, description="e.g. redis://localhost:6379/0 or rediss://user:password@host:6380/0; unset: no Redis view"
+    )
+    redis_ssl_cafile: Path | None = Field(None, description="CA bundle to verify Redis over TLS (rediss://)")
     redis_flush_seconds: float = Field(1.0, gt=0, description="how often the Redis view is written (batched)")
     web_port: int = Field(6066, ge=1, le=65535, description="HTTP port of the worker")
     web_bind: str = Field("0.0.0.0", description="HTTP bind address")
     web_host: str = Field("", description="host name other workers use to reach this one (default: the hostname)")
     api_token: SecretStr | None = Field(None, description="bearer token required by the HTTP API (not /healthz)")
+    api_token_file: Path | None = Field(
+        None, description="file holding the bearer token (a mounted secret); instead of CHURNWATCH_API_TOKEN"
+    )
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
     faust_metrics: bool = Field(
         False, description="also export Faust's own sensor as churnwatch_faust_* (costs about 10% of throughput)"
@@ -116,6 +122,24 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if not self.store.startswith(("memory://", "rocksdb://")):
             raise ValueError("CHURNWATCH_STORE must be memory:// or rocksdb://")
+        if self.api_token_file is not None:
+            if self.api_token is not None:
+                raise ValueError("set CHURNWATCH_API_TOKEN or CHURNWATCH_API_TOKEN_FILE, not both")
+            try:
+                token = self.api_token_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(
+                    f"CHURNWATCH_API_TOKEN_FILE: cannot read {self.api_token_file}: {exc.__class__.__name__}"
+                ) from None
+            if not token:
+                raise ValueError(f"CHURNWATCH_API_TOKEN_FILE: {self.api_token_file} is empty")
+            self.api_token = SecretStr(token)
+        if self.api_token is not None and not self.api_token.get_secret_value().strip():
+            self.api_token = None  # an empty variable means no token (and the start-up warning says so)
+        for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "redis_ssl_cafile"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"CHURNWATCH_{name.upper()}: no such file: {path}")
         sasl = self.kafka_security_protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
         if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
             raise ValueError(
@@ -159,7 +183,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            field = ".".join(str(p) for p in err["loc"])
+            if not field:  # a check across settings: its message names the variables
+                lines.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
             var = field.upper() if field.upper().startswith("CHURNWATCH_") else f"CHURNWATCH_{field.upper()}"
             lines.append(f"{var}: {err['msg']}")
         raise SettingsError("bad setting(s):\n  " + "\n  ".join(lines)) from None

@@ -2,12 +2,16 @@
 
 ``/customers/{id}`` is routed by Faust to the worker that owns the customer's partition;
 ``/at-risk`` answers from this worker's partitions; ``/metrics`` and ``/healthz`` are open, the
-rest needs ``Authorization: Bearer <CHURNWATCH_API_TOKEN>`` when a token is set.
+rest needs ``Authorization: Bearer <token>`` when a token is set (``CHURNWATCH_API_TOKEN`` or the
+file ``CHURNWATCH_API_TOKEN_FILE``). The scheme name is case-insensitive (RFC 9110); tokens are
+compared in constant time (as SHA-256 digests, so not even their length shows).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,22 +21,59 @@ from rules.scoring import TIER_NAMES, TIER_RANK
 
 if TYPE_CHECKING:
     from agents.app import Worker
+    from agents.settings import Settings
 
 MAX_LIMIT = 1000
 
 
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(settings: Settings) -> str | None:
+    """A warning when the HTTP API is reachable from other hosts and no token protects it."""
+    if settings.api_token is not None or _loopback(settings.web_bind):
+        return None
+    return (
+        f"the HTTP API binds {settings.web_bind}:{settings.web_port} (CHURNWATCH_WEB_BIND) without a token: "
+        "anyone who reaches the port can read customer data; set CHURNWATCH_API_TOKEN_FILE or CHURNWATCH_API_TOKEN"
+    )
+
+
+def bearer_token(header: str) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header; the scheme name in any case."""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip().encode()
+
+
+def token_matches(given: bytes | None, expected_digest: bytes) -> bool:
+    """Constant-time comparison of digests (equal length whatever was sent)."""
+    if given is None:
+        return False
+    return hmac.compare_digest(hashlib.sha256(given).digest(), expected_digest)
+
+
 def register_views(worker: Worker) -> None:
     app, pipeline, settings = worker.app, worker.pipeline, worker.settings
-    token = settings.api_token.get_secret_value().encode() if settings.api_token else None
+    digest = hashlib.sha256(settings.api_token.get_secret_value().encode()).digest() if settings.api_token else None
 
     def denied(web: Any, request: Any) -> Any | None:
-        if token is None:
+        if digest is None:
             return None
-        header = request.headers.get("Authorization", "")
-        given = header[7:].encode() if header.startswith("Bearer ") else b""
-        if hmac.compare_digest(given, token):
+        if token_matches(bearer_token(request.headers.get("Authorization", "")), digest):
             return None
-        return web.json({"error": "unauthorized", "detail": "send Authorization: Bearer <token>"}, status=401)
+        return web.json(
+            {"error": "unauthorized", "detail": "send Authorization: Bearer <token>"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="churnwatch"'},
+        )
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=worker.table, match_info="customer_id")

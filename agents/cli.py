@@ -7,9 +7,11 @@ commands) goes to the Faust app's command line, which lists our commands too.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -88,11 +90,12 @@ def replay_command(
         _fail(str(exc))
     config = engine_config_of(settings, tick_seconds, model_or_fail(model_file, settings))
     limits = limits_of(settings)
-    if out is None:
+    sink: Any = out.open("wb") if out is not None else contextlib.nullcontext(sys.stdout.buffer)
+    with sink as fh:
         result = replay(
             events,
             pack,
-            sys.stdout.buffer,
+            fh,
             config=config,
             limits=limits,
             partitions=partitions,
@@ -100,20 +103,7 @@ def replay_command(
             max_memory_mb=max_memory_mb,
             store=store,
         )
-        sys.stdout.buffer.flush()
-    else:
-        with out.open("wb") as fh:
-            result = replay(
-                events,
-                pack,
-                fh,
-                config=config,
-                limits=limits,
-                partitions=partitions,
-                final_tick=final_tick,
-                max_memory_mb=max_memory_mb,
-                store=store,
-            )
+        fh.flush()
     for bad in result.bad_lines[:100]:
         click.echo(str(bad), err=True)
     if len(result.bad_lines) > 100:

@@ -23,8 +23,10 @@ alert to publish, if any:
 The alert is the dict of contract section 6 without ``emitted_at`` (the adapter adds it):
 
 - ``alert_id``: the first 32 hex digits of SHA-256 over the JSON array [customer_id, status, tier,
-  previous_tier, event_time]: the same input gives the same id, two different alerts different ids (a
-  customer cannot get two alerts with the same transition at the same time);
+  previous_tier, event_time, [risk_score, rules, signals, revenue_at_risk]]: the same input gives
+  the same id, and an id never stands for two contents. (With the wall clock, the same transition
+  at the same time can be decided twice on different evidence, e.g. when a crash makes two topics'
+  events arrive in another order: those are two alerts, with two ids.)
 - ``event_time``: RFC 3339 UTC ``Z``, with milliseconds only when ``t`` has a fraction;
 - ``risk_score``: the evaluation's (rounded) score; ``rules``: its hits (for ``resolved``, the
   rules still firing below the watch threshold, usually none);
@@ -68,12 +70,18 @@ def _fired(memory: Sequence[Any]) -> list[float | None]:
     return list(times)
 
 
-def alert_id(customer_id: str, status: str, tier: str, previous_tier: str, event_time: str) -> str:
-    """Deterministic: the same customer, transition and time give the same id (32 hex digits).
+def alert_id(
+    customer_id: str, status: str, tier: str, previous_tier: str, event_time: str, evidence: Any = None
+) -> str:
+    """Deterministic: the same customer, transition, time and evidence (score, rules, signals) give
+    the same id (32 hex digits); an alert that differs in anything but ``emitted_at`` gets another.
 
-    The fields are hashed as a JSON array, so no customer id can shift a field boundary."""
-    text = orjson.dumps([customer_id, status, tier, previous_tier, event_time])
-    return hashlib.sha256(text).hexdigest()[:32]
+    The fields are hashed as a JSON array (keys sorted), so no customer id can shift a field
+    boundary."""
+    fields: list[Any] = [customer_id, status, tier, previous_tier, event_time]
+    if evidence is not None:
+        fields.append(evidence)
+    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 def _display(value: Any) -> Any:
@@ -104,18 +112,23 @@ def build_alert(
         signals = signals()
     if customer_value is None:
         customer_value = signals.get("customer_value")
+    rules = [{**hit.as_dict(), "value": _display(hit.value)} for hit in evaluation.hits]
+    shown = {k: _display(v) for k, v in signals.items()}
+    rar = revenue_at_risk(customer_value, evaluation.score)
     return {
         "schema_version": SCHEMA_VERSION,
-        "alert_id": alert_id(customer_id, status, tier, previous_tier, event_time),
+        "alert_id": alert_id(
+            customer_id, status, tier, previous_tier, event_time, [evaluation.score, rules, shown, rar]
+        ),
         "customer_id": customer_id,
         "status": status,
         "tier": tier,
         "previous_tier": previous_tier,
         "risk_score": evaluation.score,
         "event_time": event_time,
-        "rules": [{**hit.as_dict(), "value": _display(hit.value)} for hit in evaluation.hits],
-        "signals": {k: _display(v) for k, v in signals.items()},
-        "revenue_at_risk": revenue_at_risk(customer_value, evaluation.score),
+        "rules": rules,
+        "signals": shown,
+        "revenue_at_risk": rar,
     }
 
 

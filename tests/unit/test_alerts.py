@@ -219,3 +219,15 @@ def test_signals_may_be_computed_only_when_an_alert_is_built() -> None:
     assert alert["revenue_at_risk"] == 150.0 and calls == [1]
     memory, alert = decide(memory, ev("watch"), customer_id="c", t=T0 + 1, cooldown=COOLDOWN, signals=compute)
     assert alert is None and calls == [1]  # nothing published: not computed
+
+
+def test_an_alert_id_never_stands_for_two_contents() -> None:
+    """The same transition at the same time, decided on other evidence, is another alert."""
+
+    def fire(signals: dict[str, Any]) -> dict[str, Any]:
+        _, alert = decide(new_memory(), ev("watch"), customer_id="c-1", t=T0, cooldown=COOLDOWN, signals=signals)
+        assert alert is not None
+        return alert
+
+    a, b, again = fire({"logins_7d": 3}), fire({"logins_7d": 2}), fire({"logins_7d": 3})
+    assert a["alert_id"] != b["alert_id"] and a["alert_id"] == again["alert_id"]

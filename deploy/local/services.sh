@@ -96,6 +96,22 @@ kafka_jars() {
   say "Kafka jars ready in $(since "$t0") s"
 }
 
+broker_storage_props() { # DATA_DIR AUTO_CREATE_TOPICS: what both local brokers share
+  cat <<PROPS
+log.dirs=$1
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=$2
+log.retention.hours=168
+log.segment.bytes=67108864
+PROPS
+}
+
 kafka_config() {
   mkdir -p "$KAFKA_HOME/data"
   cat >"$KAFKA_HOME/server.properties" <<PROPS
@@ -108,17 +124,7 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=$KAFKA_HOME/data
-num.partitions=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
-log.retention.hours=168
-log.segment.bytes=67108864
+$(broker_storage_props "$KAFKA_HOME/data" true)
 PROPS
 }
 
@@ -260,17 +266,7 @@ ssl.truststore.type=PKCS12
 ssl.truststore.location=$SECURE/truststore.p12
 ssl.truststore.password=$(cat "$SECURE/keystore.password")
 ssl.client.auth=none
-log.dirs=$SKAFKA_HOME/data
-num.partitions=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-log.retention.hours=168
-log.segment.bytes=67108864
+$(broker_storage_props "$SKAFKA_HOME/data" false)
 PROPS
   )
 }

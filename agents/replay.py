@@ -128,11 +128,11 @@ def replay(
                 if alerts:
                     emit(alerts)
             last = max((e.clock or 0.0 for e in engines.values()), default=0.0)
-            for p in sorted(engines):
-                engine = engines[p]
-                if final_tick:  # at the last event's time (every partition's clock moves there)
-                    emit(engine.advance(last) + engine.tick(last))
-                engine.commit()
+            for p in sorted(engines):  # the final tick at the last event's time, in every partition
+                if final_tick:
+                    emit(engines[p].finish(last))
+                else:
+                    engines[p].commit()
             result.customers = sum(len(e.customers()) for e in engines.values())
         finally:
             for kept in stores.values():

@@ -291,9 +291,11 @@ class Engine:
                 alerts.append(alert)
         return alerts
 
-    def finish(self) -> list[dict[str, Any]]:
-        """The final tick of a replay, at the last event's time."""
-        alerts = self.tick(self.clock) if self.clock is not None else []
+    def finish(self, t: float | None = None) -> list[dict[str, Any]]:
+        """The final tick of a replay at ``t`` (default: the last event's time), after the ticks
+        the clock crosses on its way there; then everything is committed."""
+        at = self.clock if t is None else t
+        alerts = [] if at is None else self.advance(at) + self.tick(at)
         self.commit()
         return alerts
 

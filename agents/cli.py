@@ -1,8 +1,6 @@
-"""The ``churnwatch`` console script: Faust's command line for our app, plus our commands.
-
-``replay``, ``rules check`` and ``simulate`` are plain click commands that need no broker; they
-run without importing Faust so they start fast. Everything else (``worker`` and Faust's own
-commands) goes to the Faust app's command line, which lists our commands too.
+"""The commands ``replay``, ``rules check`` and ``simulate`` (``fit`` and ``backtest`` live in their
+own modules): plain click commands that need no broker and start without importing Faust.
+The ``churnwatch`` group in front of them, and of Faust's ``worker``, is :mod:`agents.cli_main`.
 """
 
 from __future__ import annotations
@@ -245,31 +243,10 @@ for _command in COMMANDS.values():
 
 
 def main() -> None:
-    """Entry point of the ``churnwatch`` console script."""
-    argv = sys.argv[1:]
-    if argv and argv[0] in COMMANDS:
-        offline.main(args=argv, prog_name="churnwatch")
-        return
-    from faust.cli.faust import cli
+    """Entry point of the ``churnwatch`` console script (agents.cli_main: our group in front of Faust)."""
+    from agents.cli_main import main as cli_main
 
-    from agents.app import create_app
-
-    for command in COMMANDS.values():
-        cli.add_command(command)
-    try:
-        settings = load_settings()
-        if argv and argv[0] == "worker":
-            _prepare_topics(settings)
-        app = create_app(settings)
-    except SettingsError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # a start-up failure: say what and stop, no traceback wall
-        from rules.pack import PackError
-
-        if isinstance(exc, PackError):
-            _fail(str(exc))
-        raise
-    app.main()
+    cli_main()
 
 
 def _prepare_topics(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -178,8 +179,16 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the settings, or raise :class:`SettingsError` with a readable message."""
+    return load_settings_as(Settings, **overrides)
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings_as(cls: type[S], **overrides: object) -> S:
+    """:func:`load_settings` for a class that adds settings (``churnwatch notify``'s)."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

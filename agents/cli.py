@@ -206,7 +206,7 @@ def simulate_command(
             settings = load_settings()
         except SettingsError as exc:
             _fail(str(exc))
-        problem = kafka_problem(settings)
+        problem = kafka_problem(settings) or wall_clock_problem(settings, end_ts, days)
         if problem:
             _fail(problem)
         count = produce_events(settings, generate(cfg), rate=rate)
@@ -214,6 +214,26 @@ def simulate_command(
     where = str(out) if out is not None else "Kafka"
     click.echo(
         f"simulate: {count} events for {customers} customers over {days} days to {where} in {elapsed:.1f} s", err=True
+    )
+
+
+def wall_clock_problem(settings: Settings, end_ts: float, days: int) -> str | None:
+    """simulate to the topics: a worker on the wall clock dead-letters events older than the allowed
+    lateness (and newer than its clock plus the skew), so history it cannot take is refused here."""
+    from agents.settings import Clock
+
+    if settings.clock is not Clock.WALL:
+        return None
+    now = time.time()
+    oldest = end_ts - days * 86400.0
+    lateness = settings.allowed_lateness_seconds
+    if oldest >= now - lateness - 120 and end_ts <= now + settings.max_future_skew_seconds:
+        return None
+    return (
+        f"simulate: {days} days of history ending {'now' if abs(end_ts - now) < 60 else 'at --end'} would mostly be "
+        f"dead-lettered as too_late by a worker on the wall clock (CHURNWATCH_CLOCK=wall takes events at most "
+        f"{lateness / 86400:g} days old, CHURNWATCH_ALLOWED_LATENESS_SECONDS): run the worker and simulate with "
+        f"CHURNWATCH_CLOCK=event, or give --days {max(1, int(lateness // 86400))} or fewer with --end now"
     )
 
 

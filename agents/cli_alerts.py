@@ -192,6 +192,7 @@ def read_topic(follow: bool, idle_ms: int = 1500) -> Iterator[dict[str, Any]]:
 @click.option("--status", "statuses", multiple=True, type=click.Choice(["firing", "resolved"]), help="only this status")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="show at most N rows (the summary counts all)")
 @click.option("--no-summary", is_flag=True, help="leave out the summary")
+@click.option("--count", is_flag=True, help="print only the number of (matching) alerts")
 def alerts_command(
     files: tuple[Path, ...],
     follow: bool,
@@ -201,6 +202,7 @@ def alerts_command(
     statuses: tuple[str, ...],
     limit: int | None,
     no_summary: bool,
+    count: bool,
 ) -> None:
     """Show alerts as a table: from FILES (replay's JSON Lines, - for stdin) or the alerts topic.
 
@@ -209,15 +211,22 @@ def alerts_command(
     """
     if files and follow:
         fail("--follow reads the alerts topic: give no FILES with it")
+    if count and follow:
+        fail("--count counts what is there: not with --follow")
     for file in files:
         if str(file) != "-" and not file.is_file():
             fail(f"{file}: no such file")
     keep = Filter(frozenset(tiers), frozenset(rules), frozenset(customers), frozenset(statuses))
-    source = read_files(files) if files else read_topic(follow)
+    source: Iterable[dict[str, Any]] = read_files(files) if files else read_topic(follow)
+    if not files and not follow:  # partitions come one after the other: put them in event-time order
+        source = sorted(source, key=lambda a: (str(a.get("event_time")), str(a.get("customer_id"))))
     out: TextIO = sys.stdout
     color = out.isatty()
     summary = Summary()
     shown = 0
+    if count:
+        click.echo(str(sum(1 for alert in source if keep(alert))))
+        return
     try:
         if follow:  # rows as they come, at the columns' default widths
             widths = [max(w, len(h)) for h, _, w, _ in COLUMNS]

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         False, description="also export Faust's own sensor as churnwatch_faust_* (costs about 10% of throughput)"
     )
     data_dir: Path = Field(Path("churnwatch-data"), description="worker data directory (RocksDB state)")
+    dead_letter_warn_share: float = Field(
+        0.2, gt=0, le=1, description="log a warning when this share of the input of an interval is dead-lettered"
+    )
+    dead_letter_warn_seconds: float = Field(
+        60.0, ge=1, description="the interval of that warning (at most one per interval)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -156,6 +156,7 @@ def rules_check(file: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write JSON Lines here, not to Kafka")
 @click.option("--rate", type=click.FloatRange(min=0), default=0.0, help="events/s to Kafka (0: as fast as possible)")
 @click.option("--prefix", default="c-", show_default=True, help="customer id prefix")
+@click.option("--force", is_flag=True, help="send history a wall-clock worker may dead-letter as too_late")
 def simulate_command(
     customers: int,
     days: int,
@@ -166,6 +167,7 @@ def simulate_command(
     out: Path | None,
     rate: float,
     prefix: str,
+    force: bool = False,
 ) -> None:
     """Realistic synthetic traffic, to the input topics or (--out) to a JSON Lines file."""
     import orjson
@@ -206,7 +208,7 @@ def simulate_command(
             settings = load_settings()
         except SettingsError as exc:
             _fail(str(exc))
-        problem = kafka_problem(settings) or wall_clock_problem(settings, end_ts, days)
+        problem = kafka_problem(settings) or (None if force else wall_clock_problem(settings, end_ts, days))
         if problem:
             _fail(problem)
         count = produce_events(settings, generate(cfg), rate=rate)
@@ -230,10 +232,11 @@ def wall_clock_problem(settings: Settings, end_ts: float, days: int) -> str | No
     if oldest >= now - lateness - 120 and end_ts <= now + settings.max_future_skew_seconds:
         return None
     return (
-        f"simulate: {days} days of history ending {'now' if abs(end_ts - now) < 60 else 'at --end'} would mostly be "
-        f"dead-lettered as too_late by a worker on the wall clock (CHURNWATCH_CLOCK=wall takes events at most "
-        f"{lateness / 86400:g} days old, CHURNWATCH_ALLOWED_LATENESS_SECONDS): run the worker and simulate with "
-        f"CHURNWATCH_CLOCK=event, or give --days {max(1, int(lateness // 86400))} or fewer with --end now"
+        f"simulate: a worker on the wall clock (CHURNWATCH_CLOCK=wall) dead-letters as too_late every event more "
+        f"than {lateness / 86400:g} days (CHURNWATCH_ALLOWED_LATENESS_SECONDS) behind the latest events it has seen, "
+        f"and these {days} days of history reach further back: run the worker and simulate with "
+        f"CHURNWATCH_CLOCK=event, give --days {max(1, int(lateness // 86400))} or fewer with --end now, or --force "
+        f"(a worker that has seen no newer event takes the history in time order)"
     )
 
 

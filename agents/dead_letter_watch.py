@@ -49,8 +49,9 @@ class DeadLetterWatch:
         if reason == Reason.TOO_LATE and self.settings.clock is Clock.WALL:
             days = self.settings.allowed_lateness_seconds / 86400
             hint = (
-                f"this worker runs on the wall clock and takes events at most {days:g} days old "
-                "(CHURNWATCH_ALLOWED_LATENESS_SECONDS): send history with CHURNWATCH_CLOCK=event, or replay it"
+                f"this worker runs on the wall clock and takes events at most {days:g} days behind the latest it has "
+                "seen (CHURNWATCH_ALLOWED_LATENESS_SECONDS): send history to a worker with CHURNWATCH_CLOCK=event, "
+                "or replay it"
             )
         return (
             f"{dead:.0f} of {new_events:.0f} input messages ({100 * dead / new_events:.0f}%) went to the dead-letter "

@@ -45,10 +45,33 @@ def churnwatch_version() -> str:
         return "unknown"
 
 
+# Faust's own commands, reachable as before (`churnwatch tables`) and as `churnwatch faust tables`; not listed
+FAUST_COMMANDS = ("agents", "clean-versions", "completion", "livecheck", "model", "models", "reset", "send", "tables")
+
+
 class _Ordered(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = super().list_commands(ctx)
         return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in FAUST_COMMANDS:
+            return _faust_passthrough(cmd_name)
+        return command
+
+
+def _faust_passthrough(name: str) -> click.Command:
+    @click.command(
+        name,
+        hidden=True,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+    )
+    @click.argument("faust_args", nargs=-1, type=click.UNPROCESSED)
+    def passthrough(faust_args: tuple[str, ...]) -> None:
+        run_faust([name, *faust_args])
+
+    return passthrough
 
 
 @click.group(
@@ -191,11 +214,17 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``churnwatch`` console script."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=args, prog_name="churnwatch", standalone_mode=True)
+        cli.main(args=args, prog_name="churnwatch", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: click's message, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("", err=True)
+        sys.exit(130)
     except OSError as exc:  # a file the user named: one line, not a traceback
         if exc.filename is None:
             raise
         click.echo(f"churnwatch: {exc.filename}: {exc.strerror or exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)

@@ -97,8 +97,10 @@ async def post_once(
         ) as resp:
             await resp.read()
             status = resp.status
-            if status < 400:
+            if 200 <= status < 300:
                 return status
+            if status < 400:  # a redirect is not an acceptance, and following one could leak the body
+                raise Rejected(f"http_{status}", f"HTTP {status}: redirects are not followed; use the final URL")
             if status in RETRY_STATUSES:
                 after = retry_after_seconds(resp.headers.get("Retry-After")) if status in (429, 503) else None
                 raise Retryable(f"http_{status}", f"HTTP {status} {resp.reason or ''}".strip(), after)

@@ -166,6 +166,8 @@ def test_delivery_retries_5xx_honours_retry_after_and_times_out() -> None:
             return (200, {}, 1.0) if attempt == 1 else (200, {}, 0.0)
         if path == "/bad":
             return 400, {}, 0.0
+        if path == "/moved":
+            return 301, {"Location": "http://elsewhere.example.com/"}, 0.0
         return 503, {}, 0.0
 
     with Receiver(plan) as rx:
@@ -178,6 +180,8 @@ def test_delivery_retries_5xx_honours_retry_after_and_times_out() -> None:
         assert slow.ok and slow.attempts == 2
         bad = _deliver(rx.url("/bad"))
         assert not bad.ok and bad.attempts == 1 and bad.reason == "rejected" and "400" in bad.detail
+        moved = _deliver(rx.url("/moved"))
+        assert not moved.ok and moved.attempts == 1 and "redirects are not followed" in moved.detail
         down = _deliver(rx.url("/down-secret-path"), max_attempts=3)
         assert not down.ok and down.attempts == 3 and down.reason == "retries_exhausted" and "503" in down.detail
         closed = _deliver("http://127.0.0.1:9/closed-secret-path", max_attempts=2)
@@ -185,3 +189,29 @@ def test_delivery_retries_5xx_honours_retry_after_and_times_out() -> None:
         for request in rx.requests:
             assert request["headers"]["Idempotency-Key"] == "k1"
             assert request["headers"]["Authorization"] == "Bearer sekrit-token"
+
+
+def test_notify_check_shows_routes_without_secrets_and_refuses_a_bad_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    churnwatch = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "churnwatch"
+    env = {**os.environ, "HOOK": "zz-secret-hook-path", "TOKEN": "zz-secret-token"}
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "routes:\n  - name: crm\n    url: https://crm.example.com/${HOOK}\n"
+        "    headers: {Authorization: 'Bearer ${TOKEN}'}\n    match: {tier: critical}\n"
+    )
+    proc = subprocess.run(
+        [str(churnwatch), "notify", "--check", "--routes", str(good)], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "route crm: json to https://crm.example.com/…" in proc.stderr and "OK, 1 route(s)" in proc.stderr
+    assert "zz-secret" not in proc.stdout + proc.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("routes:\n  - name: crm\n    url: https://crm.example.com/${NOT_SET_ANYWHERE}\n")
+    proc = subprocess.run(
+        [str(churnwatch), "notify", "--check", "--routes", str(bad)], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"churnwatch: {bad}:2: route 'crm': environment variable NOT_SET_ANYWHERE is not set" in proc.stderr

@@ -126,9 +126,9 @@ class Notifier:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=s.notify_max_in_flight)
                 for tp, messages in batches.items():
                     for message in messages:
+                        if stop.is_set() or tp not in self.consumer.assignment():
+                            break  # revoked while this batch waited for a slot: its next owner reads it
                         await self._handle(tp, message.offset, message.value, stop)
-                        if stop.is_set():
-                            break
                 if time.monotonic() - last_commit >= COMMIT_INTERVAL:
                     await self.commit()
                     last_commit = time.monotonic()

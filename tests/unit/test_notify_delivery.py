@@ -215,3 +215,15 @@ def test_notify_check_shows_routes_without_secrets_and_refuses_a_bad_file(tmp_pa
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"churnwatch: {bad}:2: route 'crm': environment variable NOT_SET_ANYWHERE is not set" in proc.stderr
+
+
+def test_the_example_routing_file_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "notify" / "notify.example.yaml"
+    env = {
+        "CRM_WEBHOOK_URL": "https://crm.example.com/h/1",
+        "CRM_TOKEN": "t0k3n",
+        "CHAT_WEBHOOK_URL": "https://c.example.com/x",
+    }
+    routes = load_routes(example, env)
+    assert [r.name for r in routes.routes] == ["crm", "cs-chat", "daily-digest"]
+    assert routes.routes[2].digest_seconds == 86400

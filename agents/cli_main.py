@@ -122,7 +122,7 @@ def run_faust(argv: list[str]) -> None:
     help_only = "--help" in argv or not argv
     try:
         settings = load_settings()
-        if argv and argv[0] == "worker" and not help_only:
+        if "worker" in argv and not help_only:  # also `churnwatch faust --debug worker`
             from agents.cli import _prepare_topics
 
             _check_web_port(argv, settings.web_bind, settings.web_port)

@@ -39,6 +39,13 @@ def test_alerts_carry_cloudevents_headers_and_validate_against_the_asyncapi_docu
     finally:
         worker.stop()
     assert messages
+    # `churnwatch alerts` reads the same topic: the table in event-time order and the summary
+    table = subprocess.run([str(CHURNWATCH), "alerts"], env=worker.env, capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    rows, summary = table.stdout.split("\n\n", 1)
+    times = [row.split()[0] for row in rows.splitlines()[1:]]
+    assert len(times) == len(messages) and times == sorted(times)
+    assert summary.startswith(f"{len(messages)} alerts (")
     payload = Draft202012Validator({"$ref": "#/components/schemas/Alert", "components": DOC["components"]})
     headers_schema = Draft202012Validator(DOC["components"]["messages"]["Alert"]["headers"])
     for m in messages:

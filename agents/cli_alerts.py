@@ -30,6 +30,12 @@ COLUMNS = (
 )
 
 
+def time_key(event_time: str) -> str:
+    """RFC 3339 UTC times (``...:30Z``, ``...:30.120Z``) as strings that sort in time order."""
+    t = event_time.rstrip("Z")
+    return t if "." in t else t + ".000"
+
+
 @dataclass
 class Filter:
     tiers: frozenset[str] = frozenset()
@@ -219,7 +225,7 @@ def alerts_command(
     keep = Filter(frozenset(tiers), frozenset(rules), frozenset(customers), frozenset(statuses))
     source: Iterable[dict[str, Any]] = read_files(files) if files else read_topic(follow)
     if not files and not follow:  # partitions come one after the other: put them in event-time order
-        source = sorted(source, key=lambda a: (str(a.get("event_time")), str(a.get("customer_id"))))
+        source = sorted(source, key=lambda a: (time_key(str(a.get("event_time"))), str(a.get("customer_id"))))
     out: TextIO = sys.stdout
     color = out.isatty()
     summary = Summary()

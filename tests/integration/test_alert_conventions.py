@@ -13,6 +13,7 @@ from kafka import KafkaConsumer
 from ruamel.yaml import YAML
 
 from agents import asyncapi
+from agents.cli_alerts import time_key
 from streams.simulate import SimConfig, generate
 from tests.integration.harness import CHURNWATCH, WorkerProcess, produce
 
@@ -44,7 +45,7 @@ def test_alerts_carry_cloudevents_headers_and_validate_against_the_asyncapi_docu
     assert table.returncode == 0, table.stderr
     rows, summary = table.stdout.split("\n\n", 1)
     times = [row.split()[0] for row in rows.splitlines()[1:]]
-    assert len(times) == len(messages) and times == sorted(times)
+    assert len(times) == len(messages) and times == sorted(times, key=time_key)
     assert summary.startswith(f"{len(messages)} alerts (")
     payload = Draft202012Validator({"$ref": "#/components/schemas/Alert", "components": DOC["components"]})
     headers_schema = Draft202012Validator(DOC["components"]["messages"]["Alert"]["headers"])

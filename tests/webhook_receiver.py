@@ -44,6 +44,8 @@ class Receiver:
                         {"path": path, "key": key, "attempt": attempt, "headers": dict(self.headers), "at": time.time()}
                     )
                 status, headers, delay = receiver.plan(path, key, attempt)
+                with receiver.lock:
+                    receiver.requests[-1].update(status=status, delay=delay)
                 if delay:
                     time.sleep(delay)
                 if 200 <= status < 300:

@@ -40,9 +40,10 @@ def _fail(message: str, code: int = 2) -> None:
     "--max-memory",
     "max_memory_mb",
     type=click.FloatRange(min=1.0),
-    default=512.0,
+    default=128.0,  # agents.sorted_events.DEFAULT_MAX_MEMORY_MB (not imported: the CLI starts light)
     show_default=True,
-    help="MB of events held while sorting the input (more input is sorted in chunks on disk)",
+    help="MB of events held while sorting input that is not in time order (more is sorted in chunks on disk; "
+    "files already in time order are merged as they are read)",
 )
 @click.option(
     "--store",

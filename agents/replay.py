@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from agents.emit import stamp
 from agents.gc_tuning import quiet_gc_during
 from agents.replay_store import close_store, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events
@@ -28,7 +29,6 @@ from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
 from streams.parse import Limits
-from streams.timefmt import format_ts_ms
 
 PROGRESS_MIN_EVENTS = 200_000  # (kept for callers that count events)
 PROGRESS_MIN_BYTES = 50_000_000  # about 200,000 events: a progress bar on a terminal from there
@@ -104,7 +104,7 @@ def replay(
 
     def emit(alerts: list[dict[str, Any]]) -> None:
         for alert in alerts:
-            alert["emitted_at"] = format_ts_ms(time.time())
+            stamp(alert)
             result.alerts[(alert["status"], alert["tier"])] += 1
             write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
 
@@ -123,7 +123,7 @@ def replay(
                     result.bad_lines.append(BadLine("<sorted input>", 0, exc.reason.value, exc.detail))
                     continue
                 result.events += 1
-                if engine.last_outcome == "duplicate":
+                if alerts.duplicate:
                     result.duplicates += 1
                 if alerts:
                     emit(alerts)

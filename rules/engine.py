@@ -20,6 +20,7 @@ so a customer with many events in between is encoded once, not once per event. R
 
 from __future__ import annotations
 
+import enum
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, MutableMapping
@@ -44,6 +45,28 @@ DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (
 COMMIT_EVERY = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
 RESERVED_PREFIX = "\x00"  # keys that are not customers
 CLOCK_KEY = RESERVED_PREFIX + "clock"  # the engine's clock as of the last commit (the partition's store names it apart)
+
+
+class Outcome(enum.Enum):
+    """What became of an event handed to the engine."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # its event id was seen before: nothing changed
+
+
+class Processed(list[dict[str, Any]]):
+    """The result of ``Engine.process``/``apply``: the alerts it published (a list, in order) and
+    the event's ``outcome``."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, alerts: Iterable[dict[str, Any]] = (), outcome: Outcome = Outcome.APPLIED) -> None:
+        super().__init__(alerts)
+        self.outcome = outcome
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome is Outcome.DUPLICATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +109,6 @@ class Engine:
         self.config = config or EngineConfig()
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
-        self.last_outcome = "applied"
         self.evaluations = 0
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
         self._lost_after = self.config.lost_after_days * DAY
@@ -115,11 +137,13 @@ class Engine:
 
     # -- the two doors -------------------------------------------------------------------------
 
-    def process(self, event: Event) -> list[dict[str, Any]]:
+    def process(self, event: Event) -> Processed:
         """Event clock: ticks crossed by the event's time, then the event."""
-        alerts = self.advance(event.ts)
-        alerts.extend(self.apply(event))
-        return alerts
+        ticked = self.advance(event.ts)
+        result = self.apply(event)
+        if ticked:
+            result[:0] = ticked
+        return result
 
     def advance(self, t: float) -> list[dict[str, Any]]:
         """Run the ticks at the multiples of the tick interval in (clock, t]; the clock becomes t."""
@@ -141,7 +165,7 @@ class Engine:
             self.clock = t
         return alerts
 
-    def apply(self, event: Event, watermark: float | None = None) -> list[dict[str, Any]]:
+    def apply(self, event: Event, watermark: float | None = None) -> Processed:
         """Apply one event and evaluate its customer at the event's time.
 
         Lateness is judged against ``watermark`` (the partition's watermark: the lowest of the
@@ -181,16 +205,12 @@ class Engine:
             return clock
         return min(clock, watermark)
 
-    def _apply_to(
-        self, cid: str, state: CustomerState, event: Event, new: bool, watermark: float | None
-    ) -> list[dict[str, Any]]:
+    def _apply_to(self, cid: str, state: CustomerState, event: Event, new: bool, watermark: float | None) -> Processed:
         ts = event.ts
         if state.seen_before(event.event_id):
-            self.last_outcome = "duplicate"
             if new:
                 self._save(cid, state)
-            return []
-        self.last_outcome = "applied"
+            return Processed((), Outcome.DUPLICATE)
         if self.clock is None or ts > self.clock:
             self.clock = ts
         # state keeps what a late event may still need: lateness counts from the watermark when
@@ -225,7 +245,7 @@ class Engine:
         self._count_nps(old_nps, _nps_class(state.last_nps[1] if state.last_nps else None))
         alert = self._evaluate(cid, state, ts, from_index=False)
         self._save(cid, state)
-        return [alert] if alert else []
+        return Processed((alert,)) if alert else Processed()
 
     def _load(self, cid: str, raw: bytes) -> CustomerState:
         """The customer's state; the object kept from the last write when the store still holds those bytes."""

@@ -6,8 +6,9 @@ from typing import Any
 
 import orjson
 
+from agents.pack_file import load_pack
 from rules.alerts import alert_id, alerted_tier, decide, new_memory, revenue_at_risk
-from rules.pack import Evaluation, load_pack
+from rules.pack import Evaluation
 from rules.signals import SIGNAL_NAMES
 
 DAY = 86400.0

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.engine import Engine, EngineConfig
-from rules.pack import load_pack
+from agents.pack_file import load_pack
+from rules.engine import Engine, EngineConfig, Outcome
 from rules.signals import compute_signals
 from rules.state import CustomerState
 from streams.errors import BadInput, Reason
@@ -110,8 +110,8 @@ def test_duplicates_change_nothing() -> None:
     e.process(login("c", T0, eid="x"))
     e.commit()
     before = e.store["c"]
-    assert e.process(login("c", T0 + 10, eid="x")) == []
-    assert e.last_outcome == "duplicate"
+    result = e.process(login("c", T0 + 10, eid="x"))
+    assert result == [] and result.duplicate and result.outcome is Outcome.DUPLICATE
     e.commit()
     assert e.store["c"] == before
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from rules.alerts import cooldown_until
 from rules.model import whole_days
 from rules.pack import RuleHit, RulePack
+from rules.records import open_urgent_since
 from rules.signals import HOUR, MODEL_SIGNALS, median_order_gap_days
 from rules.state import DAY, CustomerState
+from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
 
 # signals that grow with time alone, with what they are measured from
 CONTINUOUS = frozenset(
@@ -110,14 +112,18 @@ def next_due(
     if crossings.every_tick:
         return t + min(tick, 1.0)
     out: list[float] = []
-    _first_exit(s.logins, t, 7 * DAY, out)
-    _first_exit(s.logins, t, 35 * DAY, out)
-    order_times = [o[0] for o in s.orders]
-    _first_exit(order_times, t, 90 * DAY, out)
-    _first_exit(s.failures, t, 30 * DAY, out)
-    _first_exit(s.chargebacks, t, 90 * DAY, out)
-    _first_exit(s.opened, t, 14 * DAY, out)
-    _first_exit([x[0] for x in s.sentiments], t, 30 * DAY, out)
+    order_times = [o.time for o in s.orders]
+    for history, times in (
+        (LOGINS, s.logins),
+        (ORDERS, order_times),
+        (FAILURES, s.failures),
+        (CHARGEBACKS, s.chargebacks),
+        (OPENED, s.opened),
+        (SENTIMENTS, [x.time for x in s.sentiments]),
+    ):
+        if times:
+            for width in EDGES[history]:  # every window edge over the history (rules.windows)
+                _first_exit(times, t, width, out)
     th = crossings.thresholds
     if "days_since_last_login" in th:
         _crossings(s.last_login, DAY, th["days_since_last_login"], t, out)
@@ -138,10 +144,8 @@ def next_due(
             if first is not None and first <= t:
                 out.append(first + (whole_days(t - first) + 1) * DAY)
     if "open_urgent_ticket_hours" in th:
-        urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
-        if urgent:
-            _crossings(min(urgent), HOUR, th["open_urgent_ticket_hours"], t, out)
-    if s.tier > s.alert[0]:
+        _crossings(open_urgent_since(s.tickets), HOUR, th["open_urgent_ticket_hours"], t, out)
+    if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:
             out.append(until)
@@ -167,9 +171,7 @@ def _graded_due(
         if gap:
             _grid_crossing(last_order, gap * DAY, grid, t, out)
     elif signal == "open_urgent_ticket_hours":
-        urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
-        if urgent:
-            _grid_crossing(min(urgent), HOUR, grid, t, out)
+        _grid_crossing(open_urgent_since(s.tickets), HOUR, grid, t, out)
 
 
 class DueIndex:

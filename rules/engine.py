@@ -220,7 +220,7 @@ class Engine:
             mark = ts if watermark == -math.inf else min(mark, watermark)
         ref = int(mark - self.config.allowed_lateness)
         its = int(ts)
-        old_nps = _nps_class(state.last_nps[1] if state.last_nps else None)
+        old_nps = _nps_class(state.nps)
         if isinstance(event, Login):
             if event.success:
                 state.add_login(its, ref)
@@ -242,7 +242,7 @@ class Engine:
                 state.add_sentiment(its, event.sentiment, ref)
             if event.csat is not None or event.nps is not None:
                 state.set_survey(its, event.csat, event.nps)
-        self._count_nps(old_nps, _nps_class(state.last_nps[1] if state.last_nps else None))
+        self._count_nps(old_nps, _nps_class(state.nps))
         alert = self._evaluate(cid, state, ts, from_index=False)
         self._save(cid, state)
         return Processed((alert,)) if alert else Processed()
@@ -408,7 +408,7 @@ class Engine:
             "as_of": format_ts(at),
             "tier": evaluation.tier,
             "risk_score": evaluation.score,
-            "alerted_tier": TIER_NAMES[state.alert[0]],
+            "alerted_tier": TIER_NAMES[state.alert.tier],
             "rules": [h.as_dict() for h in evaluation.hits],
             "signals": signals,
             "revenue_at_risk": round(value * evaluation.score / 100.0, 2),
@@ -489,7 +489,7 @@ class Engine:
             self._summary.customers += 1
             self._summary.by_tier[state.tier] += 1
             self._summary.revenue_at_risk[state.tier] += state.rar
-            self._count_nps(0, _nps_class(state.last_nps[1] if state.last_nps else None))
+            self._count_nps(0, _nps_class(state.nps))
             if state.due is not None:
                 self._index.push(state.due, cid)
             if state.tier:

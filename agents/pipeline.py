@@ -20,8 +20,10 @@ from agents.model_file import cached_model
 from agents.progress import Progress
 from agents.settings import Clock, Settings
 from agents.watermark import Watermark
+from rules.aggregates import Totals
 from rules.engine import Engine
 from rules.pack import RulePack
+from rules.scoring import TIER_NAMES
 from streams.deadletter import dead_letter
 from streams.errors import BadInput, Reason
 from streams.parse import parse_event
@@ -218,23 +220,11 @@ class Pipeline:
         return alert
 
     def update_gauges(self) -> None:
-        """Customers and revenue at risk by tier, churn rate and NPS over this worker's partitions."""
-        by_tier = dict.fromkeys(("healthy", "watch", "at_risk", "critical"), 0)
-        rar = dict.fromkeys(by_tier, 0.0)
-        lost = at_start = promoters = detractors = answers = 0
-        for engine in self.engines.values():
-            s = engine.summary()
-            for tier, n in s["by_tier"].items():
-                by_tier[tier] += n
-            for tier, v in s["revenue_at_risk"].items():
-                rar[tier] += v
-            lost += s["lost_30d"]
-            at_start += s["customers_at_start"]
-            promoters += s["promoters"]
-            detractors += s["detractors"]
-            answers += s["nps_answers"]
-        for tier in by_tier:
-            self.metrics.customers.labels(tier).set(by_tier[tier])
-            self.metrics.revenue_at_risk.labels(tier).set(round(rar[tier], 2))
-        self.metrics.churn_rate.set(round(100.0 * lost / at_start, 3) if at_start else 0.0)
-        self.metrics.nps.set(round(100.0 * (promoters - detractors) / answers, 2) if answers else 0.0)
+        """Customers and revenue at risk by tier, churn rate and NPS over this worker's partitions
+        (the partitions' ``rules.aggregates.Totals`` added up: the formulas live there)."""
+        totals = sum((engine.totals() for engine in self.engines.values()), Totals())
+        for tier, n, rar in zip(TIER_NAMES, totals.by_tier, totals.revenue_at_risk, strict=True):
+            self.metrics.customers.labels(tier).set(n)
+            self.metrics.revenue_at_risk.labels(tier).set(round(rar, 2))
+        self.metrics.churn_rate.set(totals.churn_rate or 0.0)
+        self.metrics.nps.set(round(totals.nps, 2) if totals.nps is not None else 0.0)

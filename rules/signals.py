@@ -16,6 +16,7 @@ from itertools import pairwise
 from statistics import median
 from typing import Any
 
+from rules.frame import frame
 from rules.model import (
     EXPECTED_LOGIN_DAYS,
     EXPECTED_ORDER_DAYS,
@@ -263,24 +264,8 @@ def needed_model_signals(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(names) & MODEL_SIGNALS.keys()))
 
 
-def compute_some(
-    s: CustomerState,
-    t: float,
-    functions: list[tuple[str, SignalFn]],
-    config: SignalConfig = SignalConfig(),
-    model_names: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Only the named signals (the ones a rule pack reads), the named model signals and ``customer_value``."""
-    out = {name: fn(s, t) for name, fn in functions}
-    out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
-    if model_names:
-        out.update(model_signals(s, t, config.model, model_names))
-    return out
-
-
 def compute_signals(s: CustomerState, t: float, config: SignalConfig = SignalConfig()) -> dict[str, Any]:
-    """All signals of one customer at time ``t``."""
-    out = {name: fn(s, t) for name, fn in SIGNALS.items()}
-    out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
+    """All signals of one customer at time ``t`` (through ``rules.frame``, equal to the functions above)."""
+    out = frame(s, t, config.expected_lifespan_years)[0]
     out.update(model_signals(s, t, config.model))
     return out

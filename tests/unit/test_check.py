@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.check import run_check
-from rules.pack import DEFAULT_PACK, PackError, check_pack, load_pack, parse_pack
+from agents.pack_file import check_pack, load_pack, run_check
+from rules.pack import DEFAULT_PACK, PackError, parse_pack
 
 HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
 

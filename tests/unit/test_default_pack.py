@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from rules.check import run_check
-from rules.pack import DEFAULT_PACK, check_pack, load_pack
+from agents.pack_file import check_pack, load_pack, run_check
+from rules.pack import DEFAULT_PACK
 from rules.signals import SIGNAL_NAMES
 
 PACK = load_pack()

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.cli import offline
+from agents.pack_file import load_pack
 from rules.expressions import as_doubles, compile_condition
-from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, load_pack, parse_pack
+from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, parse_pack
 from rules.scoring import Tiers, risk_score
 from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents import sorted_events as se
+from agents.pack_file import load_pack
 from agents.replay import replay
-from rules.pack import load_pack
 from streams.parse import Limits
 from streams.simulate import SimConfig, generate
 

@@ -43,6 +43,7 @@ class ReplayResult:
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
     bad_lines: list[BadLine] = field(default_factory=list)
     seconds: float = 0.0
+    state_bytes: int = 0  # encoded state of every customer at the end (all partitions)
 
     def summary(self) -> str:
         by = ", ".join(f"{status} {tier}: {n}" for (status, tier), n in sorted(self.alerts.items())) or "none"
@@ -50,7 +51,9 @@ class ReplayResult:
         return (
             f"replay: {self.events} events ({self.duplicates} duplicates, {self.late} too late), "
             f"{self.customers} customers, {sum(self.alerts.values())} alerts ({by}), "
-            f"{len(self.bad_lines)} bad lines; {self.seconds:.2f} s, {rate:,.0f} events/s"
+            f"{len(self.bad_lines)} bad lines; {self.seconds:.2f} s, {rate:,.0f} events/s; "
+            f"state {self.state_bytes / 1e6:,.1f} MB encoded "
+            f"({self.state_bytes / max(self.customers, 1):,.0f} B/customer)"
         )
 
 
@@ -134,6 +137,7 @@ def replay(
                 else:
                     engines[p].commit()
             result.customers = sum(len(e.customers()) for e in engines.values())
+            result.state_bytes = sum(len(value) for kept in stores.values() for value in kept.values())
         finally:
             for kept in stores.values():
                 close_store(kept)

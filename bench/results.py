@@ -24,6 +24,8 @@ GOAL_LIVE_RAW_SHARE = 0.5
 GOAL_P99_MS = 100.0
 GOAL_P99_RATE = 5_000
 GOAL_STATE_BYTES = 600.0
+GOAL_SCALE_FLAT = 0.9  # replay events/s at the largest size >= 90% of the smallest's
+GOAL_WORKER_RSS_TO_STATE = 3.0  # worker RSS per customer <= 3 x its encoded state (memory store)
 
 
 @dataclass
@@ -198,6 +200,46 @@ def build_rows(measurements: dict[str, Any]) -> list[Row]:
                 )
     else:
         add("latency_p99", "event-to-alert p99", lat, "p99_ms", "ms", f"<= {GOAL_P99_MS:.0f} ms at 5,000/s")
+    rows.extend(scale_rows(measurements))
+    return rows
+
+
+def scale_rows(measurements: dict[str, Any]) -> list[Row]:
+    """The scale part: replay at each size and store, the flat-cost ratio, worker RSS per customer."""
+    rows: list[Row] = []
+    rep = _m(measurements, "scale_replay")
+    for run in rep.get("runs", []) if _ok(rep) else []:
+        n, store = int(run.get("customers", 0)), str(run.get("store", "")).rstrip(":/")
+        key, what = f"scale_{store}_{n}", f"scale: replay, {n:,} customers, {store}"
+        if run.get("status") != "ok":
+            rows.append(Row(key + "_eps", what, None, "events/s", "", None, _why(run)))
+            continue
+        rows.append(Row(key + "_eps", what, _num(run, "eps"), "events/s"))
+        peak, bound = _num(run, "peak_rss_bytes"), _num(run, "rss_goal_bytes")
+        met = _le(peak, bound) if store == "memory" and bound is not None else None
+        limit = f"<= {bound / 1e6:,.0f} MB" if store == "memory" and bound is not None else ""
+        rows.append(Row(key + "_rss", what + ": peak RSS", None if peak is None else peak / 1e6, "MB", limit, met))
+    for store in ("memory", "rocksdb"):
+        ratio = _num(rep, f"flat_ratio_{store}") if _ok(rep) else None
+        if ratio is not None:
+            label = f"scale: replay events/s, largest / smallest size, {store}"
+            flat = f">= {GOAL_SCALE_FLAT:.0%}"
+            rows.append(Row(f"scale_flat_{store}", label, ratio, "ratio", flat, _ge(ratio, GOAL_SCALE_FLAT)))
+    if rep and not _ok(rep):
+        rows.append(Row("scale_replay", "scale: replay", None, "events/s", "", None, _why(rep)))
+    wrk = _m(measurements, "scale_worker")
+    for run in wrk.get("runs", []) if _ok(wrk) else []:
+        n, store = int(run.get("customers", 0)), str(run.get("store", "")).rstrip(":/")
+        label = f"scale: worker RSS per customer, {n:,} customers, {store}"
+        value = _num(run, "rss_bytes_per_customer") if run.get("status") == "ok" else None
+        state = _num(wrk, "state_bytes_per_customer")
+        goal, met = "", None
+        if store == "memory" and state:
+            goal = f"<= {GOAL_WORKER_RSS_TO_STATE * state:,.0f} (3 x {state:,.0f} encoded)"
+            met = _le(value, GOAL_WORKER_RSS_TO_STATE * state)
+        rows.append(Row(f"scale_worker_{store}_{n}", label, value, "bytes", goal, met, "" if value else _why(run)))
+    if wrk and not _ok(wrk):
+        rows.append(Row("scale_worker", "scale: worker RSS per customer", None, "bytes", "", None, _why(wrk)))
     return rows
 
 
@@ -207,6 +249,8 @@ def _fmt(value: float | None, unit: str) -> str:
     if unit == "ratio":
         return f"{value:.2f}"
     if unit in ("customers", "events"):
+        return f"{value:,.0f}"
+    if unit == "MB":
         return f"{value:,.0f}"
     if unit in ("s", "ms"):
         return f"{value:,.3f}" if value < 10 else f"{value:,.1f}"

@@ -28,6 +28,11 @@ class Size:
     latency_alert_share: float
     # Upper bound for any one live phase (seconds) before it is reported as timed out.
     phase_timeout: float
+    # Scale: replay of a `churnwatch simulate --days scale_days` mix at each customer count, both
+    # stores; the worker's RSS per customer at each of scale_worker_customers, both stores.
+    scale_customers: tuple[int, ...] = ()
+    scale_days: int = 5
+    scale_worker_customers: tuple[int, ...] = ()
 
 
 SIZES: dict[str, Size] = {
@@ -47,6 +52,8 @@ SIZES: dict[str, Size] = {
         latency_seconds=2.0,
         latency_alert_share=0.05,
         phase_timeout=60.0,
+        scale_customers=(200, 1_000),
+        scale_worker_customers=(500,),
     ),
     "small": Size(
         name="small",
@@ -64,6 +71,8 @@ SIZES: dict[str, Size] = {
         latency_seconds=10.0,
         latency_alert_share=0.01,
         phase_timeout=60.0,
+        scale_customers=(2_000, 20_000, 100_000),
+        scale_worker_customers=(5_000, 20_000),
     ),
     "full": Size(
         name="full",
@@ -81,6 +90,8 @@ SIZES: dict[str, Size] = {
         latency_seconds=10.0,
         latency_alert_share=0.01,
         phase_timeout=180.0,
+        scale_customers=(10_000, 100_000, 1_000_000),
+        scale_worker_customers=(20_000, 100_000),
     ),
 }
 

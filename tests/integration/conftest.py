@@ -9,6 +9,7 @@ Every test in this folder is marked ``integration``, so ``-m "not integration"``
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_worker_folders() -> None:
+    """The previous session's test-worker folders go; this session's stay until the next one."""
+    from tests.integration.harness import WORKDIRS
+
+    shutil.rmtree(WORKDIRS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

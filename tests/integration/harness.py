@@ -24,6 +24,9 @@ from streams.parse import parse_line
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".cache" / "logs"
+# Each test worker's working folder (its data directory): the last session's are kept for a look
+# after a failure, and removed when the next session starts (tests/integration/conftest.py).
+WORKDIRS = ROOT / ".cache" / "test-workers"
 CHURNWATCH = ROOT / ".venv" / "bin" / "churnwatch"
 
 
@@ -58,7 +61,7 @@ class WorkerProcess:
             self.env.pop("CHURNWATCH_REDIS_URL", None)
         self.settings = Settings(kafka_bootstrap=services["bootstrap"], topic_prefix=self.prefix, partitions=2)  # type: ignore[call-arg]
         self.log = LOGS / f"test-worker-{name}-{run}.log"
-        self.workdir = ROOT / ".cache" / f"test-worker-{name}-{run}"
+        self.workdir = WORKDIRS / f"{name}-{run}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> WorkerProcess:

@@ -54,3 +54,18 @@ def test_tiny_live_run(tmp_path: Path) -> None:
         assert m["latency"]["status"] == "ok", m["latency"]
         assert all(run["alerts"] > 0 for run in m["latency"]["runs"])
     assert m["cleanup"]["topics_deleted"] >= 6  # the run's own topics are removed
+
+
+@pytest.mark.skipif(not _broker_up(), reason=f"no Kafka broker at {BOOTSTRAP} (start deploy/local)")
+def test_tiny_worker_memory_per_customer_both_stores(tmp_path: Path) -> None:
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from bench.scale import measure_scale_worker
+    from bench.sizes import get_size
+
+    out = measure_scale_worker(get_size("tiny"), BOOTSTRAP, tmp_path, log=lambda _msg: None)
+    assert out["status"] == "ok", out
+    assert {r["store"] for r in out["runs"] if r["status"] == "ok"} == {"memory://", "rocksdb://"}, out["runs"]
+    assert 50 < out["state_bytes_per_customer"] < 600
+    for run in out["runs"]:
+        assert run["events"] == 2 * run["customers"]  # one login and one order each, all consumed

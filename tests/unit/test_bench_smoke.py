@@ -88,3 +88,56 @@ def test_synthetic_sets_are_in_event_time_order() -> None:
     assert times == sorted(times)
     early = {e.customer_id for e in events if e.ts < 100 * DAY}
     assert len(early) == 10
+
+
+def test_scale_rows_check_flat_cost_and_memory_goals(tmp_path: Path) -> None:
+    from bench.scale_chart import draw_scale_chart
+
+    def run(n: int, store: str, eps: float, rss_mb: float, state_mb: float) -> dict[str, object]:
+        state = state_mb * 1e6
+        return {
+            **{"status": "ok", "customers": n, "store": store, "eps": eps, "peak_rss_bytes": rss_mb * 1e6},
+            **{"state_bytes": state, "rss_goal_bytes": 2 * state + 300e6},
+        }
+
+    scale = {
+        "status": "ok",
+        "days": 5,
+        "runs": [
+            *(run(10, "memory://", 100.0, 200, 1), run(1000, "memory://", 80.0, 900, 100)),
+            *(run(10, "rocksdb://", 50.0, 150, 1), run(1000, "rocksdb://", 49.0, 160, 100)),
+        ],
+        "flat_ratio_memory": 0.8,
+        "flat_ratio_rocksdb": 0.98,
+    }
+    worker = {
+        "status": "ok",
+        "state_bytes_per_customer": 200.0,
+        "runs": [
+            {"status": "ok", "customers": 10, "store": "memory://", "rss_bytes_per_customer": 500.0},
+            {"status": "ok", "customers": 10, "store": "rocksdb://", "rss_bytes_per_customer": 900.0},
+        ],
+    }
+    rows = {r.key: r for r in build_rows({"scale_replay": scale, "scale_worker": worker})}
+    assert rows["scale_flat_memory"].met is False  # 80% of the smallest size's speed
+    assert rows["scale_flat_rocksdb"].met is True
+    assert rows["scale_memory_1000_rss"].met is False  # 900 MB > 2 x 100 MB + 300 MB
+    assert rows["scale_memory_10_rss"].met is True
+    assert rows["scale_rocksdb_1000_rss"].met is None  # no goal for RocksDB's peak (bounded by chunks)
+    assert rows["scale_worker_memory_10"].met is True  # 500 <= 3 x 200
+    assert rows["scale_worker_rocksdb_10"].met is None
+    png = draw_scale_chart(scale, tmp_path / "scale.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scale_replay_measures_both_stores_at_each_size(tmp_path: Path) -> None:
+    from bench.scale import measure_scale_replay
+    from bench.sizes import get_size
+
+    out = measure_scale_replay(get_size("tiny"), tmp_path, log=lambda _msg: None)
+    assert out["status"] == "ok", out
+    seen = {(r["customers"] > 500, r["store"]) for r in out["runs"] if r["status"] == "ok"}
+    assert seen == {(False, "memory://"), (True, "memory://"), (False, "rocksdb://"), (True, "rocksdb://")}
+    for r in out["runs"]:
+        assert r["events"] > 0 and r["peak_rss_bytes"] > 10e6 and r["state_bytes_per_customer"] > 50
+    assert not list(tmp_path.glob("scale-*.jsonl"))  # event files removed after use

@@ -49,6 +49,36 @@ def test_spilled_chunks_merge_to_the_stable_order(files: list[list[int]]) -> Non
     assert len(bad) == len(files) and all(b.reason == "invalid_json" for b in bad)
 
 
+def test_a_chunk_boundary_inside_a_run_of_equal_times_keeps_file_and_line_order(tmp_path: Path) -> None:
+    # 3 files; file "a" holds a run of 20 events at one time that 7-event chunks cut twice, file "b"
+    # ties with it and comes after it, and file "c" is out of order. Sorting in memory is the oracle.
+    t = 1_790_000_000
+    rows = {
+        "a": [t - 1, *([t] * 20), t + 1],
+        "b": [t, t, t - 2, t],
+        "c": [t + 5, t, t - 3],
+    }
+    paths = [
+        _write(
+            tmp_path,
+            f"{name}.jsonl",
+            [{"type": "login", "event_id": f"{name}{i}", "customer_id": "c", "ts": ts} for i, ts in enumerate(times)],
+        )
+        for name, times in rows.items()
+    ]
+    expected = [(float(ts), f"{name}{i}") for name, times in rows.items() for i, ts in enumerate(times)]
+    expected.sort(key=lambda x: x[0])
+    original = se.chunk_events
+    se.chunk_events = lambda _mb: 7  # type: ignore[assignment]
+    try:
+        got = [(e.ts, e.event_id) for e in se.sorted_events(paths, Limits(), [])]
+    finally:
+        se.chunk_events = original  # type: ignore[assignment]
+    assert got == expected
+    in_memory = [(e.ts, e.event_id) for e in se.sorted_events(paths, Limits(), [])]
+    assert in_memory == expected
+
+
 def test_replay_in_small_memory_gives_the_same_alerts(tmp_path: Path) -> None:
     events = list(generate(SimConfig(customers=150, days=40, seed=5, churn_share=0.4)))
     random.Random(1).shuffle(events)  # unsorted input: the sort must do the work

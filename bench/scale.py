@@ -1,0 +1,220 @@
+"""Cost against size: replay at several customer counts, and the worker's memory per customer.
+
+Replay rows: for each customer count of the size, ``churnwatch simulate --days D`` writes a file
+(the same mix at every size, so events per customer stay the same), then ``churnwatch replay FILE
+--out /dev/null --store S`` runs in a fresh process for each store (``memory://``, ``rocksdb://``).
+Events/s is the replay's own figure (reading, sorting, the engine and writing; start-up excluded),
+peak RSS is the process's maximum resident set (``wait4``), and the encoded state is the replay's
+own total at the end. A flat cost means the events/s of the largest size stays within 10% of the
+smallest.
+
+Worker rows: one ``churnwatch worker`` per store and customer count on fresh topics; its RSS
+(worker and children, psutil) once it is idle after start-up, and again after it has consumed one
+login and one order for each customer; the difference per customer is set beside the encoded state
+per customer the same events make (measured in this process with the engine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.sizes import Size
+from bench.synth import customer_id, rfc3339
+
+REPO = Path(__file__).resolve().parent.parent
+STORES = ("memory://", "rocksdb://")
+SUMMARY = re.compile(
+    r"replay: (?P<events>\d+) events .*?(?P<customers>\d+) customers.*?(?P<eps>[\d,]+) events/s; "
+    r"state [\d,.]+ MB encoded \((?P<per>[\d,]+) B/customer\)"
+)
+# The end of the simulated period: fixed, so every run at every size sees the same calendar.
+SIM_END = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+
+def _exe() -> str:
+    cand = Path(sys.executable).parent / "churnwatch"
+    return str(cand) if cand.exists() else "churnwatch"
+
+
+def run_measured(cmd: list[str], timeout: float) -> tuple[int, float, int, str]:
+    """(exit code, wall seconds, peak RSS bytes, stderr) of one command in a fresh process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    status, usage = 0, None
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            _, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read() if proc.stderr else ""
+    return proc.returncode, wall, int(usage.ru_maxrss) * 1024, err
+
+
+def replay_run(path: Path, customers: int, store: str, timeout: float) -> dict[str, Any]:
+    cmd = [_exe(), "replay", str(path), "--out", os.devnull, "--store", store]
+    code, wall, rss, err = run_measured(cmd, timeout)
+    match = SUMMARY.search(err)
+    if code != 0 or match is None:
+        tail = " | ".join(err.strip().splitlines()[-3:])[-400:]
+        return {"status": "error", "customers": customers, "store": store, "reason": f"exit {code}: {tail}"}
+    per = float(match["per"].replace(",", ""))
+    state = per * int(match["customers"])
+    return {
+        "status": "ok",
+        "customers": int(match["customers"]),
+        "store": store,
+        "events": int(match["events"]),
+        "eps": float(match["eps"].replace(",", "")),
+        "wall_seconds": wall,
+        "peak_rss_bytes": rss,
+        "state_bytes": state,
+        "state_bytes_per_customer": per,
+        "rss_goal_bytes": 2 * state + 300e6,
+    }
+
+
+def measure_scale_replay(size: Size, workdir: Path, log: Any = print) -> dict[str, Any]:
+    runs: list[dict[str, Any]] = []
+    for n in size.scale_customers:
+        path = workdir / f"scale-{n}.jsonl"
+        sim = [_exe(), "simulate", "--customers", str(n), "--days", str(size.scale_days)]
+        sim += ["--end", str(SIM_END), "--out", str(path)]
+        log(f"scale: simulating {n:,} customers over {size.scale_days} days")
+        proc = subprocess.run(
+            sim, cwd=REPO, capture_output=True, text=True, check=False, timeout=size.phase_timeout * 10
+        )
+        if proc.returncode != 0:
+            runs.append({"status": "error", "customers": n, "reason": proc.stderr.strip()[-300:]})
+            continue
+        try:
+            for store in STORES:
+                log(f"scale: replay of {n:,} customers, {store}")
+                runs.append(replay_run(path, n, store, timeout=size.phase_timeout * 20))
+        finally:
+            path.unlink(missing_ok=True)
+    ok = [r for r in runs if r.get("status") == "ok"]
+    out: dict[str, Any] = {"status": "ok" if ok else "error", "days": size.scale_days, "runs": runs}
+    if not ok:
+        out["reason"] = "; ".join(str(r.get("reason", "")) for r in runs)[:600]
+    for store in STORES:
+        mine = sorted((r for r in ok if r["store"] == store), key=lambda r: r["customers"])
+        if len(mine) >= 2:
+            out[f"flat_ratio_{store.rstrip(':/')}"] = mine[-1]["eps"] / mine[0]["eps"]
+    return out
+
+
+# ---------------------------------------------------------------- worker memory per customer
+
+
+def _worker_events(customers: int, end: float) -> Any:
+    """One login and one placed order per customer, in the last hours before ``end``."""
+    span = 6 * 3600.0
+    for i in range(customers):
+        cid = customer_id(i)
+        ts = end - span + span * i / max(customers, 1)
+        yield {"type": "login", "event_id": f"w{i}-l", "customer_id": cid, "ts": rfc3339(ts), "success": True}
+        order = {"type": "order", "event_id": f"w{i}-o", "customer_id": cid, "ts": rfc3339(ts + 1)}
+        yield {**order, "order_id": f"o{i}", "amount": 42.5, "currency": "USD", "status": "placed", "items": 1}
+
+
+def _rss_tree(pid: int) -> int:
+    import psutil
+
+    p = psutil.Process(pid)
+    total = 0
+    for q in [p, *p.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += int(q.memory_info().rss)
+    return total
+
+
+def worker_run(size: Size, bootstrap: str, workdir: Path, customers: int, store: str) -> dict[str, Any]:
+    from bench import kafka_util
+    from bench.live import LiveRun, Worker, wait_progress, wait_ready
+
+    run = LiveRun(bootstrap, secrets.token_hex(4), size, workdir)
+    kafka_util.create_topics(bootstrap, run.topics().values(), size.live_partitions)
+    worker = Worker(run, clock="event")
+    worker.env["CHURNWATCH_STORE"] = store
+    worker.start()
+    try:
+        why = wait_ready(worker, timeout=min(90.0, size.phase_timeout))
+        if why is not None:
+            return {"status": "error", "customers": customers, "store": store, "reason": why}
+        time.sleep(2.0)  # idle after start-up
+        assert worker.proc is not None
+        rss0 = _rss_tree(worker.proc.pid)
+        n, _ = kafka_util.produce_sync(bootstrap, run.input_topics(), _worker_events(customers, SIM_END))
+        done = wait_progress(worker, run, n, size.phase_timeout * 5)
+        if done.get("status") != "ok":
+            return {"status": "error", "customers": customers, "store": store, "reason": done.get("reason", "")}
+        time.sleep(3.0)  # the commit and the changelog flush after the last event
+        rss1 = _rss_tree(worker.proc.pid)
+    finally:
+        worker.stop()
+        with contextlib.suppress(Exception):
+            kafka_util.delete_topics_containing(bootstrap, run.run_id)
+        with contextlib.suppress(Exception):
+            kafka_util.delete_group(bootstrap, run.app_id)
+    return {
+        "status": "ok",
+        "customers": customers,
+        "store": store,
+        "events": n,
+        "rss_idle_bytes": rss0,
+        "rss_loaded_bytes": rss1,
+        "rss_bytes_per_customer": (rss1 - rss0) / max(customers, 1),
+    }
+
+
+def measure_scale_worker(size: Size, bootstrap: str, workdir: Path, log: Any = print) -> dict[str, Any]:
+    from bench import kafka_util
+
+    if not kafka_util.broker_reachable(bootstrap):
+        return {"status": "skipped", "reason": f"no broker at {bootstrap}"}
+    encoded = encoded_state_per_customer(SIM_END, workdir)
+    runs = []
+    for store in STORES:
+        for n in size.scale_worker_customers:
+            log(f"scale: worker RSS with {n:,} customers, {store}")
+            res = worker_run(size, bootstrap, workdir, n, store)
+            if res.get("status") == "ok":
+                res["state_bytes_per_customer"] = encoded
+                res["rss_to_state"] = res["rss_bytes_per_customer"] / encoded if encoded > 0 else math.nan
+            runs.append(res)
+    ok = any(r.get("status") == "ok" for r in runs)
+    out: dict[str, Any] = {"status": "ok" if ok else "error", "runs": runs, "state_bytes_per_customer": encoded}
+    if not ok:
+        out["reason"] = "; ".join(str(r.get("reason", "")) for r in runs)[:600]
+    return out
+
+
+def encoded_state_per_customer(end: float, workdir: Path, customers: int = 2_000) -> float:
+    """Encoded bytes per customer after the worker rows' events (one login, one order), by replay."""
+    import orjson
+
+    path = workdir / "scale-encoded.jsonl"
+    with path.open("wb") as fh:
+        for ev in _worker_events(customers, end):
+            fh.write(orjson.dumps(ev) + b"\n")
+    try:
+        res = replay_run(path, customers, "memory://", timeout=300)
+    finally:
+        path.unlink(missing_ok=True)
+    return float(res.get("state_bytes_per_customer", math.nan))

@@ -10,9 +10,12 @@ ever written still decodes:
 
 from __future__ import annotations
 
-import base64
-import struct
+import sys
+from array import array
+from binascii import a2b_base64, b2a_base64
+from collections.abc import Iterable
 from itertools import accumulate
+from operator import sub
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -25,24 +28,33 @@ if TYPE_CHECKING:
 STATE_VERSION = 3
 V2_FIELDS = 25  # list items of a version 1 or 2 encoding
 S = TypeVar("S", bound="CustomerState")
+_BIG_ENDIAN = sys.byteorder == "big"
+assert array("I").itemsize == 4
 
 
-def _deltas(times: list[int]) -> list[int]:
-    return [b - a for a, b in zip([0, *times], times, strict=False)]
+def _words(values: Iterable[int]) -> bytearray:
+    """Unsigned 32-bit little-endian words (OverflowError for a value outside 0 .. 2^32 - 1)."""
+    words = array("I", values)
+    if _BIG_ENDIAN:
+        words.byteswap()
+    return bytearray(words.tobytes())
 
 
-def _undeltas(deltas: list[int]) -> list[int]:
-    return list(accumulate(deltas))
+def _ints(raw: bytes | bytearray) -> array[int]:
+    words = array("I")
+    words.frombytes(raw)
+    if _BIG_ENDIAN:
+        words.byteswap()
+    return words
 
 
 def pack_hashes(hashes: list[int]) -> str:
     """32-bit hashes as base64 of little-endian words: about 5.3 characters each instead of 11."""
-    return base64.b64encode(struct.pack(f"<{len(hashes)}I", *hashes)).decode()
+    return b2a_base64(_words(hashes), newline=False).decode()
 
 
 def unpack_hashes(text: str) -> list[int]:
-    raw = base64.b64decode(text)
-    return list(struct.unpack(f"<{len(raw) // 4}I", raw))
+    return _ints(a2b_base64(text)).tolist()
 
 
 def pack_times(times: list[int]) -> list[Any]:
@@ -51,23 +63,22 @@ def pack_times(times: list[int]) -> list[Any]:
     2^24 s (194 days, longer than any window keeps)."""
     if not times:
         return []
-    deltas = _deltas(times)
-    rest = deltas[1:]
+    rest = list(map(sub, times[1:], times))
     if rest and (max(rest) >= 1 << 24 or min(rest) < 0):
-        return deltas
-    packed = bytearray(struct.pack(f"<{len(rest)}I", *rest))
+        return [times[0], *rest]
+    packed = _words(rest)
     del packed[3::4]  # the high byte of each word, always 0
-    return [deltas[0], base64.b64encode(packed).decode()]
+    return [times[0], b2a_base64(packed, newline=False).decode()]
 
 
 def unpack_times(packed: list[Any]) -> list[int]:
     if len(packed) == 2 and isinstance(packed[1], str):
-        raw = base64.b64decode(packed[1])
+        raw = a2b_base64(packed[1])
         wide = bytearray(len(raw) // 3 * 4)
         for i in range(3):
             wide[i::4] = raw[i::3]
-        return _undeltas([packed[0], *struct.unpack(f"<{len(wide) // 4}I", wide)])
-    return _undeltas(packed)
+        return list(accumulate(_ints(wide), initial=packed[0]))
+    return list(accumulate(packed))
 
 
 def _unpack_ints(packed: str | list[int]) -> list[int]:

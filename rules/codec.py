@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from array import array
 from binascii import a2b_base64, b2a_base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from operator import sub
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,16 +48,16 @@ def _ints(raw: bytes | bytearray) -> array[int]:
     return words
 
 
-def pack_hashes(hashes: list[int]) -> str:
+def pack_hashes(hashes: Sequence[int]) -> str:
     """32-bit hashes as base64 of little-endian words: about 5.3 characters each instead of 11."""
     return b2a_base64(_words(hashes), newline=False).decode()
 
 
-def unpack_hashes(text: str) -> list[int]:
-    return _ints(a2b_base64(text)).tolist()
+def unpack_hashes(text: str) -> array[int]:
+    return _ints(a2b_base64(text))
 
 
-def pack_times(times: list[int]) -> list[Any]:
+def pack_times(times: Sequence[int]) -> list[Any]:
     """Sorted epoch seconds as [first, base64 of the following deltas in 24-bit little-endian
     words] (4 characters per time instead of about 8); as [first, *deltas] when a gap reaches
     2^24 s (194 days, longer than any window keeps)."""
@@ -71,18 +71,18 @@ def pack_times(times: list[int]) -> list[Any]:
     return [times[0], b2a_base64(packed, newline=False).decode()]
 
 
-def unpack_times(packed: list[Any]) -> list[int]:
+def unpack_times(packed: list[Any]) -> array[int]:
     if len(packed) == 2 and isinstance(packed[1], str):
         raw = a2b_base64(packed[1])
         wide = bytearray(len(raw) // 3 * 4)
         for i in range(3):
             wide[i::4] = raw[i::3]
-        return list(accumulate(_ints(wide), initial=packed[0]))
-    return list(accumulate(packed))
+        return array("q", accumulate(_ints(wide), initial=packed[0]))
+    return array("q", accumulate(packed))
 
 
-def _unpack_ints(packed: str | list[int]) -> list[int]:
-    return unpack_hashes(packed) if isinstance(packed, str) else list(packed)
+def _unpack_ints(packed: str | list[int]) -> Sequence[int]:
+    return unpack_hashes(packed) if isinstance(packed, str) else packed
 
 
 def _plain(value: Any) -> Any:

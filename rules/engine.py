@@ -82,9 +82,17 @@ class EngineConfig:
 
 class Engine:
     def __init__(
-        self, pack: RulePack, config: EngineConfig | None = None, store: MutableMapping[str, bytes] | None = None
+        self,
+        pack: RulePack,
+        config: EngineConfig | None = None,
+        store: MutableMapping[str, bytes] | None = None,
+        *,
+        decoded_cache: int = DECODED_CACHE,
     ):
+        """``decoded_cache``: how many customers' decoded states are kept between events besides
+        the store's bytes (speed against memory: a miss costs one decode)."""
         self.config = config or EngineConfig()
+        self._cache_size = max(decoded_cache, 0)
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
         self.evaluations = 0
@@ -253,8 +261,10 @@ class Engine:
         for cid, state in dirty.items():
             data = state.encode()
             store[cid] = data
-            if cid not in cache and len(cache) >= DECODED_CACHE:
-                del cache[next(iter(cache))]  # the oldest entry
+            if cache.pop(cid, None) is None and len(cache) >= self._cache_size:
+                if not self._cache_size:
+                    continue
+                del cache[next(iter(cache))]  # the least recently written
             cache[cid] = (data, state)
         if self.clock is not None and self.clock != self._committed_clock:
             store[CLOCK_KEY] = orjson.dumps(self.clock)

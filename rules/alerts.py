@@ -1,11 +1,8 @@
 """The alert lifecycle of contract section 6: alerted tier, cooldown, resolve, ``alert_id``.
 
-Per customer the engine keeps a small *memory*, stored inside the customer's state (orjson
-serialisable)::
-
-    [alerted tier rank, [last firing time at healthy (unused), watch, at_risk, critical]]
-
-``new_memory()`` is ``[0, [None, None, None, None]]``: alerted tier ``healthy``, never fired.
+Per customer the engine keeps a small *memory* (:class:`rules.records.AlertMemory`), stored
+inside the customer's state: the alerted tier's rank, and the last firing time per tier rank
+(healthy's unused). ``new_memory()`` is alerted tier ``healthy``, never fired.
 
 :func:`decide` applies one evaluation (at event time ``t``) and returns the new memory and the
 alert to publish, if any:
@@ -44,30 +41,24 @@ from typing import Any
 import orjson
 
 from rules.pack import Evaluation
+from rules.records import NEW_MEMORY, AlertMemory
 from rules.scoring import TIER_NAMES, TIER_RANK
 from streams.timefmt import format_ts
 
 SCHEMA_VERSION = 1
 
-Memory = list[Any]  # [alerted tier rank, [firing time per tier rank or None] * 4]
 # every signal of the customer, or a function computing them (called only when an alert is built)
 Signals = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+MemoryLike = AlertMemory | Sequence[Any] | None  # what storage may give back
 
 
-def new_memory() -> Memory:
+def new_memory() -> AlertMemory:
     """A customer never alerted: alerted tier ``healthy``, no firing yet."""
-    return [0, [None, None, None, None]]
+    return NEW_MEMORY
 
 
-def alerted_tier(memory: Sequence[Any] | None) -> str:
-    return TIER_NAMES[memory[0]] if memory else "healthy"
-
-
-def _fired(memory: Sequence[Any]) -> list[float | None]:
-    times = memory[1] if len(memory) > 1 else None
-    if not isinstance(times, list | tuple) or len(times) != len(TIER_NAMES):
-        return [None] * len(TIER_NAMES)
-    return list(times)
+def alerted_tier(memory: MemoryLike) -> str:
+    return TIER_NAMES[AlertMemory.of(memory).tier]
 
 
 def alert_id(
@@ -132,14 +123,15 @@ def build_alert(
     }
 
 
-def cooldown_until(memory: Sequence[Any], rank: int, t: float, cooldown: float) -> float | None:
+def cooldown_until(memory: MemoryLike, rank: int, t: float, cooldown: float) -> float | None:
     """While a firing at tier ``rank`` or higher is within the cooldown at ``t``: when that ends."""
-    ends = [fired + cooldown for fired in _fired(memory)[rank:] if fired is not None and t - fired < cooldown]
+    fired = AlertMemory.of(memory).fired
+    ends = [x + cooldown for x in fired[rank:] if x is not None and t - x < cooldown]
     return max(ends) if ends else None
 
 
 def decide(
-    memory: Sequence[Any] | None,
+    memory: MemoryLike,
     evaluation: Evaluation,
     *,
     customer_id: str,
@@ -147,7 +139,7 @@ def decide(
     cooldown: float,
     signals: Signals,
     customer_value: float | None = None,
-) -> tuple[Memory, dict[str, Any] | None]:
+) -> tuple[AlertMemory, dict[str, Any] | None]:
     """Apply one evaluation at event time ``t``: ``(new memory, alert or None)``.
 
     The given memory is not modified. ``signals`` (all of them: the alert carries them) may be a
@@ -155,16 +147,13 @@ def decide(
     computes the rest only for the rare evaluation that publishes an alert. ``customer_value``
     defaults to ``signals["customer_value"]``.
     """
-    if not memory:
-        memory = new_memory()
-    elif not isinstance(memory, list):
-        memory = [memory[0], _fired(memory)]
+    memory = AlertMemory.of(memory)
     rank = TIER_RANK[evaluation.tier]
-    alerted = int(memory[0])
+    alerted = memory.tier
     if rank > alerted:
         if cooldown_until(memory, rank, t, cooldown) is not None:
             return memory, None
-        fired = _fired(memory)
+        fired = list(memory.fired)
         fired[rank] = t
         alert = build_alert(
             customer_id=customer_id,
@@ -176,7 +165,7 @@ def decide(
             signals=signals,
             customer_value=customer_value,
         )
-        return [rank, fired], alert
+        return AlertMemory(rank, tuple(fired)), alert
     if rank == 0 and alerted > 0:
         alert = build_alert(
             customer_id=customer_id,
@@ -188,5 +177,5 @@ def decide(
             signals=signals,
             customer_value=customer_value,
         )
-        return [0, _fired(memory)], alert
+        return AlertMemory(0, memory.fired), alert
     return memory, None

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +62,13 @@ class Notify:
         self.log = LOGS / f"test-notify-{name}-{prefix.strip('-')}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    started: list[Notify] = []
+
     def start(self) -> Notify:
         LOGS.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([str(CHURNWATCH), "notify"], env=self.env, stdout=log, stderr=log)
+        Notify.started.append(self)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"notify exited with {self.proc.returncode}; see {self.log}"
@@ -97,6 +100,17 @@ class Notify:
                 self.proc.kill()
                 self.proc.wait()
         return int(self.proc.returncode)
+
+
+@pytest.fixture(autouse=True)
+def _no_notify_left_running() -> Iterator[None]:
+    """A failing test still stops the notify processes it started."""
+    yield
+    for notify in Notify.started:
+        if notify.proc is not None and notify.proc.poll() is None:
+            notify.proc.kill()
+            notify.proc.wait()
+    Notify.started.clear()
 
 
 def _setup(bootstrap: str, prefix: str, alerts: list[dict[str, Any]]) -> None:

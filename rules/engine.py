@@ -314,16 +314,19 @@ class Engine:
         if self._model_names:
             signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)
-        state.alert, alert = decide(
-            state.alert,
-            evaluation,
-            customer_id=cid,
-            t=t,
-            cooldown=self.config.cooldown,
-            signals=lambda: compute_signals(state, t, self._signal_config),
-        )
-        old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         rank = TIER_RANK[evaluation.tier]
+        alerted = state.alert.tier
+        alert = None
+        if rank > alerted or (rank == 0 and alerted > 0):  # else decide() changes nothing
+            state.alert, alert = decide(
+                state.alert,
+                evaluation,
+                customer_id=cid,
+                t=t,
+                cooldown=self.config.cooldown,
+                signals=lambda: compute_signals(state, t, self._signal_config),
+            )
+        old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         self._bookkeep(state, rank, revenue_at_risk(signals["customer_value"], evaluation.score), signals, t)
         old_due = state.due
         state.due = next_due(

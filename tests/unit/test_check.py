@@ -191,7 +191,7 @@ def test_run_check_exit_codes_and_text(problems: tuple[Path, list[tuple[int, str
     assert lines[-1] == f"{path}: {len(found)} problems, the pack was not loaded"
     code, text = run_check(DEFAULT_PACK)
     assert code == 0
-    assert "OK, version 1, 14 rules" in text and "healthy < 25 <= watch < 50 <= at_risk < 75 <= critical" in text
+    assert "OK, version 1, 15 rules" in text and "healthy < 25 <= watch < 50 <= at_risk < 75 <= critical" in text
     assert "login_inactivity" in text and "weight  35" in text and "when logins_total >= 3" in text
 
 

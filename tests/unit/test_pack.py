@@ -238,7 +238,7 @@ BAD_PACK = HEAD + "  - {id: a, weight: 20, signal: no_such_signal, op: '>=', thr
 def test_rules_check_command(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(offline, ["rules", "check", str(DEFAULT_PACK)])
-    assert ok.exit_code == 0 and "14 rules" in ok.output
+    assert ok.exit_code == 0 and "15 rules" in ok.output
     path = tmp_path / "bad.yaml"
     path.write_text(BAD_PACK)
     bad = runner.invoke(offline, ["rules", "check", str(path)])

@@ -79,6 +79,45 @@ def test_a_chunk_boundary_inside_a_run_of_equal_times_keeps_file_and_line_order(
     assert in_memory == expected
 
 
+def test_files_in_time_order_are_merged_without_holding_or_spilling(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    t = 1_790_000_000
+    rows = {"a": [t, t, t + 1, t + 9], "b": [t - 5, t, t + 1, t + 1, t + 2], "c": [t + 1] * 12}
+    paths = [
+        _write(
+            tmp_path,
+            f"{n}.jsonl",
+            [{"type": "login", "event_id": f"{n}{i}", "customer_id": "c", "ts": ts} for i, ts in enumerate(times)],
+        )
+        for n, times in rows.items()
+    ]
+    expected = sorted(
+        ((float(ts), f"{n}{i}") for n, times in rows.items() for i, ts in enumerate(times)), key=lambda x: x[0]
+    )
+    monkeypatch.setattr(se, "chunk_events", lambda _mb: 7)  # the input is bigger than a chunk
+
+    def no_spill(*_a: object) -> Path:
+        raise AssertionError("input in time order was spilled")
+
+    monkeypatch.setattr(se, "_spill", no_spill)
+    bad: list[se.BadLine] = []
+    assert [(e.ts, e.event_id) for e in se.sorted_events(paths, Limits(), bad)] == expected
+    assert [b.reason for b in bad] == ["invalid_json"] * 3  # bad lines reported on this path too
+    # one file out of order: the chunked sort takes over, with the same order
+    rows["b"] = [t + 1, t - 5, t]
+    paths[1] = _write(
+        tmp_path,
+        "b.jsonl",
+        [{"type": "login", "event_id": f"b{i}", "customer_id": "c", "ts": ts} for i, ts in enumerate(rows["b"])],
+    )
+    assert not se.in_time_order(paths[1])
+    monkeypatch.undo()
+    monkeypatch.setattr(se, "chunk_events", lambda _mb: 7)
+    expected = sorted(
+        ((float(ts), f"{n}{i}") for n, times in rows.items() for i, ts in enumerate(times)), key=lambda x: x[0]
+    )
+    assert [(e.ts, e.event_id) for e in se.sorted_events(paths, Limits(), [])] == expected
+
+
 def test_replay_in_small_memory_gives_the_same_alerts(tmp_path: Path) -> None:
     events = list(generate(SimConfig(customers=150, days=40, seed=5, churn_share=0.4)))
     random.Random(1).shuffle(events)  # unsorted input: the sort must do the work
@@ -114,3 +153,17 @@ def test_replay_with_its_state_in_rocksdb_gives_the_same_alerts(tmp_path: Path) 
     assert memory and alerts("rocksdb://", 1) == memory  # a temporary database
     assert alerts(f"rocksdb://{tmp_path / 'state'}", 3) == alerts("memory://", 3)
     assert (tmp_path / "state" / "partition-2").is_dir()
+
+
+def test_sorted_input_streams_the_same_events_on_every_pass(tmp_path: Path) -> None:
+    t = 1_790_000_000
+    path = _write(
+        tmp_path, "a.jsonl", [{"type": "login", "event_id": f"e{i}", "customer_id": "c", "ts": t - i} for i in range(5)]
+    )
+    bad: list[se.BadLine] = []
+    events = se.SortedInput([path], Limits(), bad)
+    first = [(e.ts, e.event_id) for e in events]
+    assert first == sorted(first) and len(first) == 5
+    assert [(e.ts, e.event_id) for e in events] == first  # a second pass: the same, read again
+    assert len(events) == 5 and events.last_time == float(t)
+    assert len(bad) == 1  # the bad line is reported once, not once per pass

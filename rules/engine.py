@@ -15,7 +15,11 @@ Alerts are dicts in the format of contract section 6, without ``emitted_at`` (th
 Changed customers are kept decoded and written to the store (encoded) by ``commit()``: the
 worker commits before each changelog flush, replay every ``COMMIT_EVERY`` events and at the end,
 so a customer with many events in between is encoded once, not once per event. Reads
-(``view``, ``current``, ticks) see the uncommitted changes.
+(``view``, ``current``, ticks) see the uncommitted changes. The last ``decoded_cache`` customers
+written stay decoded beside their bytes (a miss costs one decode, ``rules.codec``).
+
+``process``/``apply`` return :class:`~rules.config.Processed`: the alerts, and the event's outcome.
+The dashboard aggregates are kept by ``rules.aggregates`` (``totals``, ``summary``).
 """
 
 from __future__ import annotations

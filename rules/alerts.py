@@ -3,7 +3,10 @@
 Per customer the engine keeps a small *memory*, stored inside the customer's state (orjson
 serialisable)::
 
-    [alerted tier rank, [last firing time at healthy (unused), watch, at_risk, critical]]
+    [alerted tier rank, [last firing time at healthy (unused), watch, at_risk, critical], previous alert]
+
+where *previous alert* (absent until the first alert) is ``[event time, score, [rule, ...]]`` of
+the customer's last published alert, for the next alert's ``changes`` (``rules.history``).
 
 ``new_memory()`` is ``[0, [None, None, None, None]]``: alerted tier ``healthy``, never fired.
 
@@ -32,7 +35,9 @@ The alert is the dict of contract section 6 without ``emitted_at`` (the adapter 
   rules still firing below the watch threshold, usually none);
 - ``signals``: every signal given, floats rounded to 4 decimals;
 - ``revenue_at_risk`` = customer_value × risk_score / 100 rounded to 2 decimals, ``0.0`` when the
-  customer value is null (not enough order history to estimate it).
+  customer value is null (not enough order history to estimate it);
+- ``changes``: what changed since the customer's previous alert (``rules.history.changes_since``),
+  part of the evidence ``alert_id`` hashes.
 """
 
 from __future__ import annotations
@@ -43,13 +48,14 @@ from typing import Any
 
 import orjson
 
+from rules.history import changes_since, remembered
 from rules.pack import Evaluation
 from rules.scoring import TIER_NAMES, TIER_RANK
 from streams.timefmt import format_ts
 
 SCHEMA_VERSION = 1
 
-Memory = list[Any]  # [alerted tier rank, [firing time per tier rank or None] * 4]
+Memory = list[Any]  # [alerted tier rank, [firing time per tier rank or None] * 4, (previous alert)]
 # every signal of the customer, or a function computing them (called only when an alert is built)
 Signals = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
@@ -105,8 +111,9 @@ def build_alert(
     evaluation: Evaluation,
     signals: Signals,
     customer_value: float | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The alert dict (contract section 6, without ``emitted_at``)."""
+    """The alert dict (contract section 6, without ``emitted_at``), with ``changes`` when given."""
     event_time = format_ts(t)
     if callable(signals):
         signals = signals()
@@ -115,11 +122,12 @@ def build_alert(
     rules = [{**hit.as_dict(), "value": _display(hit.value)} for hit in evaluation.hits]
     shown = {k: _display(v) for k, v in signals.items()}
     rar = revenue_at_risk(customer_value, evaluation.score)
-    return {
+    evidence: list[Any] = [evaluation.score, rules, shown, rar]
+    if changes is not None:
+        evidence.append(changes)
+    alert = {
         "schema_version": SCHEMA_VERSION,
-        "alert_id": alert_id(
-            customer_id, status, tier, previous_tier, event_time, [evaluation.score, rules, shown, rar]
-        ),
+        "alert_id": alert_id(customer_id, status, tier, previous_tier, event_time, evidence),
         "customer_id": customer_id,
         "status": status,
         "tier": tier,
@@ -130,6 +138,9 @@ def build_alert(
         "signals": shown,
         "revenue_at_risk": rar,
     }
+    if changes is not None:
+        alert["changes"] = changes
+    return alert
 
 
 def cooldown_until(memory: Sequence[Any], rank: int, t: float, cooldown: float) -> float | None:
@@ -158,12 +169,16 @@ def decide(
     if not memory:
         memory = new_memory()
     elif not isinstance(memory, list):
-        memory = [memory[0], _fired(memory)]
+        memory = [memory[0], _fired(memory), *memory[2:3]]
     rank = TIER_RANK[evaluation.tier]
     alerted = int(memory[0])
-    if rank > alerted:
-        if cooldown_until(memory, rank, t, cooldown) is not None:
-            return memory, None
+    publish = rank > alerted and cooldown_until(memory, rank, t, cooldown) is None
+    if not publish and not (rank == 0 and alerted > 0):
+        return memory, None
+    names = [hit.rule for hit in evaluation.hits]
+    changes = changes_since(memory[2] if len(memory) > 2 else None, TIER_NAMES[alerted], evaluation.score, names)
+    last = remembered(t, evaluation.score, names)
+    if publish:
         fired = _fired(memory)
         fired[rank] = t
         alert = build_alert(
@@ -175,18 +190,18 @@ def decide(
             evaluation=evaluation,
             signals=signals,
             customer_value=customer_value,
+            changes=changes,
         )
-        return [rank, fired], alert
-    if rank == 0 and alerted > 0:
-        alert = build_alert(
-            customer_id=customer_id,
-            status="resolved",
-            tier="healthy",
-            previous_tier=TIER_NAMES[alerted],
-            t=t,
-            evaluation=evaluation,
-            signals=signals,
-            customer_value=customer_value,
-        )
-        return [0, _fired(memory)], alert
-    return memory, None
+        return [rank, fired, last], alert
+    alert = build_alert(
+        customer_id=customer_id,
+        status="resolved",
+        tier="healthy",
+        previous_tier=TIER_NAMES[alerted],
+        t=t,
+        evaluation=evaluation,
+        signals=signals,
+        customer_value=customer_value,
+        changes=changes,
+    )
+    return [0, _fired(memory), last], alert

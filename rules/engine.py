@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from rules import acknowledgement, history
+from rules.acknowledgement import Acknowledgement
 from rules.alerts import decide, new_memory
 from rules.due import DueIndex, crossings_for, next_due
 from rules.model import BuyingModel
@@ -55,6 +57,7 @@ class EngineConfig:
     lost_after_days: float = 30.0
     model: BuyingModel | None = None  # the buying model of the model signals (None: they are null)
     scan_all: bool = False  # evaluate every customer at every tick (tests: must equal the index)
+    history_limit: int = history.DEFAULT_LIMIT  # history entries kept per customer (rules.history)
 
 
 @dataclass(slots=True)
@@ -306,6 +309,8 @@ class Engine:
         # the pack reads only some signals; all of them are computed only when an alert is built
         signals = compute_some(state, t, self._needed, self._signal_config, self._model_names)
         evaluation = self.pack.evaluate(signals)
+        acknowledgement.expire(state, t, self.config.history_limit)
+        before = state.alert
         state.alert, alert = decide(
             state.alert,
             evaluation,
@@ -313,6 +318,11 @@ class Engine:
             t=t,
             cooldown=self.config.cooldown,
             signals=lambda: compute_signals(state, t, self._signal_config),
+        )
+        state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
+        rank = TIER_RANK[evaluation.tier]
+        history.record(
+            state.history, t, rank, evaluation.score, [h.rule for h in evaluation.hits], self.config.history_limit
         )
         self._track(cid, state, evaluation, signals, t)
         if self.observer is not None:
@@ -327,6 +337,7 @@ class Engine:
             tick=self.config.tick_seconds,
             fired=evaluation.hits,
         )
+        state.due = acknowledgement.due(state.ack, state.due)
         if state.due is not None and (from_index or state.due != old_due):
             self._index.push(state.due, cid)
         return alert
@@ -392,6 +403,36 @@ class Engine:
             "rules": [h.as_dict() for h in evaluation.hits],
             "signals": signals,
             "revenue_at_risk": round(value * evaluation.score / 100.0, 2),
+            "acknowledgement": acknowledgement.view(state.ack, at),
+        }
+
+    def acknowledge(self, ack: Acknowledgement) -> bool:
+        """Record an acknowledgement of a known customer at ``ack.ts`` (``rules.acknowledgement``);
+        False for a customer never seen. Publishes nothing; the customer comes due at its end."""
+        state = self._state_of(ack.customer_id)
+        if state is None:
+            return False
+        acknowledgement.apply(state, ack, self.config.history_limit)
+        due = acknowledgement.due(state.ack, state.due)
+        if due != state.due:
+            state.due = due
+            assert due is not None
+            self._index.push(due, ack.customer_id)
+        self._save(ack.customer_id, state)
+        return True
+
+    def history(self, customer_id: str, t: float | None = None) -> dict[str, Any] | None:
+        """The customer's history (``rules.history``) and acknowledgement at ``t``; None if unknown."""
+        state = self._state_of(customer_id)
+        if state is None:
+            return None
+        at = t if t is not None else (self.clock or 0.0)
+        return {
+            "customer_id": customer_id,
+            "as_of": format_ts(at),
+            "limit": self.config.history_limit,
+            "entries": history.entries(state.history),
+            "acknowledgement": acknowledgement.view(state.ack, at),
         }
 
     def current(self, customer_id: str) -> tuple[Evaluation, float, float]:

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-STATE_VERSION = 3  # 3: first_login appended; 2: time lists and order hashes packed as base64; 1, 2 still read
+STATE_VERSION = 4  # 4: history, acknowledgement appended; 3: first_login appended; 2: packed lists; 1..3 still read
 V2_FIELDS = 25  # list items of a version 1 or 2 encoding
 DAY = 86400
 
@@ -126,6 +126,7 @@ class CustomerState:
     """The state of one customer. Times are int epoch seconds."""
 
     __slots__ = (
+        "ack",
         "alert",
         "cancelled",
         "chargebacks",
@@ -134,6 +135,7 @@ class CustomerState:
         "failures",
         "first_login",
         "first_order",
+        "history",
         "last_csat",
         "last_login",
         "last_nps",
@@ -181,6 +183,8 @@ class CustomerState:
         self.critical_since: int | None = None
         self.lost = False
         self.due: float | None = None
+        self.history: list[list[Any]] = []  # rules.history: score and tier changes, acknowledgements
+        self.ack: list[Any] | None = None  # rules.acknowledgement: [at, until, tier rank, by, note]
 
     # -- de-duplication -------------------------------------------------------------------
 
@@ -374,18 +378,21 @@ class CustomerState:
                 self.lost,
                 self.due,
                 self.first_login,
+                self.history,
+                self.ack,
             ]
         )
 
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
         raw = orjson.loads(data)
-        if raw[0] not in (1, 2, STATE_VERSION):
+        if raw[0] not in (1, 2, 3, STATE_VERSION):
             raise ValueError(
                 f"customer state version {raw[0]} is not supported (this build reads 1 to {STATE_VERSION})"
             )
         s = cls.__new__(cls)
         s.first_login = raw[V2_FIELDS] if raw[0] >= 3 else None
+        s.history, s.ack = (raw[V2_FIELDS + 1], raw[V2_FIELDS + 2]) if raw[0] >= 4 else ([], None)
         (
             _v,
             seen,

@@ -115,3 +115,8 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.acknowledgements = Counter(
+            "churnwatch_acknowledgements_total",
+            "Acknowledgements recorded through POST /customers/{id}/acknowledge (durable when counted).",
+            registry=r,
+        )

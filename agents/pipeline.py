@@ -42,6 +42,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         cooldown=settings.cooldown_seconds,
         expected_lifespan_years=settings.expected_lifespan_years,
         lost_after_days=settings.lost_after_days,
+        history_limit=settings.history_limit,
         model=cached_model(settings.model) if settings.model is not None else None,
     )
 

@@ -5,10 +5,13 @@ serialisable)::
 
     [alerted tier rank, [last firing time at healthy (unused), watch, at_risk, critical], previous alert]
 
-where *previous alert* (absent until the first alert) is ``[event time, score, [rule, ...]]`` of
-the customer's last published alert, for the next alert's ``changes`` (``rules.history``).
+where *previous alert* (absent until the first alert) is the score and rules (and, for a
+``resolved`` one, the time) of the customer's last published alert, for the next alert's
+``changes`` (``rules.history.remembered``).
 
-``new_memory()`` is ``[0, [None, None, None, None]]``: alerted tier ``healthy``, never fired.
+``new_memory()`` is ``[0]``: alerted tier ``healthy``, never fired (missing firing times read as
+``[None, None, None, None]``: most customers never fire, and this is most of their alert state).
+Firing times are kept as integers when whole.
 
 :func:`decide` applies one evaluation (at event time ``t``) and returns the new memory and the
 alert to publish, if any:
@@ -62,7 +65,7 @@ Signals = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 def new_memory() -> Memory:
     """A customer never alerted: alerted tier ``healthy``, no firing yet."""
-    return [0, [None, None, None, None]]
+    return [0]
 
 
 def alerted_tier(memory: Sequence[Any] | None) -> str:
@@ -176,11 +179,12 @@ def decide(
     if not publish and not (rank == 0 and alerted > 0):
         return memory, None
     names = [hit.rule for hit in evaluation.hits]
-    changes = changes_since(memory[2] if len(memory) > 2 else None, TIER_NAMES[alerted], evaluation.score, names)
-    last = remembered(t, evaluation.score, names)
+    previous = memory[2] if len(memory) > 2 else None
+    changes = changes_since(previous, _fired(memory)[alerted], TIER_NAMES[alerted], evaluation.score, names)
+    last = remembered(t, evaluation.score, names, firing=publish)
     if publish:
         fired = _fired(memory)
-        fired[rank] = t
+        fired[rank] = int(t) if float(t).is_integer() else t
         alert = build_alert(
             customer_id=customer_id,
             status="firing",

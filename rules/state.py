@@ -378,10 +378,15 @@ class CustomerState:
                 self.lost,
                 self.due,
                 self.first_login,
-                self.history,
-                self.ack,
+                *self._extras(),
             ]
         )
+
+    def _extras(self) -> list[Any]:
+        """Version 4's history and acknowledgement, left out while both are empty (most customers)."""
+        if self.ack is not None:
+            return [self.history, self.ack]
+        return [self.history] if self.history else []
 
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
@@ -392,7 +397,9 @@ class CustomerState:
             )
         s = cls.__new__(cls)
         s.first_login = raw[V2_FIELDS] if raw[0] >= 3 else None
-        s.history, s.ack = (raw[V2_FIELDS + 1], raw[V2_FIELDS + 2]) if raw[0] >= 4 else ([], None)
+        extras = raw[V2_FIELDS + 1 :] if raw[0] >= 4 else []
+        s.history = extras[0] if extras else []
+        s.ack = extras[1] if len(extras) > 1 else None
         (
             _v,
             seen,

@@ -12,11 +12,15 @@ from __future__ import annotations
 import heapq
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
+from typing import Any, cast
 
+import orjson
+
+from rules.acknowledgement import Acknowledgement, parse_line_object
 from streams.errors import BadInput
 from streams.events import Event
 from streams.parse import Limits, parse_line
@@ -44,14 +48,28 @@ def chunk_events(max_memory_mb: float) -> int:
     return max(1000, int(max_memory_mb * 1024 * 1024 / EVENT_BYTES))
 
 
-def _parsed(paths: Iterable[Path], limits: Limits, bad: list[BadLine]) -> Iterator[tuple[Key, Event]]:
+def parse_replay_line(line: bytes, limits: Limits) -> Event | Acknowledgement:
+    """An event line, or an acknowledgement line (``"type": "acknowledgement"``, replay only)."""
+    if b'"acknowledgement"' in line:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict) and obj.get("type") == "acknowledgement":
+            return parse_line_object(obj)
+    return parse_line(line, limits=limits)
+
+
+def _parsed(
+    paths: Iterable[Path], limits: Limits, bad: list[BadLine], parse: Callable[[bytes, Limits], Any]
+) -> Iterator[tuple[Key, Any]]:
     for index, path in enumerate(paths):
         with path.open("rb") as fh:
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
                 try:
-                    event = parse_line(line, limits=limits)
+                    event = parse(line, limits)
                 except BadInput as exc:
                     bad.append(BadLine(str(path), number, exc.reason.value, exc.detail))
                     continue
@@ -83,11 +101,30 @@ def sorted_events(
 ) -> Iterator[Event]:
     """Every good event of the files by event time (stable); bad lines are appended to ``bad``
     as they are read (all of them once the iterator is exhausted)."""
+    return cast(
+        Iterator[Event], _sorted(paths, limits, bad, max_memory_mb, lambda line, lim: parse_line(line, limits=lim))
+    )
+
+
+def sorted_replay_items(
+    paths: Iterable[Path], limits: Limits, bad: list[BadLine], *, max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
+) -> Iterator[Event | Acknowledgement]:
+    """As :func:`sorted_events`, with the acknowledgement lines replay accepts among the events."""
+    return _sorted(paths, limits, bad, max_memory_mb, parse_replay_line)
+
+
+def _sorted(
+    paths: Iterable[Path],
+    limits: Limits,
+    bad: list[BadLine],
+    max_memory_mb: float,
+    parse: Callable[[bytes, Limits], Any],
+) -> Iterator[Any]:
     size = chunk_events(max_memory_mb)
-    chunk: list[tuple[Key, Event]] = []
+    chunk: list[tuple[Key, Any]] = []
     with tempfile.TemporaryDirectory(prefix="churnwatch-replay-") as folder:
-        runs: list[Iterator[tuple[Key, Event]]] = []
-        for item in _parsed(paths, limits, bad):
+        runs: list[Iterator[tuple[Key, Any]]] = []
+        for item in _parsed(paths, limits, bad, parse):
             chunk.append(item)
             if len(chunk) >= size:
                 chunk.sort(key=itemgetter(0))

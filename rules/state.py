@@ -122,6 +122,14 @@ def _unpack_ints(packed: str | list[int]) -> list[int]:
     return _unpack_hashes(packed) if isinstance(packed, str) else list(packed)
 
 
+def compact(data: bytes) -> bytes:
+    """A right-sized copy of orjson's output. orjson (3.x) returns its bytes in a buffer of at
+    least 4 KiB that is never shrunk: kept as a customer's state, every ~200-byte value would
+    hold 4 KiB of memory (measured: 4,097 bytes traced per value; the worker's RSS per customer
+    was 20 to 40 times its encoded state)."""
+    return memoryview(data).tobytes()
+
+
 class CustomerState:
     """The state of one customer. Times are int epoch seconds."""
 
@@ -350,36 +358,38 @@ class CustomerState:
     def encode(self) -> bytes:
         orders = self.orders
         tickets = [[h, *t] for h, t in self.tickets.items()]
-        return orjson.dumps(
-            [
-                STATE_VERSION,
-                _pack_hashes(self.seen),
-                _pack_times(self.logins),
-                self.logins_total,
-                self.last_login,
-                [_pack_times([o[0] for o in orders]), [o[1] for o in orders], _pack_hashes([o[2] for o in orders])],
-                self.orders_total,
-                self.value_total,
-                self.first_order,
-                self.cancelled,
-                _pack_times(self.failures),
-                self.last_success,
-                _pack_times(self.chargebacks),
-                self.subscription,
-                _pack_times(self.opened),
-                tickets,
-                self.sentiments,
-                self.last_csat,
-                self.last_nps,
-                self.alert,
-                self.tier,
-                self.rar,
-                self.critical_since,
-                self.lost,
-                self.due,
-                self.first_login,
-                *self._extras(),
-            ]
+        return compact(
+            orjson.dumps(
+                [
+                    STATE_VERSION,
+                    _pack_hashes(self.seen),
+                    _pack_times(self.logins),
+                    self.logins_total,
+                    self.last_login,
+                    [_pack_times([o[0] for o in orders]), [o[1] for o in orders], _pack_hashes([o[2] for o in orders])],
+                    self.orders_total,
+                    self.value_total,
+                    self.first_order,
+                    self.cancelled,
+                    _pack_times(self.failures),
+                    self.last_success,
+                    _pack_times(self.chargebacks),
+                    self.subscription,
+                    _pack_times(self.opened),
+                    tickets,
+                    self.sentiments,
+                    self.last_csat,
+                    self.last_nps,
+                    self.alert,
+                    self.tier,
+                    self.rar,
+                    self.critical_since,
+                    self.lost,
+                    self.due,
+                    self.first_login,
+                    *self._extras(),
+                ]
+            )
         )
 
     def _extras(self) -> list[Any]:

@@ -3,7 +3,9 @@
 An acknowledgement says "``by`` has seen this customer; do not alert again until ``until``
 unless it gets worse". In the customer's state (``CustomerState.ack``, changelogged with the
 rest of it) it is ``[at, until, rank, by, note]``: ``rank`` is the *acknowledged tier*, the
-higher of the customer's alerted tier and its evaluated tier when acknowledged.
+highest of the customer's alerted tier, its evaluated tier, and the tier of its latest firing
+alert when acknowledged (what its owner last saw: acknowledging after a ``resolved`` still
+covers a relapse to the tier that fired).
 
 While ``t < until`` (event time of the evaluation):
 
@@ -123,10 +125,17 @@ def parse_line_object(obj: Mapping[str, Any]) -> Acknowledgement:
 
 def apply(state: Any, ack: Acknowledgement, limit: int) -> None:
     """Record ``ack`` in the customer's state (replacing any) and in its history."""
-    rank = max(int(state.alert[0]), int(state.tier))
+    rank = max(int(state.alert[0]), int(state.tier), _last_fired_rank(state.alert))
     at, until = history._int_time(ack.ts), history._int_time(ack.until)
     state.ack = [at, until, rank, ack.by, ack.note]
     history.append(state.history, [at, history.ACK, ack.by, until, rank], limit)
+
+
+def _last_fired_rank(memory: list[Any]) -> int:
+    """The tier of the latest firing alert in an alert memory (``rules.alerts``), 0 without."""
+    fired = memory[1] if len(memory) > 1 and isinstance(memory[1], list) else []
+    times = [(t, rank) for rank, t in enumerate(fired) if t is not None]
+    return max(times)[1] if times else 0
 
 
 def active(record: list[Any] | None, t: float) -> bool:

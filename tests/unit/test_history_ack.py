@@ -310,3 +310,12 @@ def test_replay_reports_an_acknowledgement_of_an_unknown_customer(tmp_path: Path
     path.write_bytes(_line(ack("c", T0, "7d")) + b"\n" + b'{"type": "acknowledgement", "customer_id": "c"}\n')
     result = replay([path], PACK, io.BytesIO())
     assert [b.reason for b in result.bad_lines] == ["schema", "unknown_customer"]
+
+
+def test_acknowledging_after_a_resolved_alert_covers_the_tier_that_fired() -> None:
+    e = engine()
+    items: list[Any] = [sub("c", T0, "paused"), sub("c", T0 + HOUR, "resumed"), ack("c", T0 + 2 * HOUR, "30d")]
+    items += [sub("c", T0 + 8 * DAY, "paused")]  # a relapse to watch, after the cooldown: held back
+    alerts = run(e, items)
+    assert [(a["status"], a["tier"]) for a in alerts] == [("firing", "watch"), ("resolved", "healthy")]
+    assert (e.view("c") or {})["acknowledgement"]["tier"] == "watch"

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from agents.replay import replay
+from agents.topics import partition_of
 from rules.pack import load_pack
 from streams.timefmt import format_ts
 from tests.integration.harness import WorkerProcess, consume, produce, strip
@@ -129,3 +130,47 @@ def test_an_acknowledgement_is_durable_survives_a_crash_and_matches_replay(
         ("firing", "critical"),
     ]
     assert strip(live) == strip(expected)  # the held-back watch never came, from either worker
+
+
+def test_history_and_acknowledgements_reach_the_owner_from_any_worker(services: dict[str, str]) -> None:
+    env = {"CHURNWATCH_API_TOKEN": TOKEN, "CHURNWATCH_PARTITIONS": "2"}
+    a = WorkerProcess(services, "ack-pair", **env)
+    b = WorkerProcess(services, "ack-pair", prefix=a.prefix, **env)
+    b.env["CHURNWATCH_APP_ID"] = a.env["CHURNWATCH_APP_ID"]
+    customers = [f"c-pair-{i}" for i in range(8)]
+    assert {partition_of(c, 2) for c in customers} == {0, 1}
+    events = [
+        {"type": "payment", "event_id": f"p-{c}", "customer_id": c, "ts": format_ts(T0), "kind": "subscription"}
+        | {"action": "paused"}
+        for c in customers
+    ]
+    try:
+        a.start()
+        b.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # each worker owns one partition
+            owned = [set(w.get("/healthz")[1].get("partitions", [])) for w in (a, b)]
+            if owned[0] and owned[1] and not owned[0] & owned[1]:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the two workers did not share the partitions")
+        produce(a, events)
+        deadline = time.monotonic() + 60
+        while a.metric("churnwatch_events_total") + b.metric("churnwatch_events_total") < len(events):
+            assert time.monotonic() < deadline, "events not processed"
+            time.sleep(0.5)
+        for i, cid in enumerate(customers):
+            owner, other = (a, b) if partition_of(cid, 2) in owned[0] else (b, a)
+            body = orjson.dumps({"by": f"agent-{i}", "until": "14d"})
+            status, answer = call(other, "POST", f"/customers/{cid}/acknowledge", body)  # forwarded
+            assert status == 200 and answer["acknowledgement"]["by"] == f"agent-{i}", answer
+            assert call(other, "POST", f"/customers/{cid}/acknowledge", body, token=None)[0] == 401
+            status, view = call(owner, "GET", f"/customers/{cid}")
+            assert status == 200 and view["acknowledgement"]["by"] == f"agent-{i}"
+            status, shown = call(other, "GET", f"/customers/{cid}/history")  # routed by Faust
+            assert status == 200 and [e["type"] for e in shown["entries"]] == ["change", "acknowledged"]
+        assert a.metric("churnwatch_acknowledgements_total") + b.metric("churnwatch_acknowledgements_total") == 8
+    finally:
+        a.stop()
+        b.stop()

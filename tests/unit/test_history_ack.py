@@ -4,11 +4,14 @@ and acknowledgements (suppression, a worse tier let through, expiry by event tim
 from __future__ import annotations
 
 import io
+import random
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.replay import replay
 from rules import history
@@ -319,3 +322,44 @@ def test_acknowledging_after_a_resolved_alert_covers_the_tier_that_fired() -> No
     alerts = run(e, items)
     assert [(a["status"], a["tier"]) for a in alerts] == [("firing", "watch"), ("resolved", "healthy")]
     assert (e.view("c") or {})["acknowledgement"]["tier"] == "watch"
+
+
+def _with_acks(seed: int) -> list[Any]:
+    """Simulated events with acknowledgements right after most firing alerts (and a few at random)."""
+    from streams.parse import parse_line
+    from streams.simulate import SimConfig, generate
+
+    rng = random.Random(seed)
+    cfg = SimConfig(customers=30, days=90, seed=seed, churn_share=0.6)
+    events = [parse_line(orjson.dumps(e)) for e in generate(cfg)]
+    probe = engine()
+    items: list[Any] = []
+    for ev in events:
+        items.append(ev)
+        fired = [a for a in probe.process(ev) if a["status"] == "firing"]
+        if fired or rng.random() < 0.01:
+            item = ack(ev.customer_id, ev.ts, f"{rng.randint(1, 40)}d", by=f"agent-{rng.randint(1, 3)}")
+            items.append(item)
+            probe.acknowledge(item)
+    return items
+
+
+def _run_all(items: list[Any], **kw: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    e = engine(**kw)
+    alerts = run(e, items) + e.finish()
+    return alerts, {cid: e.history(cid) for cid in sorted(e.customers())}
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([6 * HOUR, DAY]))
+def test_with_acknowledgements_the_due_index_equals_scanning_everyone(seed: int, tick: float) -> None:
+    items = _with_acks(seed)
+    assert _run_all(items, tick_seconds=tick) == _run_all(items, tick_seconds=tick, scan_all=True)
+
+
+def test_acknowledging_after_each_firing_holds_relapses_back_in_simulated_traffic() -> None:
+    items = _with_acks(5)
+    acked, _ = _run_all(items)
+    plain, _ = _run_all([i for i in items if not isinstance(i, Acknowledgement)])
+    assert len(acked) < len(plain)
+    assert {a["customer_id"] for a in acked} == {a["customer_id"] for a in plain}

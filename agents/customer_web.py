@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import orjson
 from faust.web import View
 
@@ -59,12 +60,27 @@ def _owner_elsewhere(worker: Worker, customer_id: str) -> Any | None:
     return dest
 
 
+async def _read_body(request: Any) -> bytes:
+    """The body, read up to one byte past ``MAX_BODY`` (a chunked body has no declared length)."""
+    body = b""
+    while len(body) <= MAX_BODY:
+        chunk = await request.content.read(MAX_BODY + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
 async def _forward(view: Any, worker: Worker, request: Any, dest: Any, body: bytes) -> Any:
     url = request.url.with_host(dest.host).with_port(int(dest.port or 80))
     headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
     headers[FORWARDED] = "1"
-    async with worker.app.http_client.request(method="POST", url=url, headers=headers, data=body) as response:
-        return view.text(await response.text(), content_type=response.content_type, status=response.status)
+    try:
+        async with worker.app.http_client.request(method="POST", url=url, headers=headers, data=body) as response:
+            return view.text(await response.text(), content_type=response.content_type, status=response.status)
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        log.warning("acknowledgement not forwarded to the owning worker %s: %s", dest, type(exc).__name__)
+        return _error(view, 503, "unavailable", "the worker owning the customer's partition did not answer; try again")
 
 
 def register_customer_views(worker: Worker, denied: Denied) -> None:
@@ -90,7 +106,7 @@ def register_customer_views(worker: Worker, denied: Denied) -> None:
                 return resp
             if request.content_length is not None and request.content_length > MAX_BODY:
                 return _error(self, 413, "too_large", f"the body is limited to {MAX_BODY} bytes")
-            body = await request.content.read(MAX_BODY + 1)
+            body = await _read_body(request)
             if len(body) > MAX_BODY:
                 return _error(self, 413, "too_large", f"the body is limited to {MAX_BODY} bytes")
             if app.rebalancing:

@@ -93,7 +93,7 @@ def parse_request(customer_id: str, body: Any, at: float) -> Acknowledgement:
     """An acknowledgement from a request body (a JSON object) made at event time ``at``."""
     if not isinstance(body, Mapping):
         raise BadAcknowledgement("body", 'expected a JSON object {"by": .., "until": .., "note": ..}')
-    unknown = sorted(set(body) - FIELDS - {"type", "customer_id", "ts"})
+    unknown = sorted(set(body) - FIELDS)
     if unknown:
         raise BadAcknowledgement(unknown[0], f"unknown field {unknown[0]!r} (allowed: by, until, note)")
     by = body.get("by")
@@ -115,7 +115,7 @@ def parse_line_object(obj: Mapping[str, Any]) -> Acknowledgement:
         raise BadInput(Reason.SCHEMA, 'field "customer_id": expected a string of 1..128 characters')
     ts = parse_ts(obj.get("ts"))
     try:
-        return parse_request(cid, obj, ts)
+        return parse_request(cid, {k: v for k, v in obj.items() if k not in ("type", "customer_id", "ts")}, ts)
     except BadAcknowledgement as exc:
         raise BadInput(Reason.SCHEMA, f'field "{exc.field}": {exc.detail}') from None
 

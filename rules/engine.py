@@ -431,7 +431,7 @@ class Engine:
             "customer_id": customer_id,
             "as_of": format_ts(at),
             "limit": self.config.history_limit,
-            "entries": history.entries(state.history),
+            "entries": history.entries(state.history)[-self.config.history_limit :],
             "acknowledgement": acknowledgement.view(state.ack, at),
         }
 

@@ -91,6 +91,7 @@ class Engine:
         self.clock: float | None = None
         self.last_outcome = "applied"
         self.evaluations = 0
+        self.held_back = 0  # firing alerts not published because of an acknowledgement
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
         self._lost_after = self.config.lost_after_days * DAY
         self._index = DueIndex()
@@ -319,7 +320,9 @@ class Engine:
             cooldown=self.config.cooldown,
             signals=lambda: compute_signals(state, t, self._signal_config),
         )
+        decided = alert
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
+        self.held_back += decided is not None and alert is None
         rank = TIER_RANK[evaluation.tier]
         history.record(
             state.history, t, rank, evaluation.score, [h.rule for h in evaluation.hits], self.config.history_limit

@@ -109,6 +109,7 @@ def test_an_acknowledgement_is_durable_survives_a_crash_and_matches_replay(
         second.wait_for_events(len(PHASE_2))
         time.sleep(1.0)
         live = [a for key, a in consume(services["bootstrap"], second.topic("alerts")) if key == CID.encode()]
+        assert second.metric("churnwatch_alerts_held_back_total") == 1
     finally:
         first.stop()
         second.stop()

@@ -190,6 +190,7 @@ def test_an_acknowledgement_suppresses_repeats_and_lets_a_worse_tier_through() -
         ("firing", "critical"),
     ]
     assert alerts[-1]["previous_tier"] == "healthy"
+    assert e.held_back == 2  # the two relapses to watch
     assert alerts[-1]["changes"]["previous_event_time"] == format_ts(T0 + 2 * HOUR)
     view = e.view("c")
     assert view is not None and view["acknowledgement"] == {

@@ -21,16 +21,17 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
+from agents.faust_codec import register_codec
 from agents.gc_tuning import quiet_gc
 from agents.lag import update_lag
 from agents.metrics import Metrics
+from agents.pack_file import load_pack
 from agents.partition_store import PartitionStore, StateTable
 from agents.pipeline import Outcome, Pipeline
 from agents.redis_view import RedisView
 from agents.settings import Clock, SecurityProtocol, Settings, load_settings
 from agents.web import register_views
-from rules.pack import PackError, load_pack
-from streams.codec import register_codec
+from rules.pack import PackError
 
 log = logging.getLogger("churnwatch")
 DEAD_LETTER_ATTEMPTS = 5

@@ -40,9 +40,10 @@ def _fail(message: str, code: int = 2) -> None:
     "--max-memory",
     "max_memory_mb",
     type=click.FloatRange(min=1.0),
-    default=512.0,
+    default=128.0,  # agents.sorted_events.DEFAULT_MAX_MEMORY_MB (not imported: the CLI starts light)
     show_default=True,
-    help="MB of events held while sorting the input (more input is sorted in chunks on disk)",
+    help="MB of events held while sorting input that is not in time order (more is sorted in chunks on disk; "
+    "files already in time order are merged as they are read)",
 )
 @click.option(
     "--store",
@@ -74,9 +75,10 @@ def replay_command(
 
     Exit code: 0 all lines good, 1 some bad lines were reported and skipped, 2 usage error.
     """
-    from agents.cli_util import engine_config_of, limits_of, model_or_fail
+    from agents.cli_util import limits_of, model_or_fail, offline_config
+    from agents.pack_file import load_pack
     from agents.replay import replay
-    from rules.pack import PackError, load_pack
+    from rules.pack import PackError
 
     try:
         settings = load_settings()
@@ -88,7 +90,7 @@ def replay_command(
         pack = load_pack(rules_file or settings.rules)
     except PackError as exc:
         _fail(str(exc))
-    config = engine_config_of(settings, tick_seconds, model_or_fail(model_file, settings))
+    config = offline_config(settings, tick_seconds, model_or_fail(model_file, settings))
     limits = limits_of(settings)
     sink: Any = out.open("wb") if out is not None else contextlib.nullcontext(sys.stdout.buffer)
     with sink as fh:
@@ -121,26 +123,11 @@ def rules_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def rules_check(file: Path) -> None:
     """Validate a rule pack: every problem with file, line and reason (exit 1), or a summary."""
-    from rules.pack import check_pack, load_pack
+    from agents.pack_file import run_check
 
-    problems = check_pack(file)
-    if problems:
-        for problem in problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"{file}: {len(problems)} problem(s)", err=True)
-        sys.exit(1)
-    pack = load_pack(file)
-    click.echo(
-        f"{file}: OK, {len(pack.rules)} rules; tiers watch >= {pack.tiers.watch:g}, "
-        f"at_risk >= {pack.tiers.at_risk:g}, critical >= {pack.tiers.critical:g}"
-    )
-    for rule in pack.rules:
-        guard = f" when {rule.guard.source}" if rule.guard else ""
-        comps = " or ".join(f"{c.signal} {c.op} {c.threshold}" for c in rule.comparisons)
-        if rule.graded is not None:
-            g = rule.graded
-            comps += f" (graded: {g.min_weight:g} at {g.threshold:g} to {g.weight:g} at {g.full_at:g})"
-        click.echo(f"  {rule.id:<26} weight {rule.weight:>5g}  {comps}{guard}")
+    code, text = run_check(file)
+    click.echo(text, err=code != 0)
+    sys.exit(code)
 
 
 @click.command("simulate")

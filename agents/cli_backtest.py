@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 import orjson
 
-from agents.cli_util import engine_config_of, fail, limits_of, model_or_fail, parse_date, settings_or_fail
+from agents.cli_util import fail, limits_of, model_or_fail, offline_config, parse_date, settings_or_fail
 
 if TYPE_CHECKING:
     from agents.backtest import Variant
@@ -22,7 +22,8 @@ LABEL_PARTS = ("orders", "logins", "cancellation")
 
 def _variants(rules_files: tuple[Path, ...], model_file: Path | None, also_without: bool) -> list[Variant]:
     from agents.backtest import Variant
-    from rules.pack import PackError, load_pack
+    from agents.pack_file import load_pack
+    from rules.pack import PackError
 
     settings = settings_or_fail()
     model = model_or_fail(model_file, settings)
@@ -123,7 +124,7 @@ def backtest_command(
         click.echo(str(line), err=True)
     dates = sorted({parse_date(c.strip()) for text in cutoffs for c in text.split(",") if c.strip()})
     options = Options(dates, horizon * DAY, baselines, holdout, rule)
-    result = backtest(parsed, variants, options, engine_config_of(settings, tick_seconds, None), _progress)
+    result = backtest(parsed, variants, options, offline_config(settings, tick_seconds, None), _progress)
     result.doc["bad_lines"] = len(bad)
     for warning in result.doc["warnings"]:
         click.echo(f"backtest: warning: {warning}", err=True)

@@ -89,9 +89,10 @@ def _report(what: str, model: BuyingModel, found: dict[str, History]) -> None:
 
 
 def _propose(events: list[Event], model: BuyingModel, at: float, horizon: float, base: Path, out: Path) -> None:
+    from agents.pack_file import load_pack
     from agents.propose_pack import propose
     from rules.engine import EngineConfig
-    from rules.pack import PackError, load_pack
+    from rules.pack import PackError
 
     try:
         pack = load_pack(base)

@@ -9,10 +9,10 @@ from typing import NoReturn
 
 import click
 
-from agents.settings import Settings, SettingsError, load_settings
+from agents.engine_setup import engine_config_of, limits_of
+from agents.settings import Clock, Settings, SettingsError, load_settings
 from rules.engine import EngineConfig
 from rules.model import BuyingModel
-from streams.parse import Limits
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -25,10 +25,6 @@ def settings_or_fail() -> Settings:
         return load_settings()
     except SettingsError as exc:
         fail(str(exc))
-
-
-def limits_of(settings: Settings) -> Limits:
-    return Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
 
 
 def model_or_fail(path: Path | None, settings: Settings) -> BuyingModel | None:
@@ -44,17 +40,6 @@ def model_or_fail(path: Path | None, settings: Settings) -> BuyingModel | None:
         fail(str(exc))
 
 
-def engine_config_of(settings: Settings, tick_seconds: float | None, model: BuyingModel | None) -> EngineConfig:
-    return EngineConfig(
-        tick_seconds=tick_seconds or settings.tick_seconds or 86400.0,
-        allowed_lateness=settings.allowed_lateness_seconds,
-        cooldown=settings.cooldown_seconds,
-        expected_lifespan_years=settings.expected_lifespan_years,
-        lost_after_days=settings.lost_after_days,
-        model=model,
-    )
-
-
 def parse_date(text: str) -> float:
     """``1997-09-30`` (00:00 UTC) or an RFC 3339 time, as epoch seconds."""
     try:
@@ -64,3 +49,11 @@ def parse_date(text: str) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def offline_config(settings: Settings, tick_seconds: float | None, model: BuyingModel | None) -> EngineConfig:
+    """The offline commands run the event clock."""
+    return engine_config_of(settings, model=model, tick_seconds=tick_seconds, clock=Clock.EVENT)
+
+
+__all__ = ["engine_config_of", "fail", "limits_of", "model_or_fail", "offline_config", "parse_date", "settings_or_fail"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-TIERS = ("healthy", "watch", "at_risk", "critical")
-
 
 class Metrics:
     """All churnwatch series; one instance per worker process, with its own registry."""

@@ -13,17 +13,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.aligner import Aligner
+from agents.emit import stamp
+from agents.engine_setup import engine_config_of, limits_of
 from agents.metrics import Metrics
 from agents.model_file import cached_model
 from agents.progress import Progress
 from agents.settings import Clock, Settings
 from agents.watermark import Watermark
-from rules.engine import Engine, EngineConfig
+from rules.aggregates import Totals
+from rules.engine import Engine
 from rules.pack import RulePack
+from rules.scoring import TIER_NAMES
 from streams.deadletter import dead_letter
 from streams.errors import BadInput, Reason
-from streams.parse import Limits, parse_event
-from streams.timefmt import format_ts_ms
+from streams.parse import parse_event
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +36,6 @@ class Outcome:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     dead_letter: dict[str, Any] | None = None
     received: float = 0.0  # when the (earliest) message behind these alerts was received
-
-
-def engine_config(settings: Settings) -> EngineConfig:
-    return EngineConfig(
-        tick_seconds=settings.effective_tick_seconds,
-        allowed_lateness=settings.allowed_lateness_seconds,
-        cooldown=settings.cooldown_seconds,
-        expected_lifespan_years=settings.expected_lifespan_years,
-        lost_after_days=settings.lost_after_days,
-        history_limit=settings.history_limit,
-        model=cached_model(settings.model) if settings.model is not None else None,
-    )
 
 
 class Pipeline:
@@ -62,9 +53,10 @@ class Pipeline:
         self.metrics = metrics
         self.store_for = store_for
         self.observer = observer
-        self.config = engine_config(settings)
+        model = cached_model(settings.model) if settings.model is not None else None
+        self.config = engine_config_of(settings, model=model)
         self.event_clock = settings.clock is Clock.EVENT
-        self.limits = Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
+        self.limits = limits_of(settings)
         self.engines: dict[int, Engine] = {}
         self.aligners: dict[int, Aligner] = {}
         self.watermarks: dict[int, Watermark] = {}  # wall clock (the aligners hold their own)
@@ -184,7 +176,7 @@ class Pipeline:
             out.dead_letter = self._dead(error, topic, partition, offset, key, value, now)
             return
         out.alerts.extend(alerts)
-        self._count(topic, engine.last_outcome)
+        self._count(topic, alerts.outcome.value)
 
     def _count_held_back(self, n: int) -> None:
         if n:
@@ -226,7 +218,7 @@ class Pipeline:
 
     def finish_alert(self, alert: dict[str, Any], received: float) -> dict[str, Any]:
         now = time.time()
-        alert["emitted_at"] = format_ts_ms(now)
+        stamp(alert, now)
         self.metrics.alerts.labels(alert["tier"], alert["status"]).inc()
         for hit in alert["rules"]:
             if alert["status"] == "firing":
@@ -235,23 +227,11 @@ class Pipeline:
         return alert
 
     def update_gauges(self) -> None:
-        """Customers and revenue at risk by tier, churn rate and NPS over this worker's partitions."""
-        by_tier = dict.fromkeys(("healthy", "watch", "at_risk", "critical"), 0)
-        rar = dict.fromkeys(by_tier, 0.0)
-        lost = at_start = promoters = detractors = answers = 0
-        for engine in self.engines.values():
-            s = engine.summary()
-            for tier, n in s["by_tier"].items():
-                by_tier[tier] += n
-            for tier, v in s["revenue_at_risk"].items():
-                rar[tier] += v
-            lost += s["lost_30d"]
-            at_start += s["customers_at_start"]
-            promoters += s["promoters"]
-            detractors += s["detractors"]
-            answers += s["nps_answers"]
-        for tier in by_tier:
-            self.metrics.customers.labels(tier).set(by_tier[tier])
-            self.metrics.revenue_at_risk.labels(tier).set(round(rar[tier], 2))
-        self.metrics.churn_rate.set(round(100.0 * lost / at_start, 3) if at_start else 0.0)
-        self.metrics.nps.set(round(100.0 * (promoters - detractors) / answers, 2) if answers else 0.0)
+        """Customers and revenue at risk by tier, churn rate and NPS over this worker's partitions
+        (the partitions' ``rules.aggregates.Totals`` added up: the formulas live there)."""
+        totals = sum((engine.totals() for engine in self.engines.values()), Totals())
+        for tier, n, rar in zip(TIER_NAMES, totals.by_tier, totals.revenue_at_risk, strict=True):
+            self.metrics.customers.labels(tier).set(n)
+            self.metrics.revenue_at_risk.labels(tier).set(round(rar, 2))
+        self.metrics.churn_rate.set(totals.churn_rate or 0.0)
+        self.metrics.nps.set(round(totals.nps, 2) if totals.nps is not None else 0.0)

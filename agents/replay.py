@@ -19,17 +19,19 @@ from typing import IO, Any
 
 import orjson
 
+from agents.emit import stamp
 from agents.gc_tuning import quiet_gc_during
 from agents.replay_store import close_store, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events, sorted_replay_items
 from agents.topics import partition_of
 from rules.acknowledgement import Acknowledgement
+from rules.aggregates import Totals
 from rules.engine import Engine, EngineConfig
 from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
 from streams.parse import Limits
-from streams.timefmt import format_ts, format_ts_ms
+from streams.timefmt import format_ts
 
 PROGRESS_MIN_EVENTS = 200_000  # (kept for callers that count events)
 PROGRESS_MIN_BYTES = 50_000_000  # about 200,000 events: a progress bar on a terminal from there
@@ -45,6 +47,7 @@ class ReplayResult:
     bad_lines: list[BadLine] = field(default_factory=list)
     seconds: float = 0.0
     state_bytes: int = 0  # encoded state of every customer at the end (all partitions)
+    totals: Totals | None = None  # the aggregates at the end (rules.aggregates), all partitions
     acknowledgements: int = 0  # acknowledgement lines applied
 
     def summary(self) -> str:
@@ -56,6 +59,7 @@ class ReplayResult:
             f"{len(self.bad_lines)} bad lines; {self.seconds:.2f} s, {rate:,.0f} events/s; "
             f"state {self.state_bytes / 1e6:,.1f} MB encoded "
             f"({self.state_bytes / max(self.customers, 1):,.0f} B/customer)"
+            + (f"\n{self.totals.line()}" if self.totals is not None else "")
         )
 
 
@@ -111,7 +115,7 @@ def replay(
 
     def emit(alerts: list[dict[str, Any]]) -> None:
         for alert in alerts:
-            alert["emitted_at"] = format_ts_ms(time.time())
+            stamp(alert)
             result.alerts[(alert["status"], alert["tier"])] += 1
             write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
 
@@ -133,7 +137,7 @@ def replay(
                     result.bad_lines.append(BadLine("<sorted input>", 0, exc.reason.value, exc.detail))
                     continue
                 result.events += 1
-                if engine.last_outcome == "duplicate":
+                if alerts.duplicate:
                     result.duplicates += 1
                 if alerts:
                     emit(alerts)
@@ -144,6 +148,7 @@ def replay(
                 else:
                     engines[p].commit()
             result.customers = sum(len(e.customers()) for e in engines.values())
+            result.totals = sum((e.totals(last) for e in engines.values()), Totals())
             result.state_bytes = sum(len(value) for kept in stores.values() for value in kept.values())
         finally:
             for kept in stores.values():

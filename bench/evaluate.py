@@ -28,10 +28,10 @@ from agents.backtest_run import Options, backtest
 from agents.cdnow import cdnow_events, sample_path
 from agents.cli_util import parse_date
 from agents.model_file import dump_model
+from agents.pack_file import load_pack
 from agents.replay import read_events
 from rules.engine import EngineConfig
 from rules.fit import fit, histories
-from rules.pack import load_pack
 from rules.state import DAY
 from streams.parse import Limits
 from streams.timefmt import format_ts

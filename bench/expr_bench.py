@@ -54,8 +54,8 @@ from typing import Any
 
 import cel
 
+from agents.pack_file import load_pack
 from rules.expressions import compile_condition
-from rules.pack import load_pack
 from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES
 
 GUARD = "logins_total >= 3"

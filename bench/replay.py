@@ -160,9 +160,9 @@ def _rss() -> int:
 
 
 def _engine(store: dict[str, bytes] | None = None) -> Any:
+    from agents.pack_file import load_pack
     from agents.settings import DEFAULT_RULES
     from rules.engine import Engine, EngineConfig
-    from rules.pack import load_pack
 
     return Engine(load_pack(DEFAULT_RULES), EngineConfig(), store=store)
 

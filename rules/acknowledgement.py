@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules import history
+from rules.records import AlertMemory
 from rules.scoring import TIER_NAMES, TIER_RANK
 from streams.errors import BadInput, Reason
 from streams.parse import parse_ts
@@ -125,16 +126,16 @@ def parse_line_object(obj: Mapping[str, Any]) -> Acknowledgement:
 
 def apply(state: Any, ack: Acknowledgement, limit: int) -> None:
     """Record ``ack`` in the customer's state (replacing any) and in its history."""
-    rank = max(int(state.alert[0]), int(state.tier), _last_fired_rank(state.alert))
+    memory = AlertMemory.of(state.alert)
+    rank = max(memory.tier, int(state.tier), _last_fired_rank(memory))
     at, until = history._int_time(ack.ts), history._int_time(ack.until)
     state.ack = [at, until, rank, ack.by, ack.note]
     history.append(state.history, [at, history.ACK, ack.by, until, rank], limit)
 
 
-def _last_fired_rank(memory: list[Any]) -> int:
+def _last_fired_rank(memory: AlertMemory) -> int:
     """The tier of the latest firing alert in an alert memory (``rules.alerts``), 0 without."""
-    fired = memory[1] if len(memory) > 1 and isinstance(memory[1], list) else []
-    times = [(t, rank) for rank, t in enumerate(fired) if t is not None]
+    times = [(t, rank) for rank, t in enumerate(memory.fired) if t is not None]
     return max(times)[1] if times else 0
 
 
@@ -151,8 +152,8 @@ def expire(state: Any, t: float, limit: int) -> None:
 
 
 def screen(
-    record: list[Any] | None, t: float, before: list[Any], after: list[Any], alert: dict[str, Any] | None
-) -> tuple[list[Any], dict[str, Any] | None]:
+    record: list[Any] | None, t: float, before: AlertMemory, after: AlertMemory, alert: dict[str, Any] | None
+) -> tuple[AlertMemory, dict[str, Any] | None]:
     """The alert memory and alert to keep: a firing at or below an active acknowledgement's tier
     is dropped and the memory stays as it was."""
     if alert is not None and alert["status"] == "firing" and active(record, t):

@@ -1,17 +1,11 @@
 """The alert lifecycle of contract section 6: alerted tier, cooldown, resolve, ``alert_id``.
 
-Per customer the engine keeps a small *memory*, stored inside the customer's state (orjson
-serialisable)::
-
-    [alerted tier rank, [last firing time at healthy (unused), watch, at_risk, critical], previous alert]
-
-where *previous alert* (absent until the first alert) is the score and rules (and, for a
+Per customer the engine keeps a small *memory* (:class:`rules.records.AlertMemory`), stored
+inside the customer's state: the alerted tier's rank, the last firing time per tier rank
+(healthy's unused; kept as integers when whole), and the score and rules (and, for a
 ``resolved`` one, the time) of the customer's last published alert, for the next alert's
-``changes`` (``rules.history.remembered``).
-
-``new_memory()`` is ``[0]``: alerted tier ``healthy``, never fired (missing firing times read as
-``[None, None, None, None]``: most customers never fire, and this is most of their alert state).
-Firing times are kept as integers when whole.
+``changes`` (``rules.history.remembered``). ``new_memory()`` is alerted tier ``healthy``, never
+fired.
 
 :func:`decide` applies one evaluation (at event time ``t``) and returns the new memory and the
 alert to publish, if any:
@@ -53,30 +47,24 @@ import orjson
 
 from rules.history import changes_since, remembered
 from rules.pack import Evaluation
+from rules.records import NEW_MEMORY, AlertMemory
 from rules.scoring import TIER_NAMES, TIER_RANK
 from streams.timefmt import format_ts
 
 SCHEMA_VERSION = 1
 
-Memory = list[Any]  # [alerted tier rank, [firing time per tier rank or None] * 4, (previous alert)]
 # every signal of the customer, or a function computing them (called only when an alert is built)
 Signals = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+MemoryLike = AlertMemory | Sequence[Any] | None  # what storage may give back
 
 
-def new_memory() -> Memory:
+def new_memory() -> AlertMemory:
     """A customer never alerted: alerted tier ``healthy``, no firing yet."""
-    return [0]
+    return NEW_MEMORY
 
 
-def alerted_tier(memory: Sequence[Any] | None) -> str:
-    return TIER_NAMES[memory[0]] if memory else "healthy"
-
-
-def _fired(memory: Sequence[Any]) -> list[float | None]:
-    times = memory[1] if len(memory) > 1 else None
-    if not isinstance(times, list | tuple) or len(times) != len(TIER_NAMES):
-        return [None] * len(TIER_NAMES)
-    return list(times)
+def alerted_tier(memory: MemoryLike) -> str:
+    return TIER_NAMES[AlertMemory.of(memory).tier]
 
 
 def alert_id(
@@ -146,14 +134,15 @@ def build_alert(
     return alert
 
 
-def cooldown_until(memory: Sequence[Any], rank: int, t: float, cooldown: float) -> float | None:
+def cooldown_until(memory: MemoryLike, rank: int, t: float, cooldown: float) -> float | None:
     """While a firing at tier ``rank`` or higher is within the cooldown at ``t``: when that ends."""
-    ends = [fired + cooldown for fired in _fired(memory)[rank:] if fired is not None and t - fired < cooldown]
+    fired = AlertMemory.of(memory).fired
+    ends = [x + cooldown for x in fired[rank:] if x is not None and t - x < cooldown]
     return max(ends) if ends else None
 
 
 def decide(
-    memory: Sequence[Any] | None,
+    memory: MemoryLike,
     evaluation: Evaluation,
     *,
     customer_id: str,
@@ -161,7 +150,7 @@ def decide(
     cooldown: float,
     signals: Signals,
     customer_value: float | None = None,
-) -> tuple[Memory, dict[str, Any] | None]:
+) -> tuple[AlertMemory, dict[str, Any] | None]:
     """Apply one evaluation at event time ``t``: ``(new memory, alert or None)``.
 
     The given memory is not modified. ``signals`` (all of them: the alert carries them) may be a
@@ -169,21 +158,17 @@ def decide(
     computes the rest only for the rare evaluation that publishes an alert. ``customer_value``
     defaults to ``signals["customer_value"]``.
     """
-    if not memory:
-        memory = new_memory()
-    elif not isinstance(memory, list):
-        memory = [memory[0], _fired(memory), *memory[2:3]]
+    memory = AlertMemory.of(memory)
     rank = TIER_RANK[evaluation.tier]
-    alerted = int(memory[0])
+    alerted = memory.tier
     publish = rank > alerted and cooldown_until(memory, rank, t, cooldown) is None
     if not publish and not (rank == 0 and alerted > 0):
         return memory, None
     names = [hit.rule for hit in evaluation.hits]
-    previous = memory[2] if len(memory) > 2 else None
-    changes = changes_since(previous, _fired(memory)[alerted], TIER_NAMES[alerted], evaluation.score, names)
+    changes = changes_since(memory.previous, memory.fired[alerted], TIER_NAMES[alerted], evaluation.score, names)
     last = remembered(t, evaluation.score, names, firing=publish)
     if publish:
-        fired = _fired(memory)
+        fired = list(memory.fired)
         fired[rank] = int(t) if float(t).is_integer() else t
         alert = build_alert(
             customer_id=customer_id,
@@ -196,7 +181,7 @@ def decide(
             customer_value=customer_value,
             changes=changes,
         )
-        return [rank, fired, last], alert
+        return AlertMemory(rank, tuple(fired), last), alert
     alert = build_alert(
         customer_id=customer_id,
         status="resolved",
@@ -208,4 +193,4 @@ def decide(
         customer_value=customer_value,
         changes=changes,
     )
-    return [0, _fired(memory), last], alert
+    return AlertMemory(0, memory.fired, last), alert

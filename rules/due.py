@@ -16,10 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rules.alerts import cooldown_until
+from rules.frame import Derived
 from rules.model import whole_days
 from rules.pack import RuleHit, RulePack
+from rules.records import open_urgent_since
 from rules.signals import HOUR, MODEL_SIGNALS, median_order_gap_days
 from rules.state import DAY, CustomerState
+from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
 
 # signals that grow with time alone, with what they are measured from
 CONTINUOUS = frozenset(
@@ -101,47 +104,54 @@ def next_due(
     lost_after: float,
     tick: float,
     fired: Iterable[RuleHit] = (),
+    derived: Derived | None = None,
 ) -> float | None:
     """The earliest time after ``t`` at which this customer's evaluation can differ.
 
     ``fired``: the rules that fired at ``t``. A graded rule's weight changes at the next step of
     its grid only while it fires; one that does not fire can start only when its comparison
-    crosses the threshold or its guard's signals change, which are due times already."""
+    crosses the threshold or its guard's signals change, which are due times already.
+    ``derived``: the last order and the median gap at ``t``, when the signals already computed them."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
     out: list[float] = []
-    _first_exit(s.logins, t, 7 * DAY, out)
-    _first_exit(s.logins, t, 35 * DAY, out)
-    order_times = [o[0] for o in s.orders]
-    _first_exit(order_times, t, 90 * DAY, out)
-    _first_exit(s.failures, t, 30 * DAY, out)
-    _first_exit(s.chargebacks, t, 90 * DAY, out)
-    _first_exit(s.opened, t, 14 * DAY, out)
-    _first_exit([x[0] for x in s.sentiments], t, 30 * DAY, out)
+    for history, times in (
+        (LOGINS, s.logins),
+        (FAILURES, s.failures),
+        (CHARGEBACKS, s.chargebacks),
+        (OPENED, s.opened),
+    ):
+        if times:
+            for width in EDGES[history]:  # every window edge over the history (rules.windows)
+                _first_exit(times, t, width, out)
+    for history, records in ((ORDERS, s.orders), (SENTIMENTS, s.sentiments)):
+        if records:
+            for width in EDGES[history]:
+                i = bisect.bisect_right(records, (t - width, math.inf))
+                if i < len(records):
+                    out.append(records[i].time + width)
+    if derived is None:
+        derived = _derived(s, t)
+    last_order, gap = derived
     th = crossings.thresholds
     if "days_since_last_login" in th:
         _crossings(s.last_login, DAY, th["days_since_last_login"], t, out)
-    last_order = order_times[bisect.bisect_right(order_times, t) - 1] if order_times and order_times[0] <= t else None
     if "days_since_last_order" in th:
         _crossings(last_order, DAY, th["days_since_last_order"], t, out)
-    if "order_gap_ratio" in th:
-        gap = median_order_gap_days(s, t)
-        if gap:
-            _crossings(last_order, gap * DAY, th["order_gap_ratio"], t, out)
+    if "order_gap_ratio" in th and gap:
+        _crossings(last_order, gap * DAY, th["order_gap_ratio"], t, out)
     if crossings.graded:
         for hit in fired:
             graded = crossings.graded.get(hit.rule)
             if graded is not None:
-                _graded_due(s, t, graded, last_order, out)
+                _graded_due(s, t, graded, last_order, gap, out)
     if crossings.model:  # model histories are in whole days from the first order (and the first login)
         for first in (s.first_order, s.first_login):
             if first is not None and first <= t:
                 out.append(first + (whole_days(t - first) + 1) * DAY)
     if "open_urgent_ticket_hours" in th:
-        urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
-        if urgent:
-            _crossings(min(urgent), HOUR, th["open_urgent_ticket_hours"], t, out)
-    if s.tier > s.alert[0]:
+        _crossings(open_urgent_since(s.tickets), HOUR, th["open_urgent_ticket_hours"], t, out)
+    if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:
             out.append(until)
@@ -155,6 +165,7 @@ def _graded_due(
     t: float,
     graded: tuple[str, tuple[float, float, float]],
     last_order: float | None,
+    gap: float | None,
     out: list[float],
 ) -> None:
     signal, grid = graded
@@ -163,13 +174,17 @@ def _graded_due(
     elif signal == "days_since_last_order":
         _grid_crossing(last_order, DAY, grid, t, out)
     elif signal == "order_gap_ratio":
-        gap = median_order_gap_days(s, t)
         if gap:
             _grid_crossing(last_order, gap * DAY, grid, t, out)
     elif signal == "open_urgent_ticket_hours":
-        urgent = [k[2] for k in s.tickets.values() if k[1] and k[3] == "urgent" and k[2] is not None]
-        if urgent:
-            _grid_crossing(min(urgent), HOUR, grid, t, out)
+        _grid_crossing(open_urgent_since(s.tickets), HOUR, grid, t, out)
+
+
+def _derived(s: CustomerState, t: float) -> Derived:
+    """The last placed order at or before ``t`` and the median gap, for a caller without the signals."""
+    times = [o.time for o in s.orders]
+    last = times[bisect.bisect_right(times, t) - 1] if times and times[0] <= t else None
+    return Derived(last, median_order_gap_days(s, t))
 
 
 class DueIndex:

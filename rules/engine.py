@@ -20,8 +20,8 @@ so a customer with many events in between is encoded once, not once per event. R
 
 from __future__ import annotations
 
+import enum
 import math
-from collections import deque
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,22 +30,46 @@ import orjson
 
 from rules import acknowledgement, history
 from rules.acknowledgement import Acknowledgement
-from rules.alerts import decide, new_memory
+from rules.aggregates import Aggregates, Totals
+from rules.alerts import decide, revenue_at_risk
 from rules.due import DueIndex, crossings_for, next_due
+from rules.frame import frame
 from rules.model import BuyingModel
 from rules.pack import Evaluation, RulePack
-from rules.scoring import TIER_NAMES, TIER_RANK, nps
-from rules.signals import SIGNALS, SignalConfig, compute_signals, compute_some, needed_model_signals
+from rules.records import AlertMemory
+from rules.scoring import TIER_NAMES, TIER_RANK
+from rules.signals import SignalConfig, compute_signals, model_signals, needed_model_signals
 from rules.state import DAY, CustomerState, id_hash
 from streams.errors import BadInput, Reason
 from streams.events import Event, Login, Order, Payment, SupportTicket
 from streams.timefmt import format_ts
 
-CHURN_PERIOD = 30 * DAY
 DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (bounded memory)
 COMMIT_EVERY = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
 RESERVED_PREFIX = "\x00"  # keys that are not customers
 CLOCK_KEY = RESERVED_PREFIX + "clock"  # the engine's clock as of the last commit (the partition's store names it apart)
+
+
+class Outcome(enum.Enum):
+    """What became of an event handed to the engine."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # its event id was seen before: nothing changed
+
+
+class Processed(list[dict[str, Any]]):
+    """The result of ``Engine.process``/``apply``: the alerts it published (a list, in order) and
+    the event's ``outcome``."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, alerts: Iterable[dict[str, Any]] = (), outcome: Outcome = Outcome.APPLIED) -> None:
+        super().__init__(alerts)
+        self.outcome = outcome
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome is Outcome.DUPLICATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,28 +84,6 @@ class EngineConfig:
     history_limit: int = history.DEFAULT_LIMIT  # history entries kept per customer (rules.history)
 
 
-@dataclass(slots=True)
-class Summary:
-    """Aggregates over the engine's customers, kept up to date incrementally."""
-
-    customers: int = 0
-    by_tier: list[int] | None = None
-    revenue_at_risk: list[float] | None = None
-    promoters: int = 0
-    detractors: int = 0
-    nps_answers: int = 0
-
-    def __post_init__(self) -> None:
-        self.by_tier = [0, 0, 0, 0]
-        self.revenue_at_risk = [0.0, 0.0, 0.0, 0.0]
-
-
-def _nps_class(score: int | None) -> int:
-    if score is None:
-        return 0
-    return 1 if score >= 9 else (-1 if score <= 6 else 2)
-
-
 class Engine:
     def __init__(
         self, pack: RulePack, config: EngineConfig | None = None, store: MutableMapping[str, bytes] | None = None
@@ -89,19 +91,17 @@ class Engine:
         self.config = config or EngineConfig()
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
-        self.last_outcome = "applied"
         self.evaluations = 0
         self.held_back = 0  # firing alerts not published because of an acknowledgement
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
+        self._lifespan = self.config.expected_lifespan_years
         self._lost_after = self.config.lost_after_days * DAY
         self._index = DueIndex()
         self._cache: dict[str, tuple[bytes, CustomerState]] = {}  # decoded states of recently written customers
         self._dirty: dict[str, CustomerState] = {}  # changed since the last commit, not yet in the store
         self._since_commit = 0
         self._committed_clock: float | None = None
-        self._summary = Summary()
-        self._new_customers: deque[float] = deque()
-        self._lost: deque[float] = deque()
+        self._agg = Aggregates()
         self._risky: dict[str, tuple[int, float, float]] = {}  # customers above healthy: (tier rank, score, rar)
         # called after every evaluation with (customer_id, evaluation, revenue at risk, time): the worker's Redis view
         self.observer: Callable[[str, Evaluation, float, float], None] | None = None
@@ -113,17 +113,18 @@ class Engine:
         """Use a new rule pack from now on (hot reload); customers are re-evaluated as they come due."""
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
-        self._needed = [(name, fn) for name, fn in SIGNALS.items() if name in wanted]
         self._model_names = needed_model_signals(wanted)
         self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
 
-    def process(self, event: Event) -> list[dict[str, Any]]:
+    def process(self, event: Event) -> Processed:
         """Event clock: ticks crossed by the event's time, then the event."""
-        alerts = self.advance(event.ts)
-        alerts.extend(self.apply(event))
-        return alerts
+        ticked = self.advance(event.ts)
+        result = self.apply(event)
+        if ticked:
+            result[:0] = ticked
+        return result
 
     def advance(self, t: float) -> list[dict[str, Any]]:
         """Run the ticks at the multiples of the tick interval in (clock, t]; the clock becomes t."""
@@ -145,7 +146,7 @@ class Engine:
             self.clock = t
         return alerts
 
-    def apply(self, event: Event, watermark: float | None = None) -> list[dict[str, Any]]:
+    def apply(self, event: Event, watermark: float | None = None) -> Processed:
         """Apply one event and evaluate its customer at the event's time.
 
         Lateness is judged against ``watermark`` (the partition's watermark: the lowest of the
@@ -165,17 +166,16 @@ class Engine:
         new = state is None
         if state is None:
             state = CustomerState()
-            state.alert = new_memory()
-            self._summary.customers += 1
-            assert self._summary.by_tier is not None
-            self._summary.by_tier[0] += 1
-            self._new_customers.append(ts)
+            self._agg.add(ts)
         try:
             return self._apply_to(cid, state, event, new, watermark)
         except Exception:
-            # the object may be half-changed: the customer goes back to its last committed state
+            # the object may be half-changed: the customer goes back to its last committed state,
+            # and a new one is forgotten (the engine's side effects come last, after any failure)
             self._cache.pop(cid, None)
             self._dirty.pop(cid, None)
+            if new:
+                self._agg.discard_new()
             raise
 
     def _mark(self, watermark: float | None) -> float | None:
@@ -185,16 +185,12 @@ class Engine:
             return clock
         return min(clock, watermark)
 
-    def _apply_to(
-        self, cid: str, state: CustomerState, event: Event, new: bool, watermark: float | None
-    ) -> list[dict[str, Any]]:
+    def _apply_to(self, cid: str, state: CustomerState, event: Event, new: bool, watermark: float | None) -> Processed:
         ts = event.ts
         if state.seen_before(event.event_id):
-            self.last_outcome = "duplicate"
             if new:
                 self._save(cid, state)
-            return []
-        self.last_outcome = "applied"
+            return Processed((), Outcome.DUPLICATE)
         if self.clock is None or ts > self.clock:
             self.clock = ts
         # state keeps what a late event may still need: lateness counts from the watermark when
@@ -204,7 +200,7 @@ class Engine:
             mark = ts if watermark == -math.inf else min(mark, watermark)
         ref = int(mark - self.config.allowed_lateness)
         its = int(ts)
-        old_nps = _nps_class(state.last_nps[1] if state.last_nps else None)
+        old_nps = state.nps
         if isinstance(event, Login):
             if event.success:
                 state.add_login(its, ref)
@@ -226,10 +222,10 @@ class Engine:
                 state.add_sentiment(its, event.sentiment, ref)
             if event.csat is not None or event.nps is not None:
                 state.set_survey(its, event.csat, event.nps)
-        self._count_nps(old_nps, _nps_class(state.last_nps[1] if state.last_nps else None))
         alert = self._evaluate(cid, state, ts, from_index=False)
+        self._agg.nps_changed(old_nps, state.nps)
         self._save(cid, state)
-        return [alert] if alert else []
+        return Processed((alert,)) if alert else Processed()
 
     def _load(self, cid: str, raw: bytes) -> CustomerState:
         """The customer's state; the object kept from the last write when the store still holds those bytes."""
@@ -306,9 +302,12 @@ class Engine:
     # -- evaluation ----------------------------------------------------------------------------
 
     def _evaluate(self, cid: str, state: CustomerState, t: float, *, from_index: bool) -> dict[str, Any] | None:
+        """Evaluate the customer at ``t``: its alert (if any), its bookkeeping, its next due time.
+        Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
-        # the pack reads only some signals; all of them are computed only when an alert is built
-        signals = compute_some(state, t, self._needed, self._signal_config, self._model_names)
+        signals, derived = frame(state, t, self._lifespan)
+        if self._model_names:
+            signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)
         acknowledgement.expire(state, t, self.config.history_limit)
         before = state.alert
@@ -320,16 +319,10 @@ class Engine:
             cooldown=self.config.cooldown,
             signals=lambda: compute_signals(state, t, self._signal_config),
         )
-        decided = alert
-        state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
-        self.held_back += decided is not None and alert is None
+        alert = self._screen_and_record(state, before, alert, evaluation, t)
+        old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         rank = TIER_RANK[evaluation.tier]
-        history.record(
-            state.history, t, rank, evaluation.score, [h.rule for h in evaluation.hits], self.config.history_limit
-        )
-        self._track(cid, state, evaluation, signals, t)
-        if self.observer is not None:
-            self.observer(cid, evaluation, state.rar, t)
+        self._bookkeep(state, rank, revenue_at_risk(signals["customer_value"], evaluation.score), signals, t)
         old_due = state.due
         state.due = next_due(
             state,
@@ -339,52 +332,49 @@ class Engine:
             lost_after=self._lost_after,
             tick=self.config.tick_seconds,
             fired=evaluation.hits,
+            derived=derived,
         )
         state.due = acknowledgement.due(state.ack, state.due)
+        # side effects on the engine
+        self._agg.moved(old_tier, old_rar, rank, state.rar)
+        if state.lost and not was_lost:
+            self._agg.lost(t)
+        if rank:
+            self._risky[cid] = (rank, evaluation.score, state.rar)
+        else:
+            self._risky.pop(cid, None)
+        if self.observer is not None:
+            self.observer(cid, evaluation, state.rar, t)
         if state.due is not None and (from_index or state.due != old_due):
             self._index.push(state.due, cid)
         return alert
 
-    def _track(self, cid: str, state: CustomerState, evaluation: Evaluation, signals: dict[str, Any], t: float) -> None:
-        summary = self._summary
-        assert summary.by_tier is not None and summary.revenue_at_risk is not None
-        rank = TIER_RANK[evaluation.tier]
-        value = signals.get("customer_value") or 0.0
-        rar = value * evaluation.score / 100.0
-        summary.by_tier[state.tier] -= 1
-        summary.revenue_at_risk[state.tier] -= state.rar
-        summary.by_tier[rank] += 1
-        summary.revenue_at_risk[rank] += rar
+    def _screen_and_record(
+        self, state: CustomerState, before: AlertMemory, alert: dict[str, Any] | None, evaluation: Evaluation, t: float
+    ) -> dict[str, Any] | None:
+        """An active acknowledgement holds back a firing at its tier or below (the memory stays as
+        ``before``); the history records a change of tier or firing rules."""
+        kept = alert
+        state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
+        self.held_back += kept is not None and alert is None
+        names = [h.rule for h in evaluation.hits]
+        history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self.config.history_limit)
+        return alert
+
+    def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: dict[str, Any], t: float) -> None:
+        """The customer's tier, revenue at risk, critical-since time and lost flag after an evaluation."""
         state.tier = rank
         state.rar = rar
-        if rank:
-            self._risky[cid] = (rank, evaluation.score, rar)
-        else:
-            self._risky.pop(cid, None)
         if rank == 3:
             if state.critical_since is None:
                 state.critical_since = int(t)
         else:
             state.critical_since = None
         if not state.lost and (
-            signals.get("subscription_status") == "cancelled"
+            signals["subscription_status"] == "cancelled"
             or (state.critical_since is not None and t - state.critical_since >= self._lost_after)
         ):
             state.lost = True
-            self._lost.append(t)
-
-    def _count_nps(self, old: int, new: int) -> None:
-        if old == new:
-            return
-        s = self._summary
-        for cls, sign in ((old, -1), (new, 1)):
-            if cls == 0:
-                continue
-            s.nps_answers += sign
-            if cls == 1:
-                s.promoters += sign
-            elif cls == -1:
-                s.detractors += sign
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -396,16 +386,15 @@ class Engine:
         at = t if t is not None else (self.clock or 0.0)
         signals = compute_signals(state, at, self._signal_config)
         evaluation = self.pack.evaluate(signals)
-        value = signals.get("customer_value") or 0.0
         return {
             "customer_id": customer_id,
             "as_of": format_ts(at),
             "tier": evaluation.tier,
             "risk_score": evaluation.score,
-            "alerted_tier": TIER_NAMES[state.alert[0]],
+            "alerted_tier": TIER_NAMES[state.alert.tier],
             "rules": [h.as_dict() for h in evaluation.hits],
             "signals": signals,
-            "revenue_at_risk": round(value * evaluation.score / 100.0, 2),
+            "revenue_at_risk": revenue_at_risk(signals["customer_value"], evaluation.score),
             "acknowledgement": acknowledgement.view(state.ack, at),
         }
 
@@ -446,8 +435,7 @@ class Engine:
         at = self.clock or 0.0
         signals = compute_signals(state, at, self._signal_config)
         evaluation = self.pack.evaluate(signals)
-        value = signals.get("customer_value") or 0.0
-        return evaluation, value * evaluation.score / 100.0, at
+        return evaluation, revenue_at_risk(signals["customer_value"], evaluation.score), at
 
     def refresh(self, customer_id: str) -> None:
         """Re-read a customer at the engine's clock for the views (``at_risk`` and the observer),
@@ -465,28 +453,13 @@ class Engine:
         """The ids of the engine's customers, committed or not."""
         return [cid for cid in {*self.store, *self._dirty} if not cid.startswith(RESERVED_PREFIX)]
 
+    def totals(self, t: float | None = None) -> Totals:
+        """The aggregates (``rules.aggregates``) at ``t`` (default: the clock)."""
+        return self._agg.totals(t if t is not None else (self.clock or 0.0))
+
     def summary(self, t: float | None = None) -> dict[str, Any]:
         """Customers and revenue at risk by tier, NPS, and the churn rate of the last 30 days."""
-        s = self._summary
-        assert s.by_tier is not None and s.revenue_at_risk is not None
-        now = t if t is not None else (self.clock or 0.0)
-        while self._new_customers and self._new_customers[0] <= now - CHURN_PERIOD:
-            self._new_customers.popleft()
-        while self._lost and self._lost[0] <= now - CHURN_PERIOD:
-            self._lost.popleft()
-        at_start = s.customers - len(self._new_customers)
-        return {
-            "customers": s.customers,
-            "by_tier": dict(zip(TIER_NAMES, s.by_tier, strict=True)),
-            "revenue_at_risk": dict(zip(TIER_NAMES, (round(v, 2) for v in s.revenue_at_risk), strict=True)),
-            "nps": nps(s.promoters, s.detractors, s.nps_answers),
-            "churn_rate": round(100.0 * len(self._lost) / at_start, 3) if at_start > 0 else None,
-            "lost_30d": len(self._lost),
-            "customers_at_start": at_start,
-            "promoters": s.promoters,
-            "detractors": s.detractors,
-            "nps_answers": s.nps_answers,
-        }
+        return self.totals(t).as_dict()
 
     def at_risk(self) -> dict[str, tuple[int, float, float]]:
         """Customers above healthy: tier rank, risk score (0 until re-evaluated after a recovery), revenue at risk."""
@@ -497,8 +470,7 @@ class Engine:
         self.commit()
         self._index.clear()
         self._risky.clear()
-        self._summary = Summary()
-        assert self._summary.by_tier is not None and self._summary.revenue_at_risk is not None
+        self._agg = Aggregates()
         saved = self.store.get(CLOCK_KEY)
         if saved is not None:  # the clock resumes where the changelogged state was left
             self.clock = max(self.clock or 0.0, float(orjson.loads(saved)))
@@ -510,10 +482,7 @@ class Engine:
             if raw is None:
                 continue
             state = CustomerState.decode(raw)
-            self._summary.customers += 1
-            self._summary.by_tier[state.tier] += 1
-            self._summary.revenue_at_risk[state.tier] += state.rar
-            self._count_nps(0, _nps_class(state.last_nps[1] if state.last_nps else None))
+            self._agg.add(0.0, state.tier, state.rar, state.nps, fresh=False)
             if state.due is not None:
                 self._index.push(state.due, cid)
             if state.tier:

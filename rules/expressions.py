@@ -130,8 +130,3 @@ def compile_condition(source: str, known: Collection[str], types: Mapping[str, s
     if not isinstance(result, bool):
         raise ValueError(f"must be true or false, but gives a {type(result).__name__}: {source!r}")
     return Guard(source, frozenset(names), program, names)
-
-
-def compile_guard(source: str, known: Collection[str], types: Mapping[str, str] | None = None) -> Guard:
-    """Alias of :func:`compile_condition` (the name the first engine used)."""
-    return compile_condition(source, known, types)

@@ -60,10 +60,10 @@ def state_history(s: CustomerState, t: float) -> History | None:
     """The customer's history at ``t`` from what the state holds (orders after ``t`` left out)."""
     if s.first_order is None or not s.orders_total or not s.orders:
         return None
-    later = len(s.orders) - bisect.bisect_right(s.orders, [t, float("inf")])
+    later = len(s.orders) - bisect.bisect_right(s.orders, (t, math.inf))
     if later >= len(s.orders):
         return None
-    return history_of(s.first_order, s.orders[-1 - later][0], s.orders_total - later, t)
+    return history_of(s.first_order, s.orders[-1 - later].time, s.orders_total - later, t)
 
 
 def visit_history(s: CustomerState, t: float) -> History | None:

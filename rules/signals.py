@@ -1,13 +1,14 @@
 """Every signal of contract section 4, computed from a customer's state at a time ``t``.
 
-One function per signal, named after it (search for ``def logins_7d`` to find one). A window
-"of the last N days" holds the events with time in ``(t − N days, t]``. ``None`` means not
-enough history.
+One function per signal, named after it (search for ``def logins_7d`` to find one). A windowed
+signal reads its window by its own name from ``rules.windows.WINDOWS`` (the one declaration that
+also bounds the state and gives the due-time index its exits). ``None`` means not enough history.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -15,6 +16,7 @@ from itertools import pairwise
 from statistics import median
 from typing import Any
 
+from rules.frame import frame
 from rules.model import (
     EXPECTED_LOGIN_DAYS,
     EXPECTED_ORDER_DAYS,
@@ -26,7 +28,9 @@ from rules.model import (
     state_history,
     visit_history,
 )
+from rules.records import Order, open_urgent_since
 from rules.state import DAY, ORDER_GAPS, CustomerState
+from rules.windows import WINDOWS
 
 HOUR = 3600
 
@@ -50,12 +54,22 @@ def days_since_last_login(s: CustomerState, t: float) -> float | None:
     return None if s.last_login is None else _days(t - s.last_login)
 
 
-def logins_7d(s: CustomerState, t: float) -> int:
-    return _count_in(s.logins, t - 7 * DAY, t)
+def _counter(signal: str, history: str) -> Callable[[CustomerState, float], int]:
+    """The number of events of a time-list history within the signal's declared window."""
+    window = WINDOWS[signal]
+    assert window.history == history, (signal, history)
+    lo_back, hi_back = window.days * DAY, window.until_days * DAY
+
+    def count(s: CustomerState, t: float) -> int:
+        times = getattr(s, history)
+        return bisect.bisect_right(times, t - hi_back) - bisect.bisect_right(times, t - lo_back)
+
+    count.__name__ = signal
+    return count
 
 
-def logins_prev_28d(s: CustomerState, t: float) -> int:
-    return _count_in(s.logins, t - 35 * DAY, t - 7 * DAY)
+logins_7d = _counter("logins_7d", "logins")
+logins_prev_28d = _counter("logins_prev_28d", "logins")
 
 
 def login_trend(s: CustomerState, t: float) -> float | None:
@@ -63,28 +77,33 @@ def login_trend(s: CustomerState, t: float) -> float | None:
     return None if prev < 4 else logins_7d(s, t) / (prev / 4)
 
 
-def _placed_until(s: CustomerState, t: float) -> list[list[Any]]:
+def _placed_until(s: CustomerState, t: float) -> list[Order]:
     orders = s.orders
-    if not orders or orders[-1][0] <= t:  # the usual case: no order after t
+    if not orders or orders[-1].time <= t:  # the usual case: no order after t
         return orders
-    return orders[: bisect.bisect_right(orders, [t, float("inf")])]
+    return orders[: bisect.bisect_right(orders, (t, math.inf))]
 
 
 def days_since_last_order(s: CustomerState, t: float) -> float | None:
     placed = _placed_until(s, t)
-    return _days(t - placed[-1][0]) if placed else None
+    return _days(t - placed[-1].time) if placed else None
+
+
+def _orders_in(s: CustomerState, t: float, signal: str) -> list[Order]:
+    lo, hi = WINDOWS[signal].bounds(t)
+    return [o for o in _placed_until(s, t) if lo < o.time <= hi]
 
 
 def orders_90d(s: CustomerState, t: float) -> int:
-    return sum(1 for o in _placed_until(s, t) if o[0] > t - 90 * DAY)
+    return len(_orders_in(s, t, "orders_90d"))
 
 
 def order_value_90d(s: CustomerState, t: float) -> float:
-    return round(sum(o[1] for o in _placed_until(s, t) if o[0] > t - 90 * DAY), 2)
+    return round(sum(o.amount for o in _orders_in(s, t, "order_value_90d")), 2)
 
 
 def median_order_gap_days(s: CustomerState, t: float) -> float | None:
-    times = [o[0] for o in _placed_until(s, t)[-(ORDER_GAPS + 1) :]]
+    times = [o.time for o in _placed_until(s, t)[-(ORDER_GAPS + 1) :]]
     if len(times) < 3:
         return None
     return _days(median(b - a for a, b in pairwise(times)))
@@ -98,8 +117,7 @@ def order_gap_ratio(s: CustomerState, t: float) -> float | None:
     return since / gap
 
 
-def payment_failures_30d(s: CustomerState, t: float) -> int:
-    return _count_in(s.failures, t - 30 * DAY, t)
+payment_failures_30d = _counter("payment_failures_30d", "failures")
 
 
 def consecutive_payment_failures(s: CustomerState, t: float) -> int:
@@ -107,48 +125,45 @@ def consecutive_payment_failures(s: CustomerState, t: float) -> int:
     return _count_in(s.failures, since, t)
 
 
-def chargebacks_90d(s: CustomerState, t: float) -> int:
-    return _count_in(s.chargebacks, t - 90 * DAY, t)
+chargebacks_90d = _counter("chargebacks_90d", "chargebacks")
 
 
 def subscription_status(s: CustomerState, t: float) -> str:
-    return "none" if s.subscription is None else str(s.subscription[1])
+    return "none" if s.subscription is None else str(s.subscription.value)
 
 
-def tickets_opened_14d(s: CustomerState, t: float) -> int:
-    return _count_in(s.opened, t - 14 * DAY, t)
+tickets_opened_14d = _counter("tickets_opened_14d", "opened")
 
 
 def open_tickets(s: CustomerState, t: float) -> int:
-    return sum(1 for ticket in s.tickets.values() if ticket[1])
+    return sum(1 for ticket in s.tickets.values() if ticket.open)
 
 
 def open_urgent_ticket_hours(s: CustomerState, t: float) -> float | None:
-    opened = [
-        ticket[2] for ticket in s.tickets.values() if ticket[1] and ticket[3] == "urgent" and ticket[2] is not None
-    ]
-    return (t - min(opened)) / HOUR if opened else None
+    since = open_urgent_since(s.tickets)
+    return None if since is None else (t - since) / HOUR
 
 
-def _sentiments_30d(s: CustomerState, t: float) -> list[float]:
-    return [v for ts, v in s.sentiments if t - 30 * DAY < ts <= t]
+def _sentiments_in(s: CustomerState, t: float, signal: str) -> list[float]:
+    lo, hi = WINDOWS[signal].bounds(t)
+    return [x.value for x in s.sentiments if lo < x.time <= hi]
 
 
 def avg_sentiment_30d(s: CustomerState, t: float) -> float | None:
-    values = _sentiments_30d(s, t)
+    values = _sentiments_in(s, t, "avg_sentiment_30d")
     return sum(values) / len(values) if values else None
 
 
 def sentiment_count_30d(s: CustomerState, t: float) -> int:
-    return len(_sentiments_30d(s, t))
+    return len(_sentiments_in(s, t, "sentiment_count_30d"))
 
 
 def last_csat(s: CustomerState, t: float) -> int | None:
-    return None if s.last_csat is None else s.last_csat[1]
+    return None if s.last_csat is None else int(s.last_csat.value)
 
 
 def last_nps(s: CustomerState, t: float) -> int | None:
-    return None if s.last_nps is None else s.last_nps[1]
+    return None if s.last_nps is None else int(s.last_nps.value)
 
 
 def logins_total(s: CustomerState, t: float) -> int:
@@ -249,24 +264,8 @@ def needed_model_signals(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(names) & MODEL_SIGNALS.keys()))
 
 
-def compute_some(
-    s: CustomerState,
-    t: float,
-    functions: list[tuple[str, SignalFn]],
-    config: SignalConfig = SignalConfig(),
-    model_names: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Only the named signals (the ones a rule pack reads), the named model signals and ``customer_value``."""
-    out = {name: fn(s, t) for name, fn in functions}
-    out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
-    if model_names:
-        out.update(model_signals(s, t, config.model, model_names))
-    return out
-
-
 def compute_signals(s: CustomerState, t: float, config: SignalConfig = SignalConfig()) -> dict[str, Any]:
-    """All signals of one customer at time ``t``."""
-    out = {name: fn(s, t) for name, fn in SIGNALS.items()}
-    out["customer_value"] = customer_value(s, t, config.expected_lifespan_years)
+    """All signals of one customer at time ``t`` (through ``rules.frame``, equal to the functions above)."""
+    out = frame(s, t, config.expected_lifespan_years)[0]
     out.update(model_signals(s, t, config.model))
     return out

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -347,8 +347,3 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             continue
         out[name] = format_ts(value) if name == "ts" else value
     return out
-
-
-def now_utc() -> float:
-    """Wall-clock time for the adapters (the pure core never calls it)."""
-    return datetime.now(UTC).timestamp()

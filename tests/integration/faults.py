@@ -16,8 +16,8 @@ import orjson
 import redis
 from kafka import KafkaProducer
 
+from agents.pack_file import load_pack
 from rules.engine import Engine, EngineConfig
-from rules.pack import load_pack
 from streams.parse import parse_line
 from tests.integration.harness import WorkerProcess, consume, free_port
 

@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
+from agents.pack_file import load_pack
 from agents.settings import Settings
 from rules.engine import Engine, EngineConfig
-from rules.pack import load_pack
 from streams.parse import parse_line
 
 ROOT = Path(__file__).resolve().parents[2]

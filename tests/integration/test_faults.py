@@ -23,9 +23,9 @@ from typing import Any
 import orjson
 import pytest
 
+from agents.pack_file import load_pack
 from agents.replay import replay
 from agents.topics import ensure_topics, partition_of
-from rules.pack import load_pack
 from streams.simulate import SimConfig, generate
 from tests.integration.faults import (
     Expected,

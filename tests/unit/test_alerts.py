@@ -6,8 +6,10 @@ from typing import Any
 
 import orjson
 
+from agents.pack_file import load_pack
 from rules.alerts import alert_id, alerted_tier, decide, new_memory, revenue_at_risk
-from rules.pack import Evaluation, load_pack
+from rules.pack import Evaluation
+from rules.records import AlertMemory
 from rules.signals import SIGNAL_NAMES
 
 DAY = 86400.0
@@ -86,9 +88,9 @@ def test_a_suppressed_rise_changes_nothing() -> None:
     memory = new_memory()
     memory, _ = decide(memory, ev("watch"), customer_id="c", t=T0, cooldown=COOLDOWN, signals={})
     memory, _ = decide(memory, ev("healthy"), customer_id="c", t=T0 + 1, cooldown=COOLDOWN, signals={})
-    before = orjson.dumps(memory)
+    before = orjson.dumps(memory, default=list)
     after, alert = decide(memory, ev("watch"), customer_id="c", t=T0 + 2, cooldown=COOLDOWN, signals={})
-    assert alert is None and orjson.dumps(after) == before and alerted_tier(after) == "healthy"
+    assert alert is None and orjson.dumps(after, default=list) == before and alerted_tier(after) == "healthy"
     # then a rise to at_risk (never fired) fires, from the alerted tier healthy
     _, alert = decide(after, ev("at_risk"), customer_id="c", t=T0 + 3, cooldown=COOLDOWN, signals={})
     assert alert is not None and (alert["tier"], alert["previous_tier"]) == ("at_risk", "healthy")
@@ -99,18 +101,18 @@ def test_memory_is_small_serialisable_and_not_modified_in_place() -> None:
     assert alerted_tier(memory) == "healthy"
     new, alert = decide(memory, ev("at_risk"), customer_id="c", t=T0, cooldown=COOLDOWN, signals={})
     assert alert is not None and memory == new_memory()
-    assert orjson.loads(orjson.dumps(new)) == new and alerted_tier(new) == "at_risk"
-    # the alerted tier and firing times, and the previous alert's time, score and rules (for ``changes``)
-    assert len(orjson.dumps(new[:2])) < 40 and new[2] == [new[2][0], ""]
+    assert AlertMemory.of(orjson.loads(orjson.dumps(new, default=list))) == new and alerted_tier(new) == "at_risk"
+    # the alerted tier and firing times, and the previous alert's score and rules (for ``changes``)
+    assert len(orjson.dumps(new[:2], default=list)) < 40 and new.previous == [new.previous[0], ""]
     # a memory read back from storage (lists, None) works the same; so does a missing one
-    restored = orjson.loads(orjson.dumps(new))
+    restored = orjson.loads(orjson.dumps(new, default=list))
     assert decide(restored, ev("healthy"), customer_id="c", t=T0 + 1, cooldown=COOLDOWN, signals={})[1] is not None
     assert decide(None, ev("watch"), customer_id="c", t=T0, cooldown=COOLDOWN, signals={})[1] is not None
     assert decide([0, None], ev("watch"), customer_id="c", t=T0, cooldown=COOLDOWN, signals={})[1] is not None
     # a memory kept as tuples keeps its cooldown too
     as_tuple = (0, (None, T0, None, None))
     after = decide(as_tuple, ev("watch"), customer_id="c", t=T0 + DAY, cooldown=COOLDOWN, signals={})
-    assert after == ([0, [None, T0, None, None]], None)
+    assert after == (AlertMemory(0, (None, T0, None, None)), None)
 
 
 def signals_of(**kw: Any) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.check import run_check
-from rules.pack import DEFAULT_PACK, PackError, check_pack, load_pack, parse_pack
+from agents.pack_file import check_pack, load_pack, run_check
+from rules.pack import DEFAULT_PACK, PackError, parse_pack
 
 HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
 
@@ -191,7 +191,7 @@ def test_run_check_exit_codes_and_text(problems: tuple[Path, list[tuple[int, str
     assert lines[-1] == f"{path}: {len(found)} problems, the pack was not loaded"
     code, text = run_check(DEFAULT_PACK)
     assert code == 0
-    assert "OK, version 1, 14 rules" in text and "healthy < 25 <= watch < 50 <= at_risk < 75 <= critical" in text
+    assert "OK, version 1, 15 rules" in text and "healthy < 25 <= watch < 50 <= at_risk < 75 <= critical" in text
     assert "login_inactivity" in text and "weight  35" in text and "when logins_total >= 3" in text
 
 

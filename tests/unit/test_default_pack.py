@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from rules.check import run_check
-from rules.pack import DEFAULT_PACK, check_pack, load_pack
+from agents.pack_file import check_pack, load_pack, run_check
+from rules.pack import DEFAULT_PACK
 from rules.signals import SIGNAL_NAMES
 
 PACK = load_pack()
@@ -38,18 +38,19 @@ def fired(signals: dict[str, Any]) -> list[str]:
     return [h.rule for h in PACK.evaluate(signals).hits]
 
 
-ADDED = {"first_order_lapse": 80, "order_lapse": 90, "low_expected_orders": 70}  # graded, for shops (issue 14)
+# for shops (issue 14); all graded but second_order_lapse (a fixed step for exactly two orders)
+ADDED = {"first_order_lapse": 90, "order_lapse": 75, "second_order_lapse": 50, "low_expected_orders": 70}
 
 
 def test_default_pack_is_the_contract_pack_plus_the_shop_rules() -> None:
     assert {r.id: r.weight for r in PACK.rules} == CONTRACT | ADDED
     assert [r.id for r in PACK.rules] == [*CONTRACT, *ADDED]
     assert all(r.graded is None for r in PACK.rules if r.id in CONTRACT)
-    assert all(r.graded is not None for r in PACK.rules if r.id in ADDED)
+    assert all((r.graded is None) == (r.id == "second_order_lapse") for r in PACK.rules if r.id in ADDED)
     assert (PACK.tiers.watch, PACK.tiers.at_risk, PACK.tiers.critical) == (25, 50, 75)
     assert check_pack(DEFAULT_PACK) == []
     code, text = run_check(DEFAULT_PACK)
-    assert code == 0 and "14 rules" in text
+    assert code == 0 and "15 rules" in text
 
 
 # (rule, signals that fire it, signals that do not): the edge is exactly at the threshold
@@ -187,3 +188,24 @@ def test_scores_and_tiers_of_the_default_pack() -> None:
         "critical",
     )
     assert outcome(subscription_status="cancelled", last_nps=9) == (100.0, "critical")
+
+
+def test_the_shop_rules_rank_by_orders_then_by_lapse() -> None:
+    """One order is riskier than two, two than three or more, at the same time since the last
+    order; within each, the longer the lapse the higher the score; nothing with a login this week."""
+
+    def score(days: float, orders: int, logins_7d: int = 0) -> float:
+        return PACK.evaluate(quiet(days_since_last_order=days, orders_total=orders, logins_7d=logins_7d)).score
+
+    assert score(29.99, 1) == score(29.99, 2) == 0.0
+    assert fired(quiet(days_since_last_order=30.0, orders_total=2, logins_7d=0)) == [
+        "order_lapse",
+        "second_order_lapse",
+    ]
+    assert (score(30, 1), score(30, 2), score(30, 3)) == (60.0, 50.0, 0.0)
+    for days in (30, 60, 120, 200, 365, 500):
+        assert score(days, 1) > score(days, 2) > score(days, 3) == score(days, 9)
+    for orders in (1, 2, 3):
+        assert score(31, orders) < score(100, orders) < score(364, orders) < score(365, orders) == score(400, orders)
+    assert (score(365, 1), score(365, 2), score(365, 3)) == (90.0, 87.5, 75.0)
+    assert score(200, 1, logins_7d=1) == score(200, 2, logins_7d=2) == 0.0

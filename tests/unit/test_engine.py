@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.engine import Engine, EngineConfig
-from rules.pack import load_pack
+from agents.pack_file import load_pack
+from rules.engine import Engine, EngineConfig, Outcome
 from rules.signals import compute_signals
 from rules.state import CustomerState
 from streams.errors import BadInput, Reason
@@ -111,8 +111,8 @@ def test_duplicates_change_nothing() -> None:
     e.process(login("c", T0, eid="x"))
     e.commit()
     before = e.store["c"]
-    assert e.process(login("c", T0 + 10, eid="x")) == []
-    assert e.last_outcome == "duplicate"
+    result = e.process(login("c", T0 + 10, eid="x"))
+    assert result == [] and result.duplicate and result.outcome is Outcome.DUPLICATE
     e.commit()
     assert e.store["c"] == before
 
@@ -280,3 +280,29 @@ def test_an_engine_recovered_from_its_committed_store_decides_as_if_never_stoppe
     for ev in events[start:]:
         got += current.process(ev)
     assert got == expected
+
+
+def test_a_failed_first_event_leaves_no_trace_in_the_aggregates() -> None:
+    e = engine()
+    e.process(login("a", T0))
+    before = e.summary()
+
+    class Broken:
+        def evaluate(self, signals: Any) -> Any:
+            raise RuntimeError("boom")
+
+    pack, e.pack = e.pack, Broken()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError):
+        e.process(login("new", T0 + 1))
+    e.pack = pack
+    assert e.summary() == before and "new" not in e.customers()
+    e.process(login("new", T0 + 2))
+    assert e.summary()["customers"] == 2
+
+
+def test_partition_totals_add_up() -> None:
+    a, b = engine(), engine()
+    a.process(payment("c", T0, kind="subscription", action="cancelled"))
+    b.process(ticket("d", T0 + 1, "s", "survey", nps=3))
+    both = a.totals(T0 + 1) + b.totals(T0 + 1)
+    assert both.customers == 2 and both.by_tier[3] == 1 and both.nps == -100.0 and both.lost_30d == 1

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.metrics import Metrics
+from agents.pack_file import load_pack
 from agents.pipeline import Pipeline
 from agents.replay import replay
 from agents.settings import Settings
-from rules.pack import load_pack
 from streams.deadletter import MAX_KEPT_VALUE, dead_letter
 from streams.errors import BadInput, Reason
 from streams.events import Event

@@ -14,10 +14,10 @@ import pytest
 from scipy import integrate, special, stats
 
 from agents.model_file import ModelError, dump_model, parse_model
+from agents.pack_file import load_pack
 from rules.engine import Engine, EngineConfig
 from rules.fit import fit, histories, log_likelihood, visit_histories
 from rules.model import BuyingModel, expected_orders, p_alive, p_order_within
-from rules.pack import load_pack
 from streams.parse import parse_line
 from streams.simulate import SimConfig, generate
 from tests.unit.helpers import DAY, T0, order, payment

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.cli import offline
+from agents.pack_file import load_pack
 from rules.expressions import as_doubles, compile_condition
-from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, load_pack, parse_pack
+from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, parse_pack
 from rules.scoring import Tiers, risk_score
 from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES
 
@@ -237,7 +238,7 @@ BAD_PACK = HEAD + "  - {id: a, weight: 20, signal: no_such_signal, op: '>=', thr
 def test_rules_check_command(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(offline, ["rules", "check", str(DEFAULT_PACK)])
-    assert ok.exit_code == 0 and "14 rules" in ok.output
+    assert ok.exit_code == 0 and "15 rules" in ok.output
     path = tmp_path / "bad.yaml"
     path.write_text(BAD_PACK)
     bad = runner.invoke(offline, ["rules", "check", str(path)])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 
 from agents.metrics import Metrics
+from agents.pack_file import load_pack
 from agents.pipeline import Pipeline
 from agents.settings import Settings
-from rules.pack import load_pack
 from tests.unit.helpers import DAY, T0
 
 NOW = T0 + 30 * DAY

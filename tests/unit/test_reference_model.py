@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.pack_file import load_pack
 from rules.engine import Engine, EngineConfig
-from rules.pack import load_pack
 from streams.errors import BadInput, Reason
 from streams.events import Event, Login, Order, Payment, SupportTicket
 from tests.unit.reference import DAY, reference_signals

@@ -6,8 +6,8 @@ from itertools import pairwise
 
 import pytest
 
+from agents.pack_file import load_pack
 from rules.engine import Engine, EngineConfig
-from rules.pack import load_pack
 from rules.signals import compute_signals
 from rules.state import CustomerState
 from tests.unit.helpers import DAY, T0, login, order, payment, ticket

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents import sorted_events as se
+from agents.pack_file import load_pack
 from agents.replay import replay
-from rules.pack import load_pack
 from streams.parse import Limits
 from streams.simulate import SimConfig, generate
 
@@ -77,6 +77,45 @@ def test_a_chunk_boundary_inside_a_run_of_equal_times_keeps_file_and_line_order(
     assert got == expected
     in_memory = [(e.ts, e.event_id) for e in se.sorted_events(paths, Limits(), [])]
     assert in_memory == expected
+
+
+def test_files_in_time_order_are_merged_without_holding_or_spilling(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    t = 1_790_000_000
+    rows = {"a": [t, t, t + 1, t + 9], "b": [t - 5, t, t + 1, t + 1, t + 2], "c": [t + 1] * 12}
+    paths = [
+        _write(
+            tmp_path,
+            f"{n}.jsonl",
+            [{"type": "login", "event_id": f"{n}{i}", "customer_id": "c", "ts": ts} for i, ts in enumerate(times)],
+        )
+        for n, times in rows.items()
+    ]
+    expected = sorted(
+        ((float(ts), f"{n}{i}") for n, times in rows.items() for i, ts in enumerate(times)), key=lambda x: x[0]
+    )
+    monkeypatch.setattr(se, "chunk_events", lambda _mb: 7)  # the input is bigger than a chunk
+
+    def no_spill(*_a: object) -> Path:
+        raise AssertionError("input in time order was spilled")
+
+    monkeypatch.setattr(se, "_spill", no_spill)
+    bad: list[se.BadLine] = []
+    assert [(e.ts, e.event_id) for e in se.sorted_events(paths, Limits(), bad)] == expected
+    assert [b.reason for b in bad] == ["invalid_json"] * 3  # bad lines reported on this path too
+    # one file out of order: the chunked sort takes over, with the same order
+    rows["b"] = [t + 1, t - 5, t]
+    paths[1] = _write(
+        tmp_path,
+        "b.jsonl",
+        [{"type": "login", "event_id": f"b{i}", "customer_id": "c", "ts": ts} for i, ts in enumerate(rows["b"])],
+    )
+    assert not se.in_time_order(paths[1])
+    monkeypatch.undo()
+    monkeypatch.setattr(se, "chunk_events", lambda _mb: 7)
+    expected = sorted(
+        ((float(ts), f"{n}{i}") for n, times in rows.items() for i, ts in enumerate(times)), key=lambda x: x[0]
+    )
+    assert [(e.ts, e.event_id) for e in se.sorted_events(paths, Limits(), [])] == expected
 
 
 def test_replay_in_small_memory_gives_the_same_alerts(tmp_path: Path) -> None:

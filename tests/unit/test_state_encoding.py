@@ -6,7 +6,9 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.state import CustomerState, _pack_times, _unpack_times
+from rules.codec import pack_times as _pack_times
+from rules.codec import unpack_times as _unpack_times
+from rules.state import CustomerState
 
 times = st.lists(st.integers(0, 7_258_118_400), max_size=300).map(sorted)  # 1970..2200
 

@@ -13,8 +13,8 @@ import tracemalloc
 
 import orjson
 
+from agents.pack_file import load_pack
 from rules.engine import Engine, EngineConfig
-from rules.pack import load_pack
 from streams.parse import parse_line
 from streams.simulate import SimConfig, generate
 

@@ -1,0 +1,37 @@
+"""The one factory from settings to what the pure core is configured with: the engine's
+configuration and the parser's limits. Both doors (the worker, the offline commands) use it."""
+
+from __future__ import annotations
+
+from agents.settings import Clock, Settings
+from rules.engine import EngineConfig
+from rules.model import BuyingModel
+from streams.parse import Limits
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(settings.max_event_bytes, settings.max_future_skew_seconds, settings.default_currency)
+
+
+def engine_config_of(
+    settings: Settings,
+    *,
+    model: BuyingModel | None,
+    tick_seconds: float | None = None,
+    clock: Clock | None = None,
+) -> EngineConfig:
+    """The engine's configuration. ``tick_seconds`` (a command-line option) wins over the
+    settings; without either, the tick is a day with the event ``clock`` (the offline commands
+    always run one) and a minute with the wall clock. ``model``: the buying model, loaded by the
+    door (its errors are the door's to report)."""
+    chosen = clock or settings.clock
+    tick = tick_seconds or settings.tick_seconds or (86400.0 if chosen is Clock.EVENT else 60.0)
+    return EngineConfig(
+        tick_seconds=tick,
+        allowed_lateness=settings.allowed_lateness_seconds,
+        cooldown=settings.cooldown_seconds,
+        expected_lifespan_years=settings.expected_lifespan_years,
+        lost_after_days=settings.lost_after_days,
+        history_limit=settings.history_limit,
+        model=model,
+    )

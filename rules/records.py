@@ -1,0 +1,90 @@
+"""The typed records of a customer's state (``rules.state``) and its alert memory (``rules.alerts``).
+
+Immutable ones are named tuples (they sort by time, like the lists they live in); a ticket,
+changed in place by its actions, is a slotted dataclass. ``rules.codec`` turns them into the
+compact encoding and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+TIERS = 4  # healthy, watch, at_risk, critical (rules.scoring.TIER_NAMES)
+
+
+class Order(NamedTuple):
+    """A placed order; ``key`` is the 32-bit hash of its order id."""
+
+    time: int
+    amount: float
+    key: int
+
+
+class Cancellation(NamedTuple):
+    """A cancellation or refund seen before its order."""
+
+    key: int
+    time: int
+
+
+class Sentiment(NamedTuple):
+    time: int
+    value: float
+
+
+class Stamped(NamedTuple):
+    """A latest value with its time: the subscription status, the last CSAT or NPS answer."""
+
+    time: int
+    value: Any
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A support ticket: its last action's time and rank (``TICKET_ACTION_RANK``), whether it is
+    open, when it was (re)opened, its priority."""
+
+    last: int
+    open: bool = False
+    opened: int | None = None
+    priority: str | None = None
+    rank: int = -1
+
+    @property
+    def urgent_open_since(self) -> int | None:
+        """When this open urgent ticket was (re)opened; None for any other ticket."""
+        return self.opened if self.open and self.priority == "urgent" else None
+
+
+class AlertMemory(NamedTuple):
+    """The alert lifecycle's memory: the alerted tier's rank, the last firing time per tier rank,
+    and what ``rules.history.remembered`` keeps of the previous published alert (None before the
+    first), for the next alert's ``changes``."""
+
+    tier: int = 0
+    fired: tuple[float | None, ...] = (None,) * TIERS
+    previous: list[Any] | None = None
+
+    @classmethod
+    def of(cls, memory: AlertMemory | Sequence[Any] | None) -> AlertMemory:
+        """A memory from what storage gives back (lists, tuples, None, a missing or bad firing list)."""
+        if isinstance(memory, AlertMemory):
+            return memory
+        if memory is None or len(memory) == 0:
+            return NEW_MEMORY
+        times = memory[1] if len(memory) > 1 else None
+        previous = list(memory[2]) if len(memory) > 2 and memory[2] is not None else None
+        if not isinstance(times, list | tuple) or len(times) != TIERS:
+            return cls(int(memory[0]), (None,) * TIERS, previous)
+        return cls(int(memory[0]), tuple(times), previous)
+
+
+NEW_MEMORY = AlertMemory()
+
+
+def open_urgent_since(tickets: dict[int, Ticket]) -> int | None:
+    """When the oldest open urgent ticket was (re)opened (``open_urgent_ticket_hours`` and its due time)."""
+    since = [x for k in tickets.values() if (x := k.urgent_open_since) is not None]
+    return min(since) if since else None

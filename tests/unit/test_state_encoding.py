@@ -87,3 +87,19 @@ def test_version_3_states_decode_with_no_history_and_no_acknowledgement() -> Non
     assert len(orjson.loads(CustomerState.decode(orjson.dumps(v3)).encode())) == len(v3)  # nothing appended
     old = CustomerState.decode(orjson.dumps(v3))
     assert (old.history, old.ack) == ([], None) and old.logins == s.logins and old.first_login == s.first_login
+
+
+def test_the_alert_memory_is_as_short_as_it_can_be_and_round_trips() -> None:
+    from rules.records import AlertMemory
+
+    s = _customer()
+    assert orjson.loads(s.encode())[19] == [0]  # never alerted
+    s.alert = AlertMemory(2, (None, 1_790_000_000, 1_790_000_500, None), [58.0, "4,5"])
+    again = CustomerState.decode(s.encode())
+    assert again.alert == s.alert and orjson.loads(s.encode())[19] == [
+        2,
+        [None, 1_790_000_000, 1_790_000_500, None],
+        [58.0, "4,5"],
+    ]
+    s.alert = AlertMemory(0, (None, 1_790_000_000, None, None))
+    assert CustomerState.decode(s.encode()).alert == s.alert

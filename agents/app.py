@@ -21,6 +21,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
+from agents.dead_letter_watch import DeadLetterWatch
 from agents.faust_codec import register_codec
 from agents.gc_tuning import quiet_gc
 from agents.lag import update_lag
@@ -32,6 +33,7 @@ from agents.redis_view import RedisView
 from agents.settings import Clock, SecurityProtocol, Settings, load_settings
 from agents.web import register_views
 from rules.pack import PackError
+from streams import cloudevents
 
 log = logging.getLogger("churnwatch")
 DEAD_LETTER_ATTEMPTS = 5
@@ -144,6 +146,8 @@ class Worker:
             progress_for=lambda partition: self._store_for(partition).progress,
         )
         self.app.before_stop = self.leave
+        self.ce_source = cloudevents.source_of(settings.app_id)
+        self.dead_letter_watch = DeadLetterWatch(self.metrics, settings)
         self.started = time.time()
         self._next_tick: float | None = None
         self._wire()
@@ -234,6 +238,12 @@ class Worker:
             pipeline.update_gauges()
             self.update_uncommitted()
             await update_lag(app, self.metrics, set(settings.input_topics.values()))
+
+        @app.timer(interval=settings.dead_letter_warn_seconds, name="churnwatch-dead-letter-watch")
+        async def dead_letter_watch() -> None:
+            warning = self.dead_letter_watch.check()
+            if warning:
+                log.warning("%s", warning)
 
         @app.timer(interval=5.0, name="churnwatch-rule-pack-reload")
         async def reload_rules() -> None:
@@ -446,7 +456,8 @@ class Worker:
 
     async def publish(self, alert: dict[str, Any], received: float) -> None:
         alert = self.pipeline.finish_alert(alert, received)
-        await self.alerts_topic.send(key=alert["customer_id"].encode(), value=alert)
+        headers = cloudevents.kafka_headers(alert, self.ce_source)  # binary mode: the value stays the alert
+        await self.alerts_topic.send(key=alert["customer_id"].encode(), value=alert, headers=headers)
 
 
 def _mtime(settings: Settings) -> float:

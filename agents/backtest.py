@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from rules.engine import Engine, EngineConfig
 from rules.fit import fit, histories
@@ -76,15 +76,24 @@ def _snapshot(engine: Engine, log: _AlertLog, cutoff: float) -> Scored:
     return Scored(scores, tiers, dict(log.episode), recent)
 
 
-Progress = Callable[[Sequence[Event], str], Iterable[Event]]
+class EventPasses(Protocol):
+    """Events in time order that can be gone over more than once, with their count: a list, or an
+    ``agents.sorted_events.SortedInput`` streaming the files again on each pass."""
+
+    def __iter__(self) -> Iterator[Event]: ...
+
+    def __len__(self) -> int: ...
 
 
-def silent(events: Sequence[Event], _name: str) -> Iterable[Event]:
+Progress = Callable[[EventPasses, str], Iterable[Event]]
+
+
+def silent(events: EventPasses, _name: str) -> Iterable[Event]:
     return events
 
 
 def run_variant(
-    events: Sequence[Event],
+    events: EventPasses,
     variant: Variant,
     cutoffs: Sequence[float],
     config: EngineConfig,
@@ -116,7 +125,7 @@ def recency_scores(acts: dict[str, Activity], cutoff: float) -> dict[str, float]
     return out
 
 
-def bgnbd_scores(events: Sequence[Event], acts: dict[str, Activity], cutoff: float, horizon: float) -> Scored:
+def bgnbd_scores(events: Iterable[Event], acts: dict[str, Activity], cutoff: float, horizon: float) -> Scored:
     """Minus plain BG/NBD's expected orders within the horizon (fitted on the orders before the cut-off)."""
     found = histories(events, cutoff)
     scores = {cid: 0.0 for cid, act in acts.items() if act.first_event < cutoff}  # no order: nothing expected

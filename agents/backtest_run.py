@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.backtest import (
+    EventPasses,
     Progress,
     Scored,
     Variant,
@@ -24,7 +25,6 @@ from rules.labels import Activity, LabelRule, activities, churned
 from rules.metrics import TOP_SHARES, lift, lift_curve, roc_auc, roc_curve, spread, tier_table, top_precision
 from rules.scoring import TIER_NAMES
 from rules.state import DAY
-from streams.events import Event
 from streams.timefmt import format_ts
 
 TIER_CHANGES_LISTED = 20
@@ -98,13 +98,16 @@ class _Slice:
 
 
 def backtest(
-    events: Sequence[Event],
+    events: EventPasses,
     variants: Sequence[Variant],
     options: Options,
     config: EngineConfig,
     progress: Progress = silent,
 ) -> Result:
-    """Every ranker at every cut-off (``events`` sorted by time), and pooled over the cut-offs."""
+    """Every ranker at every cut-off (``events`` sorted by time), and pooled over the cut-offs.
+
+    ``events`` is gone over several times (labels, each variant, the baselines): a list, or an
+    ``agents.sorted_events.SortedInput`` that streams the files again on each pass."""
     acts = activities(events)
     runs = {v.name: run_variant(events, v, options.cutoffs, config, progress) for v in variants}
     doc: dict[str, Any] = _header(variants, options)
@@ -126,9 +129,16 @@ def backtest(
     return Result(doc, curves)
 
 
-def _warnings(events: Sequence[Event], options: Options) -> list[str]:
+def _last_time(events: EventPasses) -> float | None:
+    if isinstance(events, Sequence):
+        return events[-1].ts if events else None
+    last = getattr(events, "last_time", None)
+    return last if isinstance(last, float) else max((e.ts for e in events), default=None)
+
+
+def _warnings(events: EventPasses, options: Options) -> list[str]:
     """Horizons that end after the history does: their silent customers are labelled churned unseen."""
-    last = events[-1].ts if events else None
+    last = _last_time(events)
     return [
         f"the horizon after cut-off {format_ts(c)} ends at {format_ts(c + options.horizon)}, after the last event "
         f"({format_ts(last)}): customers who would have come back after that count as churned"
@@ -151,9 +161,7 @@ def _header(variants: Sequence[Variant], options: Options) -> dict[str, Any]:
     }
 
 
-def _baselines(
-    events: Sequence[Event], acts: dict[str, Activity], cutoff: float, options: Options
-) -> dict[str, Scored]:
+def _baselines(events: EventPasses, acts: dict[str, Activity], cutoff: float, options: Options) -> dict[str, Scored]:
     out: dict[str, Scored] = {}
     if "recency" in options.baselines:
         out["recency"] = Scored(recency_scores(acts, cutoff))

@@ -1,8 +1,6 @@
-"""The ``churnwatch`` console script: Faust's command line for our app, plus our commands.
-
-``replay``, ``rules check`` and ``simulate`` are plain click commands that need no broker; they
-run without importing Faust so they start fast. Everything else (``worker`` and Faust's own
-commands) goes to the Faust app's command line, which lists our commands too.
+"""The commands ``replay``, ``rules check`` and ``simulate`` (``fit`` and ``backtest`` live in their
+own modules): plain click commands that need no broker and start without importing Faust.
+The ``churnwatch`` group in front of them, and of Faust's ``worker``, is :mod:`agents.cli_main`.
 """
 
 from __future__ import annotations
@@ -145,6 +143,7 @@ def rules_check(file: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write JSON Lines here, not to Kafka")
 @click.option("--rate", type=click.FloatRange(min=0), default=0.0, help="events/s to Kafka (0: as fast as possible)")
 @click.option("--prefix", default="c-", show_default=True, help="customer id prefix")
+@click.option("--force", is_flag=True, help="send history a wall-clock worker may dead-letter as too_late")
 def simulate_command(
     customers: int,
     days: int,
@@ -155,6 +154,7 @@ def simulate_command(
     out: Path | None,
     rate: float,
     prefix: str,
+    force: bool = False,
 ) -> None:
     """Realistic synthetic traffic, to the input topics or (--out) to a JSON Lines file."""
     import orjson
@@ -195,7 +195,7 @@ def simulate_command(
             settings = load_settings()
         except SettingsError as exc:
             _fail(str(exc))
-        problem = kafka_problem(settings)
+        problem = kafka_problem(settings) or (None if force else wall_clock_problem(settings, end_ts, days))
         if problem:
             _fail(problem)
         count = produce_events(settings, generate(cfg), rate=rate)
@@ -203,6 +203,27 @@ def simulate_command(
     where = str(out) if out is not None else "Kafka"
     click.echo(
         f"simulate: {count} events for {customers} customers over {days} days to {where} in {elapsed:.1f} s", err=True
+    )
+
+
+def wall_clock_problem(settings: Settings, end_ts: float, days: int) -> str | None:
+    """simulate to the topics: a worker on the wall clock dead-letters events older than the allowed
+    lateness (and newer than its clock plus the skew), so history it cannot take is refused here."""
+    from agents.settings import Clock
+
+    if settings.clock is not Clock.WALL:
+        return None
+    now = time.time()
+    oldest = end_ts - days * 86400.0
+    lateness = settings.allowed_lateness_seconds
+    if oldest >= now - lateness - 120 and end_ts <= now + settings.max_future_skew_seconds:
+        return None
+    return (
+        f"simulate: a worker on the wall clock (CHURNWATCH_CLOCK=wall) dead-letters as too_late every event more "
+        f"than {lateness / 86400:g} days (CHURNWATCH_ALLOWED_LATENESS_SECONDS) behind the latest events it has seen, "
+        f"and these {days} days of history reach further back: run the worker and simulate with "
+        f"CHURNWATCH_CLOCK=event, give --days {max(1, int(lateness // 86400))} or fewer with --end now, or --force "
+        f"(a worker that has seen no newer event takes the history in time order)"
     )
 
 
@@ -232,31 +253,10 @@ for _command in COMMANDS.values():
 
 
 def main() -> None:
-    """Entry point of the ``churnwatch`` console script."""
-    argv = sys.argv[1:]
-    if argv and argv[0] in COMMANDS:
-        offline.main(args=argv, prog_name="churnwatch")
-        return
-    from faust.cli.faust import cli
+    """Entry point of the ``churnwatch`` console script (agents.cli_main: our group in front of Faust)."""
+    from agents.cli_main import main as cli_main
 
-    from agents.app import create_app
-
-    for command in COMMANDS.values():
-        cli.add_command(command)
-    try:
-        settings = load_settings()
-        if argv and argv[0] == "worker":
-            _prepare_topics(settings)
-        app = create_app(settings)
-    except SettingsError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # a start-up failure: say what and stop, no traceback wall
-        from rules.pack import PackError
-
-        if isinstance(exc, PackError):
-            _fail(str(exc))
-        raise
-    app.main()
+    cli_main()
 
 
 def _prepare_topics(settings: Settings) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,7 @@ import orjson
 from agents.cli_util import fail, limits_of, model_or_fail, offline_config, parse_date, settings_or_fail
 
 if TYPE_CHECKING:
-    from agents.backtest import Variant
+    from agents.backtest import EventPasses, Variant
     from agents.backtest_run import Result
     from streams.events import Event
 
@@ -108,7 +108,7 @@ def backtest_command(
     bad lines were reported and skipped (as replay), 2 usage error.
     """
     from agents.backtest_run import Options, backtest
-    from agents.replay import read_events
+    from agents.sorted_events import SortedInput
     from rules.labels import LabelRule
     from rules.state import DAY
 
@@ -119,7 +119,7 @@ def backtest_command(
     variants = _variants(rules_files, model_file, also_without_model)
     settings = settings_or_fail()
     bad: list = []
-    parsed = read_events(events, limits_of(settings), bad)
+    parsed = SortedInput(events, limits_of(settings), bad).read_all()  # streamed again by each pass
     for line in bad[:100]:
         click.echo(str(line), err=True)
     dates = sorted({parse_date(c.strip()) for text in cutoffs for c in text.split(",") if c.strip()})
@@ -132,7 +132,7 @@ def backtest_command(
     sys.exit(1 if bad else 0)
 
 
-def _progress(events: Sequence[Event], name: str) -> Iterable[Event]:
+def _progress(events: EventPasses, name: str) -> Iterable[Event]:
     """A progress bar on a terminal for long inputs (as replay shows one)."""
     from agents.replay import PROGRESS_MIN_EVENTS
 
@@ -140,7 +140,8 @@ def _progress(events: Sequence[Event], name: str) -> Iterable[Event]:
         return events
     from tqdm import tqdm
 
-    return tqdm(events, file=sys.stderr, unit="ev", unit_scale=True, mininterval=0.5, desc=f"backtest {name}")
+    desc = f"backtest {name}"
+    return tqdm(events, total=len(events), file=sys.stderr, unit="ev", unit_scale=True, mininterval=0.5, desc=desc)
 
 
 def _write(result: Result, json_file: Path | None, plot_file: Path | None) -> None:

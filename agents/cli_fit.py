@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def fit_command(
     `replay` does. Exit code: 0 all lines good, 1 some bad lines, 2 usage error or nothing to fit.
     """
     from agents.model_file import dump_model
-    from agents.replay import read_events
+    from agents.sorted_events import SortedInput
     from rules.fit import fit, histories, visit_histories
     from streams.timefmt import format_ts
 
@@ -55,10 +56,10 @@ def fit_command(
         fail("--propose needs --until (the cut-off) and --horizon (days)")
     settings = settings_or_fail()
     bad: list = []
-    parsed = read_events(events, limits_of(settings), bad)
+    parsed = SortedInput(events, limits_of(settings), bad).read_all()  # streamed again by each pass
     for line in bad[:100]:
         click.echo(str(line), err=True)
-    at = parse_date(until) if until is not None else (parsed[-1].ts + 1e-3 if parsed else 0.0)
+    at = parse_date(until) if until is not None else (parsed.last_time + 1e-3 if parsed.last_time is not None else 0.0)
     found = histories(parsed, at)
     try:
         model = fit(list(found.values()), kind)
@@ -88,7 +89,7 @@ def _report(what: str, model: BuyingModel, found: dict[str, History]) -> None:
     )
 
 
-def _propose(events: list[Event], model: BuyingModel, at: float, horizon: float, base: Path, out: Path) -> None:
+def _propose(events: Iterable[Event], model: BuyingModel, at: float, horizon: float, base: Path, out: Path) -> None:
     from agents.pack_file import load_pack
     from agents.propose_pack import propose
     from rules.engine import EngineConfig

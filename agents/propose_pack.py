@@ -4,7 +4,7 @@ cut-off (``rules.propose``), written as a pack a person reads, edits and backtes
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,7 @@ class Change:
 
 
 def firing_rules(
-    events: Sequence[Event], pack: RulePack, model: BuyingModel | None, cutoff: float, config: EngineConfig
+    events: Iterable[Event], pack: RulePack, model: BuyingModel | None, cutoff: float, config: EngineConfig
 ) -> dict[str, dict[str, float]]:
     """Each customer known at the cut-off: the rules firing there, with the weight each had."""
     engine = Engine(pack, replace(config, model=model))
@@ -47,7 +47,7 @@ def firing_rules(
 
 
 def propose(
-    events: Sequence[Event],
+    events: Iterable[Event],
     pack: RulePack,
     model: BuyingModel | None,
     cutoff: float,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -120,6 +121,12 @@ class Settings(BaseSettings):
         False, description="also export Faust's own sensor as churnwatch_faust_* (costs about 10% of throughput)"
     )
     data_dir: Path = Field(Path("churnwatch-data"), description="worker data directory (RocksDB state)")
+    dead_letter_warn_share: float = Field(
+        0.2, gt=0, le=1, description="log a warning when this share of the input of an interval is dead-lettered"
+    )
+    dead_letter_warn_seconds: float = Field(
+        60.0, ge=1, description="the interval of that warning (at most one per interval)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -181,8 +188,16 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the settings, or raise :class:`SettingsError` with a readable message."""
+    return load_settings_as(Settings, **overrides)
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings_as(cls: type[S], **overrides: object) -> S:
+    """:func:`load_settings` for a class that adds settings (``churnwatch notify``'s)."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -174,3 +174,42 @@ def _sorted(
         runs.append(iter(chunk))
         for _, event in heapq.merge(*runs, key=itemgetter(0)):
             yield event
+
+
+class SortedInput:
+    """The files' good events in time order, as a collection that can be iterated again: each pass
+    streams them anew (in bounded memory, as :func:`sorted_events`), for commands that go over
+    the history several times (backtest: labels, each pack, the baselines; fit). Bad lines are
+    collected on the first pass only; ``len`` and ``last_time`` are known after it."""
+
+    def __init__(
+        self, paths: Iterable[Path], limits: Limits, bad: list[BadLine], max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
+    ) -> None:
+        self.paths = list(paths)
+        self.limits = limits
+        self.bad = bad
+        self.max_memory_mb = max_memory_mb
+        self.count: int | None = None
+        self.last_time: float | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        first = self.count is None
+        bad = self.bad if first else []
+        n, last = 0, None
+        for event in sorted_events(self.paths, self.limits, bad, max_memory_mb=self.max_memory_mb):
+            n += 1
+            last = event.ts
+            yield event
+        self.count, self.last_time = n, last
+
+    def __len__(self) -> int:
+        """Events of a full pass (an estimate from the files' sizes before the first pass)."""
+        if self.count is not None:
+            return self.count
+        return sum(p.stat().st_size for p in self.paths) // LINE_BYTES
+
+    def read_all(self) -> SortedInput:
+        """One pass now (bad lines reported, count and last time known); returns self."""
+        for _ in self:
+            pass
+        return self

@@ -13,9 +13,12 @@ ever written still decodes:
 
 from __future__ import annotations
 
-import base64
-import struct
+import sys
+from array import array
+from binascii import a2b_base64, b2a_base64
+from collections.abc import Iterable, Sequence
 from itertools import accumulate
+from operator import sub
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -28,53 +31,61 @@ if TYPE_CHECKING:
 STATE_VERSION = 4
 V2_FIELDS = 25  # list items of a version 1 or 2 encoding
 S = TypeVar("S", bound="CustomerState")
+_BIG_ENDIAN = sys.byteorder == "big"
+assert array("I").itemsize == 4
 
 
-def _deltas(times: list[int]) -> list[int]:
-    return [b - a for a, b in zip([0, *times], times, strict=False)]
+def _words(values: Iterable[int]) -> bytearray:
+    """Unsigned 32-bit little-endian words (OverflowError for a value outside 0 .. 2^32 - 1)."""
+    words = array("I", values)
+    if _BIG_ENDIAN:
+        words.byteswap()
+    return bytearray(words.tobytes())
 
 
-def _undeltas(deltas: list[int]) -> list[int]:
-    return list(accumulate(deltas))
+def _ints(raw: bytes | bytearray) -> array[int]:
+    words = array("I")
+    words.frombytes(raw)
+    if _BIG_ENDIAN:
+        words.byteswap()
+    return words
 
 
-def pack_hashes(hashes: list[int]) -> str:
+def pack_hashes(hashes: Sequence[int]) -> str:
     """32-bit hashes as base64 of little-endian words: about 5.3 characters each instead of 11."""
-    return base64.b64encode(struct.pack(f"<{len(hashes)}I", *hashes)).decode()
+    return b2a_base64(_words(hashes), newline=False).decode()
 
 
-def unpack_hashes(text: str) -> list[int]:
-    raw = base64.b64decode(text)
-    return list(struct.unpack(f"<{len(raw) // 4}I", raw))
+def unpack_hashes(text: str) -> array[int]:
+    return _ints(a2b_base64(text))
 
 
-def pack_times(times: list[int]) -> list[Any]:
+def pack_times(times: Sequence[int]) -> list[Any]:
     """Sorted epoch seconds as [first, base64 of the following deltas in 24-bit little-endian
     words] (4 characters per time instead of about 8); as [first, *deltas] when a gap reaches
     2^24 s (194 days, longer than any window keeps)."""
     if not times:
         return []
-    deltas = _deltas(times)
-    rest = deltas[1:]
+    rest = list(map(sub, times[1:], times))
     if rest and (max(rest) >= 1 << 24 or min(rest) < 0):
-        return deltas
-    packed = bytearray(struct.pack(f"<{len(rest)}I", *rest))
+        return [times[0], *rest]
+    packed = _words(rest)
     del packed[3::4]  # the high byte of each word, always 0
-    return [deltas[0], base64.b64encode(packed).decode()]
+    return [times[0], b2a_base64(packed, newline=False).decode()]
 
 
-def unpack_times(packed: list[Any]) -> list[int]:
+def unpack_times(packed: list[Any]) -> array[int]:
     if len(packed) == 2 and isinstance(packed[1], str):
-        raw = base64.b64decode(packed[1])
+        raw = a2b_base64(packed[1])
         wide = bytearray(len(raw) // 3 * 4)
         for i in range(3):
             wide[i::4] = raw[i::3]
-        return _undeltas([packed[0], *struct.unpack(f"<{len(wide) // 4}I", wide)])
-    return _undeltas(packed)
+        return array("q", accumulate(_ints(wide), initial=packed[0]))
+    return array("q", accumulate(packed))
 
 
-def _unpack_ints(packed: str | list[int]) -> list[int]:
-    return unpack_hashes(packed) if isinstance(packed, str) else list(packed)
+def _unpack_ints(packed: str | list[int]) -> Sequence[int]:
+    return unpack_hashes(packed) if isinstance(packed, str) else packed
 
 
 def _plain(value: Any) -> Any:

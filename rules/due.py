@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rules.alerts import cooldown_until
@@ -67,7 +67,7 @@ def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
     )
 
 
-def _first_exit(times: list[int], t: float, width: float, out: list[float]) -> None:
+def _first_exit(times: Sequence[int], t: float, width: float, out: list[float]) -> None:
     i = bisect.bisect_right(times, t - width)
     if i < len(times):
         out.append(times[i] + width)

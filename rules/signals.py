@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
@@ -41,7 +41,7 @@ class SignalConfig:
     model: BuyingModel | None = None  # the fitted buying model of the model signals (None: they are null)
 
 
-def _count_in(times: list[int], lo: float, hi: float) -> int:
+def _count_in(times: Sequence[int], lo: float, hi: float) -> int:
     """Number of times in ``(lo, hi]`` of a sorted list."""
     return bisect.bisect_right(times, hi) - bisect.bisect_right(times, lo)
 

@@ -1,10 +1,11 @@
 """Per-customer state: what is kept of a customer's history and its bounds (encoding: ``rules.codec``).
 
 Everything a signal needs, and nothing more, with a fixed bound on every list, so a customer
-seen once and a customer with ten thousand events cost about the same. Event times are kept at
-one-second resolution. Applying events is commutative within the allowed lateness: every list
-is kept sorted by time and every "latest" value carries its time, so events arriving out of
-order give the same state as in order.
+seen once and a customer with ten thousand events cost about the same. Time lists and id hashes
+are arrays of machine integers (compact in memory, where the engine keeps recent customers
+decoded). Event times are kept at one-second resolution. Applying events is commutative within
+the allowed lateness: every list is kept sorted by time and every "latest" value carries its
+time, so events arriving out of order give the same state as in order.
 
 Bounds (documented in the README's limits); each history's horizon and cap come from its one
 declaration in ``rules.windows`` (``HORIZONS``: its widest signal window; ``CAPS``):
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from rules import codec
@@ -58,7 +61,17 @@ def id_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
 
 
-def _trim_times(times: list[int], history: str, clock: int) -> None:
+def times_list(values: Iterable[int] = ()) -> array[int]:
+    """A time list of the state: int64 epoch seconds in an array (8 bytes a time, not ~40 as a list of ints)."""
+    return array("q", values)
+
+
+def hash_list(values: Iterable[int] = ()) -> array[int]:
+    """32-bit id hashes in an array (4 bytes each)."""
+    return array("I", values)
+
+
+def _trim_times(times: array[int], history: str, clock: int) -> None:
     """Drop the times at or before ``clock`` − the history's horizon, and the oldest beyond its cap."""
     cut = max(bisect.bisect_right(times, clock - HORIZONS[history]), len(times) - CAPS[history])
     if cut > 0:
@@ -99,8 +112,8 @@ class CustomerState:
     )
 
     def __init__(self) -> None:
-        self.seen: list[int] = []  # id hashes, oldest first
-        self.logins: list[int] = []  # successful login times (sorted)
+        self.seen = hash_list()  # id hashes, oldest first
+        self.logins = times_list()  # successful login times (sorted)
         self.logins_total = 0
         self.last_login: int | None = None
         self.first_login: int | None = None  # None in states older than version 3 (then: the oldest held login)
@@ -109,11 +122,11 @@ class CustomerState:
         self.value_total = 0.0
         self.first_order: int | None = None
         self.cancelled: list[Cancellation] = []  # cancellations not matched to an order yet
-        self.failures: list[int] = []  # failed charge/renewal times (sorted)
+        self.failures = times_list()  # failed charge/renewal times (sorted)
         self.last_success: int | None = None
-        self.chargebacks: list[int] = []
+        self.chargebacks = times_list()
         self.subscription: Stamped | None = None  # (time, status)
-        self.opened: list[int] = []  # "opened" action times (sorted)
+        self.opened = times_list()  # "opened" action times (sorted)
         self.tickets: dict[int, Ticket] = {}  # by ticket-id hash
         self.sentiments: list[Sentiment] = []  # (sorted by time)
         self.last_csat: Stamped | None = None

@@ -112,6 +112,27 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str, int]] = [
         "timeseries",
         12,
     ),
+    (
+        "Notify: webhook deliveries /s by route",
+        "ops",
+        [
+            ("sum by (route) (rate(churnwatch_notify_sent_total[5m]))", "sent {{route}}"),
+            ("sum by (route) (rate(churnwatch_notify_retries_total[5m]))", "retried {{route}}"),
+            ("sum by (route, reason) (rate(churnwatch_notify_failed_total[5m]))", "failed {{route}} {{reason}}"),
+        ],
+        "timeseries",
+        12,
+    ),
+    (
+        "Notify: delivery latency (retries included)",
+        "s",
+        [
+            ("histogram_quantile(0.5, sum by (le) (rate(churnwatch_notify_delivery_seconds_bucket[5m])))", "p50"),
+            ("histogram_quantile(0.99, sum by (le) (rate(churnwatch_notify_delivery_seconds_bucket[5m])))", "p99"),
+        ],
+        "timeseries",
+        12,
+    ),
 ]
 
 

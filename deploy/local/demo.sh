@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make demo`: a churnwatch worker on the local Kafka and Redis, 45 days of simulated history for
-# 2,000 customers pushed through the event clock, and the alerts printed as they arrive.
+# 2,000 customers pushed through the event clock, then the first alerts as a table and a summary of
+# all of them by tier and rule (`churnwatch alerts`; `churnwatch alerts --follow` shows them as they come).
 # Ctrl-C stops the worker and the printer (the services keep running: `make down` stops them).
 #
 #   DEMO_CUSTOMERS=2000 DEMO_DAYS=45   size of the simulated history
 #   DEMO_SECONDS=N                     stop by itself N seconds after the traffic is in (unattended runs)
+#   DEMO_ROWS=15                       alert rows shown before the summary
 # Each run uses fresh topics (prefix demo-<time>-) and its own consumer group, so runs don't mix.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -48,14 +50,21 @@ for _ in $(seq 1 240); do
 done
 get "$WEB/healthz" >/dev/null 2>&1 || { echo "the worker is not ready after 120 s; see $LOGS/demo-worker.log"; exit 1; }
 echo "== worker ready: $WEB/metrics  $WEB/at-risk  $WEB/customers/c-1  $WEB/healthz"
-"$BIN/python" -m agents.tail &
-pids+=($!)
-echo "== producing $DAYS days of history for $CUSTOMERS customers (ending now); alerts follow:"
+echo "== producing $DAYS days of history for $CUSTOMERS customers (ending now)"
 "$BIN/churnwatch" simulate --customers "$CUSTOMERS" --days "$DAYS" --end now
-sleep 5
+# the worker is done when its alerts stop growing
+last=-1
+for _ in $(seq 1 60); do
+  sleep 2
+  now=$("$BIN/churnwatch" alerts --count 2>/dev/null || echo 0)
+  [ "$now" = "$last" ] && break
+  last=$now
+done
 echo "== top revenue at risk (GET /at-risk?limit=5):"
 get "$WEB/at-risk?limit=5" || true
 echo "== Redis: redis-cli -p ${CHURNWATCH_LOCAL_REDIS_PORT:-6379} zrevrange churnwatch:at_risk 0 4 withscores; Prometheus text at $WEB/metrics"
+echo "== the first alerts, and all of them summed up (churnwatch alerts; --follow, --tier, --rule, --customer filter):"
+"$BIN/churnwatch" alerts --limit "${DEMO_ROWS:-15}"
 if [ -n "${DEMO_SECONDS:-}" ]; then
   sleep "$DEMO_SECONDS"
   exit 0

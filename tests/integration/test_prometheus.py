@@ -32,7 +32,7 @@ def test_promtool_checks_the_rules_and_config(prometheus_bin: Path) -> None:
         text=True,
     )
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 8 rules found" in rules.stdout
+    assert "SUCCESS: 10 rules found" in rules.stdout
     config = subprocess.run(
         ["promtool", "check", "config", "--syntax-only", str(ROOT / "deploy/prometheus/prometheus.yml")],
         capture_output=True,

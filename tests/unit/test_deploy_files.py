@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from ruamel.yaml import YAML
 
 from agents.metrics import Metrics
+from agents.notify.metrics import NotifyMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "churnwatch.json"
@@ -35,6 +36,7 @@ def exported_series() -> set[str]:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.events.labels("t", "applied").inc()
+    NotifyMetrics(registry)  # churnwatch notify's series (its own process; scraped like a worker)
     names = set()
     for family in registry.collect():
         names.add(family.name)
@@ -65,7 +67,7 @@ def test_every_dashboard_expression_names_exported_series() -> None:
         missing = series_in(expr) - exported
         assert not missing, f"{expr!r} names series the worker does not export: {missing}"
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
-    for topic in ("events", "lag", "latency", "dead letters", "customers by tier", "churn", "nps", "revenue"):
+    for topic in ("events", "lag", "latency", "dead letters", "customers by tier", "churn", "nps", "revenue", "notify"):
         assert topic in titles
 
 
@@ -88,6 +90,7 @@ def test_alert_rules_name_exported_series() -> None:
         "ChurnwatchDeadLetterRateHigh",
         "ChurnwatchRedisWritesFailing",
         "ChurnwatchTickOverrun",
+        "ChurnwatchNotifyDeliveriesFailing",
     }
     for rule in alerts:
         assert not series_in(rule["expr"]) - exported, rule["expr"]

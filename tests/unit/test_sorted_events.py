@@ -153,3 +153,17 @@ def test_replay_with_its_state_in_rocksdb_gives_the_same_alerts(tmp_path: Path) 
     assert memory and alerts("rocksdb://", 1) == memory  # a temporary database
     assert alerts(f"rocksdb://{tmp_path / 'state'}", 3) == alerts("memory://", 3)
     assert (tmp_path / "state" / "partition-2").is_dir()
+
+
+def test_sorted_input_streams_the_same_events_on_every_pass(tmp_path: Path) -> None:
+    t = 1_790_000_000
+    path = _write(
+        tmp_path, "a.jsonl", [{"type": "login", "event_id": f"e{i}", "customer_id": "c", "ts": t - i} for i in range(5)]
+    )
+    bad: list[se.BadLine] = []
+    events = se.SortedInput([path], Limits(), bad)
+    first = [(e.ts, e.event_id) for e in events]
+    assert first == sorted(first) and len(first) == 5
+    assert [(e.ts, e.event_id) for e in events] == first  # a second pass: the same, read again
+    assert len(events) == 5 and events.last_time == float(t)
+    assert len(bad) == 1  # the bad line is reported once, not once per pass

@@ -18,6 +18,7 @@ import pytest
 from agents.replay import replay
 from agents.topics import partition_of
 from rules.pack import load_pack
+from streams.parse import parse_ts
 from streams.timefmt import format_ts
 from tests.integration.harness import WorkerProcess, consume, produce, strip
 
@@ -134,14 +135,16 @@ def test_an_acknowledgement_is_durable_survives_a_crash_and_matches_replay(
 
 
 def test_history_and_acknowledgements_reach_the_owner_from_any_worker(services: dict[str, str]) -> None:
-    env = {"CHURNWATCH_API_TOKEN": TOKEN, "CHURNWATCH_PARTITIONS": "2"}
+    """Two workers on the wall clock (the default; acknowledged at the worker's time)."""
+    env = {"CHURNWATCH_API_TOKEN": TOKEN, "CHURNWATCH_PARTITIONS": "2", "CHURNWATCH_CLOCK": "wall"}
     a = WorkerProcess(services, "ack-pair", **env)
     b = WorkerProcess(services, "ack-pair", prefix=a.prefix, **env)
     b.env["CHURNWATCH_APP_ID"] = a.env["CHURNWATCH_APP_ID"]
     customers = [f"c-pair-{i}" for i in range(8)]
     assert {partition_of(c, 2) for c in customers} == {0, 1}
+    now = float(int(time.time()))
     events = [
-        {"type": "payment", "event_id": f"p-{c}", "customer_id": c, "ts": format_ts(T0), "kind": "subscription"}
+        {"type": "payment", "event_id": f"p-{c}", "customer_id": c, "ts": format_ts(now - 60), "kind": "subscription"}
         | {"action": "paused"}
         for c in customers
     ]
@@ -166,6 +169,7 @@ def test_history_and_acknowledgements_reach_the_owner_from_any_worker(services: 
             body = orjson.dumps({"by": f"agent-{i}", "until": "14d"})
             status, answer = call(other, "POST", f"/customers/{cid}/acknowledge", body)  # forwarded
             assert status == 200 and answer["acknowledgement"]["by"] == f"agent-{i}", answer
+            assert now <= parse_ts(answer["acknowledgement"]["at"]) <= time.time() + 1  # the worker's time
             assert call(other, "POST", f"/customers/{cid}/acknowledge", body, token=None)[0] == 401
             status, view = call(owner, "GET", f"/customers/{cid}")
             assert status == 200 and view["acknowledgement"]["by"] == f"agent-{i}"

@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 
 from streams import cloudevents, parse
 from streams.events import EventType, Login, Order, Payment, SupportTicket
-from streams.records import Alert, DeadLetter, NotifyDeadLetter, RuleHit
+from streams.records import Alert, AlertChanges, DeadLetter, NotifyDeadLetter, RuleHit
 
 OUT = Path(__file__).resolve().parent.parent / "deploy" / "asyncapi.yaml"
 
@@ -171,7 +171,7 @@ def document() -> dict[str, Any]:
             f"CHURNWATCH_TOPIC_{topic.replace('-', '_').upper()})",
         )
         operations[f"receive-{topic}"] = {"action": "receive", "channel": {"$ref": f"#/channels/{topic}"}}
-    for cls in (RuleHit, Alert, DeadLetter, NotifyDeadLetter):
+    for cls in (RuleHit, AlertChanges, Alert, DeadLetter, NotifyDeadLetter):
         schemas[cls.__name__] = record_schema(cls)
     names = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
     ce: dict[str, dict[str, Any]] = {k: {"type": "string"} for k in names}

@@ -32,5 +32,6 @@ def engine_config_of(
         cooldown=settings.cooldown_seconds,
         expected_lifespan_years=settings.expected_lifespan_years,
         lost_after_days=settings.lost_after_days,
+        history_limit=settings.history_limit,
         model=model,
     )

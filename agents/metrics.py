@@ -113,3 +113,13 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.alerts_held_back = Counter(
+            "churnwatch_alerts_held_back_total",
+            "Firing alerts not published because the customer is acknowledged at that tier or higher.",
+            registry=r,
+        )
+        self.acknowledgements = Counter(
+            "churnwatch_acknowledgements_total",
+            "Acknowledgements recorded through POST /customers/{id}/acknowledge (durable when counted).",
+            registry=r,
+        )

@@ -167,7 +167,9 @@ class Pipeline:
         engine = self.engine(partition)
         self.progress_for(partition).add(topic, offset)  # in the state from the next commit on
         try:
+            held = engine.held_back
             alerts = engine.process(event) if self.event_clock else engine.apply(event, watermark)
+            self._count_held_back(engine.held_back - held)
         except BadInput as exc:  # too late
             out.dead_letter = self._dead(exc, topic, partition, offset, key, value, now)
             return
@@ -178,6 +180,10 @@ class Pipeline:
             return
         out.alerts.extend(alerts)
         self._count(topic, alerts.outcome.value)
+
+    def _count_held_back(self, n: int) -> None:
+        if n:
+            self.metrics.alerts_held_back.inc(n)
 
     def _count(self, topic: str, outcome: str) -> None:
         counter = self._counters.get((topic, outcome))
@@ -206,10 +212,11 @@ class Pipeline:
         alerts: list[dict[str, Any]] = []
         for engine in list(self.engines.values()):
             started = time.perf_counter()
-            before = engine.evaluations
+            before, held = engine.evaluations, engine.held_back
             alerts.extend(engine.tick(t))
             self.metrics.tick_duration.observe(time.perf_counter() - started)
             self.metrics.tick_customers.inc(engine.evaluations - before)
+            self._count_held_back(engine.held_back - held)
         return alerts
 
     def finish_alert(self, alert: dict[str, Any], received: float) -> dict[str, Any]:

@@ -22,14 +22,16 @@ import orjson
 from agents.emit import stamp
 from agents.gc_tuning import quiet_gc_during
 from agents.replay_store import close_store, open_store
-from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events
+from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events, sorted_replay_items
 from agents.topics import partition_of
+from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Totals
 from rules.engine import Engine, EngineConfig
 from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
 from streams.parse import Limits
+from streams.timefmt import format_ts
 
 # customers kept decoded between events, all partitions together (about 2.6 kB each beside their
 # encoded bytes): up to this many customers a replay never decodes a state twice
@@ -49,6 +51,7 @@ class ReplayResult:
     seconds: float = 0.0
     state_bytes: int = 0  # encoded state of every customer at the end (all partitions)
     totals: Totals | None = None  # the aggregates at the end (rules.aggregates), all partitions
+    acknowledgements: int = 0  # acknowledgement lines applied
 
     def summary(self) -> str:
         by = ", ".join(f"{status} {tier}: {n}" for (status, tier), n in sorted(self.alerts.items())) or "none"
@@ -68,7 +71,9 @@ def read_events(paths: Iterable[Path], limits: Limits, bad: list[BadLine]) -> li
     return list(sorted_events(paths, limits, bad))
 
 
-def _progress(events: Iterator[Event], paths: list[Path], stream: IO[str]) -> Iterator[Event]:
+def _progress(
+    events: Iterator[Event | Acknowledgement], paths: list[Path], stream: IO[str]
+) -> Iterator[Event | Acknowledgement]:
     if not stream.isatty() or sum(p.stat().st_size for p in paths) < PROGRESS_MIN_BYTES:
         yield from events
         return
@@ -106,7 +111,7 @@ def replay(
     started = time.perf_counter()
     result = ReplayResult()
     paths = list(paths)
-    events = sorted_events(paths, limits or Limits(), result.bad_lines, max_memory_mb=max_memory_mb)
+    events = sorted_replay_items(paths, limits or Limits(), result.bad_lines, max_memory_mb=max_memory_mb)
     engines: dict[int, Engine] = {}
     stores: dict[int, MutableMapping[str, bytes]] = {}
     write = out.write
@@ -127,6 +132,9 @@ def replay(
                     engine = engines[p] = Engine(
                         pack, config or EngineConfig(), stores[p], decoded_cache=REPLAY_DECODED_CACHE // partitions
                     )
+                if isinstance(event, Acknowledgement):
+                    emit(_acknowledge(engine, event, result))
+                    continue
                 try:
                     alerts = engine.process(event)
                 except BadInput as exc:  # cannot happen for sorted input; kept for safety
@@ -152,3 +160,15 @@ def replay(
                 close_store(kept)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _acknowledge(engine: Engine, ack: Acknowledgement, result: ReplayResult) -> list[dict[str, Any]]:
+    """An acknowledgement line: the ticks up to its time, then ``Engine.acknowledge`` (as the
+    worker's ``POST /customers/{id}/acknowledge``); one for a customer not seen yet is reported."""
+    alerts = engine.advance(ack.ts)
+    if engine.acknowledge(ack):
+        result.acknowledgements += 1
+    else:
+        detail = f"acknowledgement at {format_ts(ack.ts)} of a customer with no event before it"
+        result.bad_lines.append(BadLine("<acknowledgements>", 0, "unknown_customer", detail))
+    return alerts

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     default_currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="currency when an event gives none")
     expected_lifespan_years: float = Field(3.0, gt=0, description="for customer_value")
     lost_after_days: float = Field(30.0, gt=0, description="days in critical before a customer counts as lost")
+    history_limit: int = Field(
+        16, ge=1, le=256, description="score and tier history entries kept per customer (GET /customers/{id}/history)"
+    )
 
     # Serving
     redis_url: SecretStr | None = Field(

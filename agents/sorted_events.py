@@ -21,13 +21,15 @@ import heapq
 import math
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
+from typing import Any, cast
 
 import orjson
 
+from rules.acknowledgement import Acknowledgement, parse_line_object
 from streams.errors import BadInput
 from streams.events import Event
 from streams.parse import Limits, parse_line, parse_ts
@@ -56,14 +58,35 @@ def chunk_events(max_memory_mb: float) -> int:
     return max(1000, int(max_memory_mb * 1024 * 1024 / EVENT_BYTES))
 
 
-def _parsed(paths: Iterable[Path], limits: Limits, bad: list[BadLine], first: int = 0) -> Iterator[tuple[Key, Event]]:
+Parse = Callable[[bytes, Limits], Any]
+
+
+def _parse_event(line: bytes, limits: Limits) -> Event:
+    return parse_line(line, limits=limits)
+
+
+def parse_replay_line(line: bytes, limits: Limits) -> Event | Acknowledgement:
+    """An event line, or an acknowledgement line (``"type": "acknowledgement"``, replay only)."""
+    if b'"acknowledgement"' in line:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict) and obj.get("type") == "acknowledgement":
+            return parse_line_object(obj)
+    return parse_line(line, limits=limits)
+
+
+def _parsed(
+    paths: Iterable[Path], limits: Limits, bad: list[BadLine], first: int = 0, parse: Parse = _parse_event
+) -> Iterator[tuple[Key, Event]]:
     for index, path in enumerate(paths, first):
         with path.open("rb") as fh:
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
                 try:
-                    event = parse_line(line, limits=limits)
+                    event = parse(line, limits)
                 except BadInput as exc:
                     bad.append(BadLine(str(path), number, exc.reason.value, exc.detail))
                     continue
@@ -115,17 +138,30 @@ def sorted_events(
 ) -> Iterator[Event]:
     """Every good event of the files by event time (stable); bad lines are appended to ``bad``
     as they are read (all of them once the iterator is exhausted)."""
+    return _sorted(paths, limits, bad, max_memory_mb, _parse_event)
+
+
+def sorted_replay_items(
+    paths: Iterable[Path], limits: Limits, bad: list[BadLine], *, max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
+) -> Iterator[Event | Acknowledgement]:
+    """As :func:`sorted_events`, with the acknowledgement lines replay accepts among the events."""
+    return cast(Iterator[Event | Acknowledgement], _sorted(paths, limits, bad, max_memory_mb, parse_replay_line))
+
+
+def _sorted(
+    paths: Iterable[Path], limits: Limits, bad: list[BadLine], max_memory_mb: float, parse: Parse
+) -> Iterator[Event]:
     size = chunk_events(max_memory_mb)
     paths = list(paths)
     if not _fits_one_chunk(paths, size) and all(in_time_order(p) for p in paths):
-        readers = [_parsed([p], limits, bad, index) for index, p in enumerate(paths)]
+        readers = [_parsed([p], limits, bad, index, parse) for index, p in enumerate(paths)]
         for _, event in heapq.merge(*readers, key=itemgetter(0)):
             yield event
         return
     chunk: list[tuple[Key, Event]] = []
     with tempfile.TemporaryDirectory(prefix="churnwatch-replay-") as folder:
         runs: list[Iterator[tuple[Key, Event]]] = []
-        for item in _parsed(paths, limits, bad):
+        for item in _parsed(paths, limits, bad, parse=parse):
             chunk.append(item)
             if len(chunk) >= size:
                 chunk.sort(key=itemgetter(0))

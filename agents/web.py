@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.customer_web import register_customer_views
 from rules.scoring import TIER_NAMES, TIER_RANK
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ def register_views(worker: Worker) -> None:
         return web.json(
             {"error": "not_found", "detail": f"no state for customer {customer_id!r} on its worker"}, status=404
         )
+
+    register_customer_views(worker, denied)  # /customers/{id}/history and /acknowledge
 
     @app.page("/at-risk")
     async def at_risk(web: Any, request: Any) -> Any:

@@ -1,8 +1,11 @@
 """The alert lifecycle of contract section 6: alerted tier, cooldown, resolve, ``alert_id``.
 
 Per customer the engine keeps a small *memory* (:class:`rules.records.AlertMemory`), stored
-inside the customer's state: the alerted tier's rank, and the last firing time per tier rank
-(healthy's unused). ``new_memory()`` is alerted tier ``healthy``, never fired.
+inside the customer's state: the alerted tier's rank, the last firing time per tier rank
+(healthy's unused; kept as integers when whole), and the score and rules (and, for a
+``resolved`` one, the time) of the customer's last published alert, for the next alert's
+``changes`` (``rules.history.remembered``). ``new_memory()`` is alerted tier ``healthy``, never
+fired.
 
 :func:`decide` applies one evaluation (at event time ``t``) and returns the new memory and the
 alert to publish, if any:
@@ -29,7 +32,9 @@ The alert is the dict of contract section 6 without ``emitted_at`` (the adapter 
   rules still firing below the watch threshold, usually none);
 - ``signals``: every signal given, floats rounded to 4 decimals;
 - ``revenue_at_risk`` = customer_value × risk_score / 100 rounded to 2 decimals, ``0.0`` when the
-  customer value is null (not enough order history to estimate it).
+  customer value is null (not enough order history to estimate it);
+- ``changes``: what changed since the customer's previous alert (``rules.history.changes_since``),
+  part of the evidence ``alert_id`` hashes.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from rules.history import changes_since, remembered
 from rules.pack import Evaluation
 from rules.records import NEW_MEMORY, AlertMemory
 from rules.scoring import TIER_NAMES, TIER_RANK
@@ -96,8 +102,9 @@ def build_alert(
     evaluation: Evaluation,
     signals: Signals,
     customer_value: float | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The alert dict (contract section 6, without ``emitted_at``)."""
+    """The alert dict (contract section 6, without ``emitted_at``), with ``changes`` when given."""
     event_time = format_ts(t)
     if callable(signals):
         signals = signals()
@@ -106,11 +113,12 @@ def build_alert(
     rules = [{**hit.as_dict(), "value": _display(hit.value)} for hit in evaluation.hits]
     shown = {k: _display(v) for k, v in signals.items()}
     rar = revenue_at_risk(customer_value, evaluation.score)
-    return {
+    evidence: list[Any] = [evaluation.score, rules, shown, rar]
+    if changes is not None:
+        evidence.append(changes)
+    alert = {
         "schema_version": SCHEMA_VERSION,
-        "alert_id": alert_id(
-            customer_id, status, tier, previous_tier, event_time, [evaluation.score, rules, shown, rar]
-        ),
+        "alert_id": alert_id(customer_id, status, tier, previous_tier, event_time, evidence),
         "customer_id": customer_id,
         "status": status,
         "tier": tier,
@@ -121,6 +129,9 @@ def build_alert(
         "signals": shown,
         "revenue_at_risk": rar,
     }
+    if changes is not None:
+        alert["changes"] = changes
+    return alert
 
 
 def cooldown_until(memory: MemoryLike, rank: int, t: float, cooldown: float) -> float | None:
@@ -150,11 +161,15 @@ def decide(
     memory = AlertMemory.of(memory)
     rank = TIER_RANK[evaluation.tier]
     alerted = memory.tier
-    if rank > alerted:
-        if cooldown_until(memory, rank, t, cooldown) is not None:
-            return memory, None
+    publish = rank > alerted and cooldown_until(memory, rank, t, cooldown) is None
+    if not publish and not (rank == 0 and alerted > 0):
+        return memory, None
+    names = [hit.rule for hit in evaluation.hits]
+    changes = changes_since(memory.previous, memory.fired[alerted], TIER_NAMES[alerted], evaluation.score, names)
+    last = remembered(t, evaluation.score, names, firing=publish)
+    if publish:
         fired = list(memory.fired)
-        fired[rank] = t
+        fired[rank] = int(t) if float(t).is_integer() else t
         alert = build_alert(
             customer_id=customer_id,
             status="firing",
@@ -164,18 +179,18 @@ def decide(
             evaluation=evaluation,
             signals=signals,
             customer_value=customer_value,
+            changes=changes,
         )
-        return AlertMemory(rank, tuple(fired)), alert
-    if rank == 0 and alerted > 0:
-        alert = build_alert(
-            customer_id=customer_id,
-            status="resolved",
-            tier="healthy",
-            previous_tier=TIER_NAMES[alerted],
-            t=t,
-            evaluation=evaluation,
-            signals=signals,
-            customer_value=customer_value,
-        )
-        return AlertMemory(0, memory.fired), alert
-    return memory, None
+        return AlertMemory(rank, tuple(fired), last), alert
+    alert = build_alert(
+        customer_id=customer_id,
+        status="resolved",
+        tier="healthy",
+        previous_tier=TIER_NAMES[alerted],
+        t=t,
+        evaluation=evaluation,
+        signals=signals,
+        customer_value=customer_value,
+        changes=changes,
+    )
+    return AlertMemory(0, memory.fired, last), alert

@@ -5,7 +5,10 @@ a first time and base64 of 24-bit deltas, id hashes as base64 of 32-bit words. E
 ever written still decodes:
 
 - 1: time lists as plain deltas; 2: time lists and order hashes packed as base64;
-- 3 (written): version 2 with the first login appended.
+- 3: version 2 with the first login appended;
+- 4 (written): version 3 with the history and the acknowledgement appended (``rules.history``,
+  ``rules.acknowledgement``), left out while both are empty; the alert memory as short as it
+  can be (``[0]`` for a customer never alerted).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from rules.records import AlertMemory, Cancellation, Order, Sentiment, Stamped, 
 if TYPE_CHECKING:
     from rules.state import CustomerState
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 V2_FIELDS = 25  # list items of a version 1 or 2 encoding
 S = TypeVar("S", bound="CustomerState")
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -129,17 +132,34 @@ def encode(s: CustomerState) -> bytes:
                 s.sentiments,
                 s.last_csat,
                 s.last_nps,
-                s.alert,
+                _memory(s.alert),
                 s.tier,
                 s.rar,
                 s.critical_since,
                 s.lost,
                 s.due,
                 s.first_login,
+                *_extras(s),
             ],
             default=_plain,
         )
     )
+
+
+def _memory(memory: AlertMemory) -> list[Any]:
+    """The alert memory without what a customer never alerted does not need (most customers)."""
+    if memory.previous is not None:
+        return [memory.tier, list(memory.fired), memory.previous]
+    if any(x is not None for x in memory.fired):
+        return [memory.tier, list(memory.fired)]
+    return [memory.tier]
+
+
+def _extras(s: CustomerState) -> list[Any]:
+    """Version 4's history and acknowledgement, left out while both are empty (most customers)."""
+    if s.ack is not None:
+        return [s.history, s.ack]
+    return [s.history] if s.history else []
 
 
 def _stamped(value: list[Any] | None) -> Stamped | None:
@@ -148,10 +168,13 @@ def _stamped(value: list[Any] | None) -> Stamped | None:
 
 def decode(data: bytes, cls: type[S]) -> S:
     raw = orjson.loads(data)
-    if raw[0] not in (1, 2, STATE_VERSION):
+    if raw[0] not in (1, 2, 3, STATE_VERSION):
         raise ValueError(f"customer state version {raw[0]} is not supported (this build reads 1 to {STATE_VERSION})")
     s = cls.__new__(cls)
     s.first_login = raw[V2_FIELDS] if raw[0] >= 3 else None
+    extras = raw[V2_FIELDS + 1 :] if raw[0] >= 4 else []
+    s.history = extras[0] if extras else []
+    s.ack = extras[1] if len(extras) > 1 else None
     (
         _v,
         seen,

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rules.history import DEFAULT_LIMIT as DEFAULT_HISTORY_LIMIT
 from rules.model import BuyingModel
 from rules.windows import DAY
 
@@ -43,3 +44,4 @@ class EngineConfig:
     lost_after_days: float = 30.0
     model: BuyingModel | None = None  # the buying model of the model signals (None: they are null)
     scan_all: bool = False  # evaluate every customer at every tick (tests: must equal the index)
+    history_limit: int = DEFAULT_HISTORY_LIMIT  # history entries kept per customer (rules.history)

@@ -31,12 +31,15 @@ from typing import Any
 
 import orjson
 
+from rules import acknowledgement, history
+from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates, Totals
 from rules.alerts import decide, revenue_at_risk
 from rules.config import EngineConfig, Outcome, Processed
 from rules.due import DueIndex, crossings_for, next_due
 from rules.frame import frame
 from rules.pack import Evaluation, RulePack
+from rules.records import AlertMemory
 from rules.scoring import TIER_NAMES, TIER_RANK
 from rules.signals import SignalConfig, compute_signals, model_signals, needed_model_signals
 from rules.state import DAY, CustomerState, id_hash
@@ -66,6 +69,7 @@ class Engine:
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
         self.evaluations = 0
+        self.held_back = 0  # firing alerts not published because of an acknowledgement
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
         self._lifespan = self.config.expected_lifespan_years
         self._lost_after = self.config.lost_after_days * DAY
@@ -287,18 +291,20 @@ class Engine:
         if self._model_names:
             signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)
+        acknowledgement.expire(state, t, self.config.history_limit)
         rank = TIER_RANK[evaluation.tier]
-        alerted = state.alert.tier
+        before = state.alert
         alert = None
-        if rank > alerted or (rank == 0 and alerted > 0):  # else decide() changes nothing
+        if rank > before.tier or (rank == 0 and before.tier > 0):  # else decide() changes nothing
             state.alert, alert = decide(
-                state.alert,
+                before,
                 evaluation,
                 customer_id=cid,
                 t=t,
                 cooldown=self.config.cooldown,
                 signals=lambda: compute_signals(state, t, self._signal_config),
             )
+        alert = self._screen_and_record(state, before, alert, evaluation, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         self._bookkeep(state, rank, revenue_at_risk(signals["customer_value"], evaluation.score), signals, t)
         old_due = state.due
@@ -312,6 +318,7 @@ class Engine:
             fired=evaluation.hits,
             derived=derived,
         )
+        state.due = acknowledgement.due(state.ack, state.due)
         # side effects on the engine
         self._agg.moved(old_tier, old_rar, rank, state.rar)
         if state.lost and not was_lost:
@@ -324,6 +331,18 @@ class Engine:
             self.observer(cid, evaluation, state.rar, t)
         if state.due is not None and (from_index or state.due != old_due):
             self._index.push(state.due, cid)
+        return alert
+
+    def _screen_and_record(
+        self, state: CustomerState, before: AlertMemory, alert: dict[str, Any] | None, evaluation: Evaluation, t: float
+    ) -> dict[str, Any] | None:
+        """An active acknowledgement holds back a firing at its tier or below (the memory stays as
+        ``before``); the history records a change of tier or firing rules."""
+        kept = alert
+        state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
+        self.held_back += kept is not None and alert is None
+        names = [h.rule for h in evaluation.hits]
+        history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self.config.history_limit)
         return alert
 
     def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: dict[str, Any], t: float) -> None:
@@ -360,6 +379,36 @@ class Engine:
             "rules": [h.as_dict() for h in evaluation.hits],
             "signals": signals,
             "revenue_at_risk": revenue_at_risk(signals["customer_value"], evaluation.score),
+            "acknowledgement": acknowledgement.view(state.ack, at),
+        }
+
+    def acknowledge(self, ack: Acknowledgement) -> bool:
+        """Record an acknowledgement of a known customer at ``ack.ts`` (``rules.acknowledgement``);
+        False for a customer never seen. Publishes nothing; the customer comes due at its end."""
+        state = self._state_of(ack.customer_id)
+        if state is None:
+            return False
+        acknowledgement.apply(state, ack, self.config.history_limit)
+        due = acknowledgement.due(state.ack, state.due)
+        if due != state.due:
+            state.due = due
+            assert due is not None
+            self._index.push(due, ack.customer_id)
+        self._save(ack.customer_id, state)
+        return True
+
+    def history(self, customer_id: str, t: float | None = None) -> dict[str, Any] | None:
+        """The customer's history (``rules.history``) and acknowledgement at ``t``; None if unknown."""
+        state = self._state_of(customer_id)
+        if state is None:
+            return None
+        at = t if t is not None else (self.clock or 0.0)
+        return {
+            "customer_id": customer_id,
+            "as_of": format_ts(at),
+            "limit": self.config.history_limit,
+            "entries": history.entries(state.history)[-self.config.history_limit :],
+            "acknowledgement": acknowledgement.view(state.ack, at),
         }
 
     def current(self, customer_id: str) -> tuple[Evaluation, float, float]:

@@ -59,10 +59,13 @@ class Ticket:
 
 
 class AlertMemory(NamedTuple):
-    """The alert lifecycle's memory: the alerted tier's rank, and the last firing time per tier rank."""
+    """The alert lifecycle's memory: the alerted tier's rank, the last firing time per tier rank,
+    and what ``rules.history.remembered`` keeps of the previous published alert (None before the
+    first), for the next alert's ``changes``."""
 
     tier: int = 0
     fired: tuple[float | None, ...] = (None,) * TIERS
+    previous: list[Any] | None = None
 
     @classmethod
     def of(cls, memory: AlertMemory | Sequence[Any] | None) -> AlertMemory:
@@ -72,9 +75,10 @@ class AlertMemory(NamedTuple):
         if memory is None or len(memory) == 0:
             return NEW_MEMORY
         times = memory[1] if len(memory) > 1 else None
+        previous = list(memory[2]) if len(memory) > 2 and memory[2] is not None else None
         if not isinstance(times, list | tuple) or len(times) != TIERS:
-            return cls(int(memory[0]), (None,) * TIERS)
-        return cls(int(memory[0]), tuple(times))
+            return cls(int(memory[0]), (None,) * TIERS, previous)
+        return cls(int(memory[0]), tuple(times), previous)
 
 
 NEW_MEMORY = AlertMemory()

@@ -27,6 +27,7 @@ import bisect
 import hashlib
 from array import array
 from collections.abc import Iterable
+from typing import Any
 
 from rules import codec
 from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
@@ -81,6 +82,7 @@ class CustomerState:
     """The state of one customer. Times are int epoch seconds."""
 
     __slots__ = (
+        "ack",
         "alert",
         "cancelled",
         "chargebacks",
@@ -89,6 +91,7 @@ class CustomerState:
         "failures",
         "first_login",
         "first_order",
+        "history",
         "last_csat",
         "last_login",
         "last_nps",
@@ -135,6 +138,8 @@ class CustomerState:
         self.critical_since: int | None = None
         self.lost = False
         self.due: float | None = None
+        self.history: list[list[Any]] = []  # rules.history: score and tier changes, acknowledgements
+        self.ack: list[Any] | None = None  # rules.acknowledgement: [at, until, tier rank, by, note]
 
     # -- de-duplication -------------------------------------------------------------------
 

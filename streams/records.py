@@ -22,6 +22,18 @@ class RuleHit(TypedDict):
     reason: str
 
 
+class AlertChanges(TypedDict):
+    """What changed since the customer's previous published alert (``rules.history``): its score and
+    time (null for a first alert), its tier (the alert's ``previous_tier``), the rules firing now and
+    not then, and the reverse."""
+
+    previous_score: float | None
+    previous_tier: Tier
+    previous_event_time: str | None
+    rules_added: list[str]
+    rules_removed: list[str]
+
+
 class Alert(TypedDict):
     """A change of a customer's alerted tier (contract section 6); keyed by customer_id."""
 
@@ -37,6 +49,7 @@ class Alert(TypedDict):
     rules: list[RuleHit]
     signals: dict[str, Any]
     revenue_at_risk: float
+    changes: NotRequired[AlertChanges]  # since the history (issue 11); alerts written before lack it
 
 
 class DeadLetter(TypedDict):

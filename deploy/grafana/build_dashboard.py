@@ -103,6 +103,16 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str, int]] = [
     ),
     ("Workers up", "short", [('sum(up{job="churnwatch"})', "up")], "stat", 6),
     (
+        "Acknowledgements and alerts held back /h",
+        "short",
+        [
+            ("sum(increase(churnwatch_acknowledgements_total[1h]))", "acknowledgements"),
+            ("sum(increase(churnwatch_alerts_held_back_total[1h]))", "alerts held back"),
+        ],
+        "timeseries",
+        12,
+    ),
+    (
         "Notify: webhook deliveries /s by route",
         "ops",
         [

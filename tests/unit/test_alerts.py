@@ -102,7 +102,8 @@ def test_memory_is_small_serialisable_and_not_modified_in_place() -> None:
     new, alert = decide(memory, ev("at_risk"), customer_id="c", t=T0, cooldown=COOLDOWN, signals={})
     assert alert is not None and memory == new_memory()
     assert AlertMemory.of(orjson.loads(orjson.dumps(new, default=list))) == new and alerted_tier(new) == "at_risk"
-    assert len(orjson.dumps(new, default=list)) < 40
+    # the alerted tier and firing times, and the previous alert's score and rules (for ``changes``)
+    assert len(orjson.dumps(new[:2], default=list)) < 40 and new.previous == [new.previous[0], ""]
     # a memory read back from storage (lists, None) works the same; so does a missing one
     restored = orjson.loads(orjson.dumps(new, default=list))
     assert decide(restored, ev("healthy"), customer_id="c", t=T0 + 1, cooldown=COOLDOWN, signals={})[1] is not None
@@ -137,7 +138,15 @@ def test_firing_alert_has_the_contract_fields() -> None:
         "rules",
         "signals",
         "revenue_at_risk",
+        "changes",
     ]
+    assert alert["changes"] == {
+        "previous_score": None,
+        "previous_tier": "healthy",
+        "previous_event_time": None,
+        "rules_added": [h.rule for h in evaluation.hits],
+        "rules_removed": [],
+    }
     assert alert["schema_version"] == 1 and "emitted_at" not in alert
     assert (alert["customer_id"], alert["status"], alert["tier"], alert["previous_tier"]) == (
         "c-42",

@@ -78,6 +78,7 @@ def test_alert_format_and_deterministic_id() -> None:
         "rules",
         "signals",
         "revenue_at_risk",
+        "changes",
     }
     assert a["tier"] == "critical" and a["risk_score"] == 100.0 and a["schema_version"] == 1
     other = engine().process(payment("c-43", T0, kind="subscription", action="cancelled"))[0]

@@ -64,8 +64,42 @@ def test_version_1_states_still_decode() -> None:
 def test_version_2_states_decode_without_the_first_login() -> None:
     s = _customer()
     s.add_login(1_789_000_000, 0)
-    v3 = orjson.loads(s.encode())
-    assert v3[0] == 3 and v3[-1] == 1_789_000_000 == CustomerState.decode(s.encode()).first_login
+    v3 = orjson.loads(s.encode())  # version 4 appends the history and the acknowledgement when there are any
+    v3[0] = 3
+    assert v3[-1] == 1_789_000_000 == CustomerState.decode(orjson.dumps(v3)).first_login
     v2 = [2, *v3[1:-1]]
     old = CustomerState.decode(orjson.dumps(v2))
     assert old.first_login is None and old.logins == s.logins and old.orders == s.orders
+
+
+def test_version_3_states_decode_with_no_history_and_no_acknowledgement() -> None:
+    s = _customer()
+    s.history = [
+        [1_790_000_000, 2, 51.3, ["login_inactivity", "order_gap"]],
+        [1_790_000_100, "ack", "ana", 1_790_600_000, 2],
+    ]
+    s.ack = [1_790_000_100, 1_790_600_000, 2, "ana", "called them"]
+    v4 = orjson.loads(s.encode())
+    assert v4[0] == 4
+    again = CustomerState.decode(s.encode())
+    assert (again.history, again.ack) == (s.history, s.ack)
+    v3 = [3, *v4[1:-2]]
+    assert len(orjson.loads(CustomerState.decode(orjson.dumps(v3)).encode())) == len(v3)  # nothing appended
+    old = CustomerState.decode(orjson.dumps(v3))
+    assert (old.history, old.ack) == ([], None) and old.logins == s.logins and old.first_login == s.first_login
+
+
+def test_the_alert_memory_is_as_short_as_it_can_be_and_round_trips() -> None:
+    from rules.records import AlertMemory
+
+    s = _customer()
+    assert orjson.loads(s.encode())[19] == [0]  # never alerted
+    s.alert = AlertMemory(2, (None, 1_790_000_000, 1_790_000_500, None), [58.0, "4,5"])
+    again = CustomerState.decode(s.encode())
+    assert again.alert == s.alert and orjson.loads(s.encode())[19] == [
+        2,
+        [None, 1_790_000_000, 1_790_000_500, None],
+        [58.0, "4,5"],
+    ]
+    s.alert = AlertMemory(0, (None, 1_790_000_000, None, None))
+    assert CustomerState.decode(s.encode()).alert == s.alert

@@ -95,6 +95,21 @@ def _grid_crossing(
         out.append(max(base + (threshold + k * step) * scale, t + 1e-6))
 
 
+def _window_exits(s: CustomerState, t: float, out: list[float]) -> None:
+    """When the next event leaves each window over each history (every edge of ``rules.windows``)."""
+    lists = ((LOGINS, s.logins), (FAILURES, s.failures), (CHARGEBACKS, s.chargebacks), (OPENED, s.opened))
+    for history, times in lists:
+        if times:
+            for width in EDGES[history]:
+                _first_exit(times, t, width, out)
+    for history, records in ((ORDERS, s.orders), (SENTIMENTS, s.sentiments)):
+        if records:
+            for width in EDGES[history]:
+                i = bisect.bisect_right(records, (t - width, math.inf))
+                if i < len(records):
+                    out.append(records[i].time + width)
+
+
 def next_due(
     s: CustomerState,
     t: float,
@@ -115,21 +130,7 @@ def next_due(
     if crossings.every_tick:
         return t + min(tick, 1.0)
     out: list[float] = []
-    for history, times in (
-        (LOGINS, s.logins),
-        (FAILURES, s.failures),
-        (CHARGEBACKS, s.chargebacks),
-        (OPENED, s.opened),
-    ):
-        if times:
-            for width in EDGES[history]:  # every window edge over the history (rules.windows)
-                _first_exit(times, t, width, out)
-    for history, records in ((ORDERS, s.orders), (SENTIMENTS, s.sentiments)):
-        if records:
-            for width in EDGES[history]:
-                i = bisect.bisect_right(records, (t - width, math.inf))
-                if i < len(records):
-                    out.append(records[i].time + width)
+    _window_exits(s, t, out)
     if derived is None:
         derived = _derived(s, t)
     last_order, gap = derived

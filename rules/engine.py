@@ -15,16 +15,18 @@ Alerts are dicts in the format of contract section 6, without ``emitted_at`` (th
 Changed customers are kept decoded and written to the store (encoded) by ``commit()``: the
 worker commits before each changelog flush, replay every ``COMMIT_EVERY`` events and at the end,
 so a customer with many events in between is encoded once, not once per event. Reads
-(``view``, ``current``, ticks) see the uncommitted changes.
+(``view``, ``current``, ticks) see the uncommitted changes. The last ``decoded_cache`` customers
+written stay decoded beside their bytes (a miss costs one decode, ``rules.codec``).
+
+``process``/``apply`` return :class:`~rules.config.Processed`: the alerts, and the event's outcome.
+The dashboard aggregates are kept by ``rules.aggregates`` (``totals``, ``summary``).
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,9 +35,9 @@ from rules import acknowledgement, history
 from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates, Totals
 from rules.alerts import decide, revenue_at_risk
+from rules.config import EngineConfig, Outcome, Processed
 from rules.due import DueIndex, crossings_for, next_due
 from rules.frame import frame
-from rules.model import BuyingModel
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_NAMES, TIER_RANK
@@ -49,40 +51,6 @@ DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (
 COMMIT_EVERY = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
 RESERVED_PREFIX = "\x00"  # keys that are not customers
 CLOCK_KEY = RESERVED_PREFIX + "clock"  # the engine's clock as of the last commit (the partition's store names it apart)
-
-
-class Outcome(enum.Enum):
-    """What became of an event handed to the engine."""
-
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"  # its event id was seen before: nothing changed
-
-
-class Processed(list[dict[str, Any]]):
-    """The result of ``Engine.process``/``apply``: the alerts it published (a list, in order) and
-    the event's ``outcome``."""
-
-    __slots__ = ("outcome",)
-
-    def __init__(self, alerts: Iterable[dict[str, Any]] = (), outcome: Outcome = Outcome.APPLIED) -> None:
-        super().__init__(alerts)
-        self.outcome = outcome
-
-    @property
-    def duplicate(self) -> bool:
-        return self.outcome is Outcome.DUPLICATE
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    tick_seconds: float = 86400.0
-    allowed_lateness: float = 3 * DAY
-    cooldown: float = 7 * DAY
-    expected_lifespan_years: float = 3.0
-    lost_after_days: float = 30.0
-    model: BuyingModel | None = None  # the buying model of the model signals (None: they are null)
-    scan_all: bool = False  # evaluate every customer at every tick (tests: must equal the index)
-    history_limit: int = history.DEFAULT_LIMIT  # history entries kept per customer (rules.history)
 
 
 class Engine:
@@ -324,18 +292,20 @@ class Engine:
             signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)
         acknowledgement.expire(state, t, self.config.history_limit)
+        rank = TIER_RANK[evaluation.tier]
         before = state.alert
-        state.alert, alert = decide(
-            state.alert,
-            evaluation,
-            customer_id=cid,
-            t=t,
-            cooldown=self.config.cooldown,
-            signals=lambda: compute_signals(state, t, self._signal_config),
-        )
+        alert = None
+        if rank > before.tier or (rank == 0 and before.tier > 0):  # else decide() changes nothing
+            state.alert, alert = decide(
+                before,
+                evaluation,
+                customer_id=cid,
+                t=t,
+                cooldown=self.config.cooldown,
+                signals=lambda: compute_signals(state, t, self._signal_config),
+            )
         alert = self._screen_and_record(state, before, alert, evaluation, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
-        rank = TIER_RANK[evaluation.tier]
         self._bookkeep(state, rank, revenue_at_risk(signals["customer_value"], evaluation.score), signals, t)
         old_due = state.due
         state.due = next_due(

@@ -56,6 +56,34 @@ def _median(values: list[int]) -> float:
     return data[i] if n % 2 == 1 else (data[i - 1] + data[i]) / 2
 
 
+def _orders(s: CustomerState, t: float) -> tuple[int | None, float | None, int, float, float | None]:
+    """(last order time, days since it, orders_90d, order_value_90d, median gap in days) at ``t``."""
+    orders = s.orders
+    if orders and orders[-1].time > t:
+        orders = orders[: bisect_right(orders, (t, math.inf))]
+    if not orders:
+        return None, None, 0, 0, None  # round(sum([]), 2) is the int 0, as the per-signal function gives
+    i = bisect_right(orders, (t - _O90, math.inf))
+    value_90d: float = round(sum(o.amount for o in orders[i:]), 2)
+    gap: float | None = None
+    if len(orders) >= 3:
+        times = [o.time for o in orders[-(ORDER_GAPS + 1) :]]
+        gap = _median([b - a for a, b in pairwise(times)]) / DAY
+    return orders[-1].time, (t - orders[-1].time) / DAY, len(orders) - i, value_90d, gap
+
+
+def _tickets(s: CustomerState) -> tuple[int, int | None]:
+    """(open tickets, when the oldest open urgent one was (re)opened)."""
+    open_count = 0
+    urgent: int | None = None
+    for k in s.tickets.values():
+        if k.open:
+            open_count += 1
+            if k.priority == "urgent" and k.opened is not None and (urgent is None or k.opened < urgent):
+                urgent = k.opened
+    return open_count, urgent
+
+
 def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, Any], Derived]:
     """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``."""
     logins = s.logins
@@ -65,22 +93,7 @@ def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, 
         logins_7d, prev = now - week, week - bisect_right(logins, t - _LP_LO)
     else:
         logins_7d = prev = 0
-    orders = s.orders
-    if orders and orders[-1].time > t:
-        orders = orders[: bisect_right(orders, (t, math.inf))]
-    if orders:
-        last_order: int | None = orders[-1].time
-        since_order: float | None = (t - orders[-1].time) / DAY
-        i = bisect_right(orders, (t - _O90, math.inf))
-        orders_90d = len(orders) - i
-        value_90d: float = round(sum(o.amount for o in orders[i:]), 2)
-    else:
-        last_order = since_order = None
-        orders_90d, value_90d = 0, 0  # round(sum([]), 2): an int, as the per-signal function gives
-    gap: float | None = None
-    if len(orders) >= 3:
-        times = [o.time for o in orders[-(ORDER_GAPS + 1) :]]
-        gap = _median([b - a for a, b in pairwise(times)]) / DAY
+    last_order, since_order, orders_90d, value_90d, gap = _orders(s, t)
     failures = s.failures
     if failures:
         f_now = bisect_right(failures, t)
@@ -91,13 +104,7 @@ def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, 
         failures_30d = consecutive = 0
     cb = s.chargebacks
     opened = s.opened
-    open_count = 0
-    urgent: int | None = None
-    for k in s.tickets.values():
-        if k.open:
-            open_count += 1
-            if k.priority == "urgent" and k.opened is not None and (urgent is None or k.opened < urgent):
-                urgent = k.opened
+    open_count, urgent = _tickets(s)
     lo = t - _S30
     values = [x.value for x in s.sentiments if lo < x.time <= t]
     sub = s.subscription

@@ -40,10 +40,11 @@ class Receiver:
                 with receiver.lock:
                     receiver.attempts[(path, key)] += 1
                     attempt = receiver.attempts[(path, key)]
-                    receiver.requests.append(
-                        {"path": path, "key": key, "attempt": attempt, "headers": dict(self.headers), "at": time.time()}
-                    )
+                    request = {"path": path, "key": key, "attempt": attempt, "headers": dict(self.headers)}
+                    receiver.requests.append(request)
                 status, headers, delay = receiver.plan(path, key, attempt)
+                with receiver.lock:
+                    request.update(status=status, delay=delay, at=time.time())
                 if delay:
                     time.sleep(delay)
                 if 200 <= status < 300:

@@ -70,15 +70,16 @@ def notify_command(routes_file: Path | None, check: bool, loglevel: str) -> None
     if check:
         click.echo(f"{routes.file}: OK, {len(routes.routes)} route(s)", err=True)
         return
-    logging.basicConfig(
-        level=getattr(logging, loglevel.upper()),
-        format="[%(asctime)s] [%(process)d] %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiokafka").setLevel(max(logging.INFO, getattr(logging, loglevel.upper())))
     from kafka.errors import KafkaError
 
+    from agents.cli_main import port_problem
     from agents.preflight import kafka_problem
 
+    if settings.notify_port:
+        problem = port_problem(settings.web_bind, settings.notify_port)
+        if problem:
+            fail(f"{problem}: set CHURNWATCH_NOTIFY_PORT (0: no HTTP port)")
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # kafka-python (set-up only): its errors become one line
     problem = kafka_problem(settings)
     if problem:
         fail(problem)
@@ -87,6 +88,9 @@ def notify_command(routes_file: Path | None, check: bool, loglevel: str) -> None
             _ensure_topics(settings)
         except KafkaError as exc:
             fail(f"cannot create the notify topics at CHURNWATCH_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}: {exc}")
+    level = getattr(logging, loglevel.upper())
+    logging.basicConfig(level=level, format="[%(asctime)s] [%(process)d] %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, level))
     try:
         asyncio.run(_serve(settings, routes))
     except OSError as exc:

@@ -83,39 +83,70 @@ class _Loader:
             self.problem(_line(node, key), f"rule {rule_id!r}: bad expression in {key!r}: {exc}")
             return None
 
-    def rule(self, node: Any, line: int, seen: set[str]) -> Rule | None:
-        if not isinstance(node, dict):
-            self.problem(line, "each rule must be a mapping with id, weight, signal, op, threshold")
-            return None
-        ok = True
+    def rule_id(self, node: Any, line: int, seen: set[str]) -> tuple[str, bool]:
+        """The rule's id (``#line`` when it has none usable) and whether it is valid and new."""
         rule_id = node.get("id")
         if "id" not in node:
             self.problem(line, "rule without an 'id'")
-            rule_id, ok = f"#{line}", False
-        elif not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
+            return f"#{line}", False
+        if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
             self.problem(
                 _line(node, "id"),
                 f"rule id {_show(rule_id)} must be a name: a letter, then letters, digits, _ . - (64 at most)",
             )
-            rule_id, ok = f"#{line}", False
-        elif rule_id in seen:
+            return f"#{line}", False
+        if rule_id in seen:
             self.problem(_line(node, "id"), f"duplicate rule id {rule_id!r}")
-            ok = False
-        else:
-            seen.add(rule_id)
-        where = f"rule {rule_id!r}"
-        for key in sorted(set(node) - RULE_KEYS, key=str):
-            self.problem(_line(node, key), f"{where}: unknown key {key!r}{_suggest(key, RULE_KEYS)}")
-            ok = False
+            return rule_id, False
+        seen.add(rule_id)
+        return rule_id, True
 
+    def weight(self, node: Any, line: int, where: str) -> tuple[float, bool]:
         raw_weight = node.get("weight")
         weight = float(raw_weight) if raw_weight is not None and _number(raw_weight) else -1.0
         if "weight" not in node:
             self.problem(line, f"{where}: missing 'weight' (0..100)")
-            ok = False
-        elif not 0.0 <= weight <= 100.0:
+            return weight, False
+        if not 0.0 <= weight <= 100.0:
             self.problem(_line(node, "weight"), f"{where}: weight must be a number in 0..100, got {_show(raw_weight)}")
+            return weight, False
+        return weight, True
+
+    def any_of(self, node: Any, rule_id: str, comparisons: list[Comparison]) -> bool:
+        """The comparisons of an ``any:`` list, appended to ``comparisons``; False on any problem."""
+        where = f"rule {rule_id!r}"
+        items = node["any"]
+        if not isinstance(items, list) or not items:
+            self.problem(_line(node, "any"), f"{where}: 'any' must be a non-empty list of comparisons")
+            return False
+        ok = True
+        for i, item in enumerate(items):
+            item_line = _line(items, i)
+            if not isinstance(item, dict):
+                self.problem(item_line, f"{where}: each 'any' item is a mapping with signal, op, threshold")
+                ok = False
+                continue
+            for key in sorted(set(item) - COMPARISON_KEYS, key=str):
+                self.problem(_line(item, key), f"{where}: unknown key {key!r} in an 'any' comparison")
+                ok = False
+            comp = self.comparison(item, item_line, rule_id)
+            if comp is None:
+                ok = False
+            else:
+                comparisons.append(comp)
+        return ok
+
+    def rule(self, node: Any, line: int, seen: set[str]) -> Rule | None:
+        if not isinstance(node, dict):
+            self.problem(line, "each rule must be a mapping with id, weight, signal, op, threshold")
+            return None
+        rule_id, ok = self.rule_id(node, line, seen)
+        where = f"rule {rule_id!r}"
+        for key in sorted(set(node) - RULE_KEYS, key=str):
+            self.problem(_line(node, key), f"{where}: unknown key {key!r}{_suggest(key, RULE_KEYS)}")
             ok = False
+        weight, weight_ok = self.weight(node, line, where)
+        ok = ok and weight_ok
 
         comparisons: list[Comparison] = []
         explain: Comparison | None = None
@@ -132,25 +163,7 @@ class _Loader:
             for key in sorted(COMPARISON_KEYS & set(node)):
                 self.problem(_line(node, key), f"{where}: give either 'any' or signal/op/threshold, not both")
                 ok = False
-            items = node["any"]
-            if not isinstance(items, list) or not items:
-                self.problem(_line(node, "any"), f"{where}: 'any' must be a non-empty list of comparisons")
-                ok = False
-            else:
-                for i, item in enumerate(items):
-                    item_line = _line(items, i)
-                    if not isinstance(item, dict):
-                        self.problem(item_line, f"{where}: each 'any' item is a mapping with signal, op, threshold")
-                        ok = False
-                        continue
-                    for key in sorted(set(item) - COMPARISON_KEYS, key=str):
-                        self.problem(_line(item, key), f"{where}: unknown key {key!r} in an 'any' comparison")
-                        ok = False
-                    comp = self.comparison(item, item_line, rule_id)
-                    if comp is None:
-                        ok = False
-                    else:
-                        comparisons.append(comp)
+            ok = self.any_of(node, rule_id, comparisons) and ok
         else:
             comp = self.comparison(node, line, rule_id)
             if comp is None:

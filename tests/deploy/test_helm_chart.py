@@ -133,7 +133,8 @@ def test_every_manifest_is_valid_kubernetes(
     rendered: tuple[str, str, list[dict[str, Any]]], tools: Path, schemas: Path, tmp_path: Path
 ) -> None:
     name, text, docs = rendered
-    assert {d["kind"] for d in docs} == {"StatefulSet", "Service"}
+    kinds = {"StatefulSet", "Service"} | ({"Deployment"} if name == "all-options" else set())  # + notify
+    assert {d["kind"] for d in docs} == kinds
     manifest = tmp_path / f"{name}.yaml"
     manifest.write_text(text)
     for version in KUBERNETES_VERSIONS:
@@ -228,3 +229,31 @@ def test_secrets_come_from_secrets_and_every_option_is_wired(rendered: tuple[str
     assert str(rules.parent) == mounts["rules"] and volumes["rules"]["configMap"]["name"] == "churnwatch-rules"
     claim = kind(docs, "StatefulSet")["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["storageClassName"] == "fast-ssd" and claim["resources"]["requests"]["storage"] == "50Gi"
+
+
+def test_notify_runs_as_its_own_deployment_when_enabled(rendered: tuple[str, str, list[dict[str, Any]]]) -> None:
+    name, _, docs = rendered
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    if name == "default":
+        assert deployments == []  # off unless notify.enabled
+        return
+    (notify,) = deployments
+    assert notify["spec"]["replicas"] == 2
+    pod = notify["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["args"][:2] == ["notify", "--routes"]
+    routes = Path(c["args"][2])
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert str(routes.parent) == mounts["routes"]
+    assert volumes["routes"]["secret"]["secretName"] == "churnwatch-notify-routes"
+    assert routes.name in {i["path"] for i in volumes["routes"]["secret"]["items"]}
+    assert c["envFrom"] == [{"secretRef": {"name": "churnwatch-notify-env"}}]  # the routing file's ${VAR}s
+    env = env_of(c)
+    port = {p["name"]: p["containerPort"] for p in c["ports"]}["http"]
+    assert env["CHURNWATCH_NOTIFY_PORT"]["value"] == str(port) == "7071"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert "value" not in env["CHURNWATCH_KAFKA_SASL_PASSWORD"]
+    assert env["CHURNWATCH_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "churnwatch-kafka"
+    assert str(Path(env["CHURNWATCH_KAFKA_SSL_CAFILE"]["value"]).parent) == mounts["ca"]

@@ -37,6 +37,16 @@ def payload(message: str) -> Draft202012Validator:
     return validator(DOC["components"]["messages"][message]["payload"]["$ref"])
 
 
+def test_the_document_follows_the_asyncapi_3_schema() -> None:
+    from jsonschema import Draft7Validator
+
+    spec = json.loads((asyncapi.OUT.parent / "schemas" / "asyncapi-3.0.0.json").read_text())
+    doc = json.loads(json.dumps(DOC))
+    assert [e.message for e in Draft7Validator(spec).iter_errors(doc)] == []
+    doc["operations"]["send-alerts"]["action"] = "publish"  # AsyncAPI 2's word: the schema refuses it
+    assert list(Draft7Validator(spec).iter_errors(doc))
+
+
 def test_the_checked_in_document_is_the_generated_one() -> None:
     assert asyncapi.main(["--check"]) == 0, "run: .venv/bin/python -m agents.asyncapi"
     assert DOC["asyncapi"] == "3.0.0"

@@ -54,6 +54,11 @@ def test_fausts_worker_options_stay_reachable_under_worker() -> None:
     proc = subprocess.run([str(CHURNWATCH), "worker", "--help"], capture_output=True, text=True, env=_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "--web-port" in proc.stdout and "--loglevel" in proc.stdout and "Usage: churnwatch worker" in proc.stdout
+    alone = subprocess.run([str(CHURNWATCH), "worker", "-h"], capture_output=True, text=True, env=_env(), timeout=60)
+    assert alone.returncode == 0 and alone.stdout == proc.stdout  # -h alone asks for help, not --web-host
+    argv = [str(CHURNWATCH), "tables", "--help"]
+    tables = subprocess.run(argv, capture_output=True, text=True, env=_env(), timeout=60)
+    assert tables.returncode == 0 and "List available tables" in tables.stdout  # Faust's other commands still work
 
 
 def test_an_out_path_in_a_missing_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -215,6 +215,7 @@ def scale_rows(measurements: dict[str, Any]) -> list[Row]:
             rows.append(Row(key + "_eps", what, None, "events/s", "", None, _why(run)))
             continue
         rows.append(Row(key + "_eps", what, _num(run, "eps"), "events/s"))
+        rows.append(Row(key + "_eps_cpu", what + ": per CPU-second", _num(run, "eps_cpu"), "events/s"))
         peak, bound = _num(run, "peak_rss_bytes"), _num(run, "rss_goal_bytes")
         met = _le(peak, bound) if store == "memory" and bound is not None else None
         limit = f"<= {bound / 1e6:,.0f} MB" if store == "memory" and bound is not None else ""
@@ -222,7 +223,7 @@ def scale_rows(measurements: dict[str, Any]) -> list[Row]:
     for store in ("memory", "rocksdb"):
         ratio = _num(rep, f"flat_ratio_{store}") if _ok(rep) else None
         if ratio is not None:
-            label = f"scale: replay events/s, largest / smallest size, {store}"
+            label = f"scale: replay events per CPU-second, largest / smallest size, {store}"
             flat = f">= {GOAL_SCALE_FLAT:.0%}"
             rows.append(Row(f"scale_flat_{store}", label, ratio, "ratio", flat, _ge(ratio, GOAL_SCALE_FLAT)))
     if rep and not _ok(rep):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,9 @@ PERSONAS = (  # (weight, active weekdays, logins per active day, order gap days,
     (0.40, 3, 1.2, 16.0, 70.0),
     (0.25, 1, 1.0, 35.0, 120.0),
 )
+
+
+_Emit = Callable[..., None]
 
 
 class _Generator:
@@ -120,7 +123,7 @@ class _Generator:
         }
 
     def day(self, d: int) -> list[tuple[float, int, dict[str, Any]]]:
-        rng = self.rng
+        """One day of every customer's events, in time order (equal times in emission order)."""
         day0 = self.cfg.start + d * DAY
         out: list[tuple[float, int, dict[str, Any]]] = []
 
@@ -130,126 +133,142 @@ class _Generator:
 
         for c in self.customers:
             churning = c.churn is not None and d >= c.onset
-            fade = 1.0
-            if churning and c.churn == "fading_logins":
-                fade = max(0.0, 1.0 - (d - c.onset) / 6.0)
-            # logins
-            if d % 7 in c.weekdays and rng.random() < c.login_p * fade:
-                n = 1 + (rng.random() < c.logins_per_day - 1)
-                for _ in range(n):
-                    emit(
-                        "login",
-                        c,
-                        day0 + rng.uniform(6, 23) * 3600,
-                        channel=rng.choice(("web", "web", "mobile", "mobile", "api", "other")),
-                        session_seconds=round(rng.expovariate(1 / 600.0), 1),
-                        **({"success": False} if rng.random() < 0.03 else {}),
-                    )
-            # orders
-            if d == 0 and c.subscribed:
-                emit("payment", c, day0 + 3600, kind="subscription", action="started", plan="standard")
-            c.next_order -= 1
-            if c.next_order <= 0 and not (churning and c.churn == "fading_logins"):
-                c.orders += 1
-                oid = f"{c.cid}-o{c.orders}"
-                ts = day0 + rng.uniform(8, 22) * 3600
-                amount = round(c.order_amount * rng.uniform(0.5, 1.5), 2)
-                emit("order", c, ts, order_id=oid, amount=amount, currency="USD", items=rng.randint(1, 5))
-                if rng.random() < 0.04:
-                    status = rng.choice(("cancelled", "refunded"))
-                    emit("order", c, ts + 1800, order_id=oid, amount=amount, currency="USD", status=status)
-                c.next_order = c.order_gap * rng.uniform(0.7, 1.3)
-            # renewals
-            if c.subscribed and d % 30 == c.renewal_day:
-                ts = day0 + 2 * 3600
-                amount = 29.0
-                if churning and c.churn == "failed_payments":
-                    emit("payment", c, ts, kind="renewal", amount=amount, currency="USD", status="failed")
-                    emit("payment", c, ts + DAY / 2, kind="renewal", amount=amount, currency="USD", status="failed")
-                    if rng.random() < 0.4:
-                        emit(
-                            "payment",
-                            c,
-                            ts + DAY * 0.8,
-                            kind="chargeback",
-                            amount=amount,
-                            currency="USD",
-                            status="succeeded",
-                        )
-                elif rng.random() < 0.03:
-                    emit("payment", c, ts, kind="renewal", amount=amount, currency="USD", status="failed")
-                    emit("payment", c, ts + 3 * 3600, kind="renewal", amount=amount, currency="USD", status="succeeded")
-                else:
-                    emit("payment", c, ts, kind="renewal", amount=amount, currency="USD", status="succeeded")
-            if churning and c.churn == "failed_payments" and d == c.onset:
-                for k in range(2):
+            self._logins(c, d, day0, churning, emit)
+            self._orders(c, d, day0, churning, emit)
+            self._payments(c, d, day0, churning, emit)
+            self._tickets(c, d, day0, churning, emit)
+        out.sort(key=lambda item: (item[0], item[1]))
+        return out
+
+    def _logins(self, c: _Customer, d: int, day0: float, churning: bool, emit: _Emit) -> None:
+        """Logins on the customer's weekdays; fading away after a fading_logins onset."""
+        rng = self.rng
+        fade = 1.0
+        if churning and c.churn == "fading_logins":
+            fade = max(0.0, 1.0 - (d - c.onset) / 6.0)
+        if d % 7 in c.weekdays and rng.random() < c.login_p * fade:
+            n = 1 + (rng.random() < c.logins_per_day - 1)
+            for _ in range(n):
+                emit(
+                    "login",
+                    c,
+                    day0 + rng.uniform(6, 23) * 3600,
+                    channel=rng.choice(("web", "web", "mobile", "mobile", "api", "other")),
+                    session_seconds=round(rng.expovariate(1 / 600.0), 1),
+                    **({"success": False} if rng.random() < 0.03 else {}),
+                )
+
+    def _orders(self, c: _Customer, d: int, day0: float, churning: bool, emit: _Emit) -> None:
+        """The subscription's start, orders at the customer's usual gap, a few cancelled or refunded."""
+        rng = self.rng
+        if d == 0 and c.subscribed:
+            emit("payment", c, day0 + 3600, kind="subscription", action="started", plan="standard")
+        c.next_order -= 1
+        if c.next_order <= 0 and not (churning and c.churn == "fading_logins"):
+            c.orders += 1
+            oid = f"{c.cid}-o{c.orders}"
+            ts = day0 + rng.uniform(8, 22) * 3600
+            amount = round(c.order_amount * rng.uniform(0.5, 1.5), 2)
+            emit("order", c, ts, order_id=oid, amount=amount, currency="USD", items=rng.randint(1, 5))
+            if rng.random() < 0.04:
+                status = rng.choice(("cancelled", "refunded"))
+                emit("order", c, ts + 1800, order_id=oid, amount=amount, currency="USD", status=status)
+            c.next_order = c.order_gap * rng.uniform(0.7, 1.3)
+
+    def _payments(self, c: _Customer, d: int, day0: float, churning: bool, emit: _Emit) -> None:
+        """Renewals (failing after a failed_payments onset), failed charges and pauses at the onset."""
+        rng = self.rng
+        if c.subscribed and d % 30 == c.renewal_day:
+            ts = day0 + 2 * 3600
+            amount = 29.0
+            if churning and c.churn == "failed_payments":
+                emit("payment", c, ts, kind="renewal", amount=amount, currency="USD", status="failed")
+                emit("payment", c, ts + DAY / 2, kind="renewal", amount=amount, currency="USD", status="failed")
+                if rng.random() < 0.4:
                     emit(
                         "payment",
                         c,
-                        day0 + (3 + k * 5) * 3600,
-                        kind="charge",
-                        amount=round(c.order_amount, 2),
+                        ts + DAY * 0.8,
+                        kind="chargeback",
+                        amount=amount,
                         currency="USD",
-                        status="failed",
+                        status="succeeded",
                     )
-            if churning and c.churn == "pauses" and d == c.onset:
-                action = rng.choice(("paused", "downgraded", "cancelled"))
-                emit("payment", c, day0 + 10 * 3600, kind="subscription", action=action)
-            # tickets
-            angry = churning and c.churn == "angry_tickets" and d < c.onset + 6
-            if (angry and rng.random() < 0.7) or rng.random() < c.ticket_p:
-                c.tickets += 1
-                tid = f"{c.cid}-t{c.tickets}"
-                priority = "urgent" if angry else rng.choice(("low", "normal", "normal", "high"))
-                sentiment = round(rng.uniform(-0.95, -0.5) if angry else rng.uniform(-0.3, 0.8), 2)
+            elif rng.random() < 0.03:
+                emit("payment", c, ts, kind="renewal", amount=amount, currency="USD", status="failed")
+                emit("payment", c, ts + 3 * 3600, kind="renewal", amount=amount, currency="USD", status="succeeded")
+            else:
+                emit("payment", c, ts, kind="renewal", amount=amount, currency="USD", status="succeeded")
+        if churning and c.churn == "failed_payments" and d == c.onset:
+            for k in range(2):
+                emit(
+                    "payment",
+                    c,
+                    day0 + (3 + k * 5) * 3600,
+                    kind="charge",
+                    amount=round(c.order_amount, 2),
+                    currency="USD",
+                    status="failed",
+                )
+        if churning and c.churn == "pauses" and d == c.onset:
+            action = rng.choice(("paused", "downgraded", "cancelled"))
+            emit("payment", c, day0 + 10 * 3600, kind="subscription", action=action)
+
+    def _tickets(self, c: _Customer, d: int, day0: float, churning: bool, emit: _Emit) -> None:
+        """Tickets opened (urgent and angry after an angry_tickets onset), resolved, surveyed."""
+        rng = self.rng
+        angry = churning and c.churn == "angry_tickets" and d < c.onset + 6
+        if (angry and rng.random() < 0.7) or rng.random() < c.ticket_p:
+            c.tickets += 1
+            tid = f"{c.cid}-t{c.tickets}"
+            priority = "urgent" if angry else rng.choice(("low", "normal", "normal", "high"))
+            sentiment = round(rng.uniform(-0.95, -0.5) if angry else rng.uniform(-0.3, 0.8), 2)
+            emit(
+                "support_ticket",
+                c,
+                day0 + rng.uniform(8, 18) * 3600,
+                ticket_id=tid,
+                action="opened",
+                priority=priority,
+                category=rng.choice(("billing", "bug", "howto", "account")),
+                sentiment=sentiment,
+            )
+            if not angry:
+                c.open_tickets.append((tid, d + rng.randint(1, 3)))
+        still_open = []
+        for tid, close_day in c.open_tickets:
+            if d >= close_day:
                 emit(
                     "support_ticket",
                     c,
                     day0 + rng.uniform(8, 18) * 3600,
                     ticket_id=tid,
-                    action="opened",
-                    priority=priority,
-                    category=rng.choice(("billing", "bug", "howto", "account")),
-                    sentiment=sentiment,
+                    action="resolved",
+                    sentiment=round(rng.uniform(0.0, 0.9), 2),
                 )
-                if not angry:
-                    c.open_tickets.append((tid, d + rng.randint(1, 3)))
-            still_open = []
-            for tid, close_day in c.open_tickets:
-                if d >= close_day:
+                if rng.random() < 0.3:
                     emit(
                         "support_ticket",
                         c,
-                        day0 + rng.uniform(8, 18) * 3600,
+                        day0 + 20 * 3600,
                         ticket_id=tid,
-                        action="resolved",
-                        sentiment=round(rng.uniform(0.0, 0.9), 2),
+                        action="survey",
+                        nps=rng.choice((6, 7, 8, 9, 9, 10, 10)),
+                        csat=rng.choice((3, 4, 5, 5)),
                     )
-                    if rng.random() < 0.3:
-                        emit(
-                            "support_ticket",
-                            c,
-                            day0 + 20 * 3600,
-                            ticket_id=tid,
-                            action="survey",
-                            nps=rng.choice((6, 7, 8, 9, 9, 10, 10)),
-                            csat=rng.choice((3, 4, 5, 5)),
-                        )
-                else:
-                    still_open.append((tid, close_day))
-            c.open_tickets = still_open
-            if angry and d == c.onset + 5:
-                emit(
-                    "support_ticket",
-                    c,
-                    day0 + 21 * 3600,
-                    ticket_id=f"{c.cid}-t{c.tickets}",
-                    action="survey",
-                    nps=rng.randint(0, 4),
-                    csat=rng.randint(1, 2),
-                )
-        out.sort(key=lambda item: (item[0], item[1]))
-        return out
+            else:
+                still_open.append((tid, close_day))
+        c.open_tickets = still_open
+        if angry and d == c.onset + 5:
+            emit(
+                "support_ticket",
+                c,
+                day0 + 21 * 3600,
+                ticket_id=f"{c.cid}-t{c.tickets}",
+                action="survey",
+                nps=rng.randint(0, 4),
+                csat=rng.randint(1, 2),
+            )
 
 
 def generate(cfg: SimConfig) -> Iterator[dict[str, Any]]:

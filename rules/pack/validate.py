@@ -176,19 +176,8 @@ class _Loader:
             when_guard = self.condition(node, "when", rule_id)
             ok = ok and when_guard is not None
 
-        reason = node.get("reason", DEFAULT_REASON)
-        if not isinstance(reason, str) or not reason.strip():
-            self.problem(_line(node, "reason"), f"{where}: 'reason' must be a sentence (a string)")
-            ok = False
-        else:
-            bad = _template_problem(reason)
-            if bad:
-                self.problem(_line(node, "reason"), f"{where}: reason {bad}")
-                ok = False
-        description = node.get("description", "")
-        if not isinstance(description, str):
-            self.problem(_line(node, "description"), f"{where}: 'description' must be a string")
-            ok = False
+        ok = self.texts(node, where) and ok
+        reason, description = node.get("reason", DEFAULT_REASON), node.get("description", "")
         graded: Graded | None = None
         if "graded" in node:
             graded = self.graded(node, rule_id, comparisons, weight)
@@ -204,6 +193,21 @@ class _Loader:
         return Rule(
             rule_id, weight, tuple(comparisons), guard, str(reason), line, when, expr, explain, str(description), graded
         )
+
+    def texts(self, node: Any, where: str) -> bool:
+        """The rule's ``reason`` (a sentence, a valid template) and ``description`` (a string)."""
+        ok = True
+        reason = node.get("reason", DEFAULT_REASON)
+        if not isinstance(reason, str) or not reason.strip():
+            self.problem(_line(node, "reason"), f"{where}: 'reason' must be a sentence (a string)")
+            ok = False
+        elif bad := _template_problem(reason):
+            self.problem(_line(node, "reason"), f"{where}: reason {bad}")
+            ok = False
+        if not isinstance(node.get("description", ""), str):
+            self.problem(_line(node, "description"), f"{where}: 'description' must be a string")
+            ok = False
+        return ok
 
     def graded(self, node: Any, rule_id: str, comparisons: list[Comparison], weight: float) -> Graded | None:
         """``graded: {full_at: X, step: S, min_weight: W}`` of a rule with one numeric comparison."""

@@ -189,24 +189,38 @@ def _derived(s: CustomerState, t: float) -> Derived:
 
 
 class DueIndex:
-    """A heap of (due time, customer id) with lazy invalidation (the state holds the truth)."""
+    """A heap of (due time, customer id) with lazy invalidation, and each customer's latest due
+    time. A moved due time leaves the old entry in the heap, skipped when popped; when stale
+    entries outnumber the live ones the heap is rebuilt from the latest times, so the index holds
+    at most about two entries per customer however many events moved them (without that, a
+    replay of 5.3 million events over a million customers kept about as many heap entries)."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, str]] = []
+        self._latest: dict[str, float] = {}
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._latest)
 
     def push(self, due: float, customer_id: str) -> None:
+        self._latest[customer_id] = due
         heapq.heappush(self._heap, (due, customer_id))
+        if len(self._heap) > 2 * len(self._latest) + 1024:
+            self._heap = [(when, cid) for cid, when in self._latest.items()]
+            heapq.heapify(self._heap)
 
     def peek(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
     def pop_due(self, t: float) -> Iterable[tuple[float, str]]:
-        heap = self._heap
+        """The customers due at or before ``t``, each once, at its latest due time."""
+        heap, latest = self._heap, self._latest
         while heap and heap[0][0] <= t:
-            yield heapq.heappop(heap)
+            due, cid = heapq.heappop(heap)
+            if latest.get(cid) == due:
+                del latest[cid]
+                yield due, cid
 
     def clear(self) -> None:
         self._heap.clear()
+        self._latest.clear()

@@ -15,6 +15,7 @@ Choices where the contract is silent:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -278,7 +279,9 @@ def parse_dict(
     if not isinstance(obj, dict):
         raise BadInput(Reason.INVALID_JSON, f"expected a JSON object, got {_kind(obj)}")
     eid = _id(obj, "event_id")
-    cid = _id(obj, "customer_id")
+    # one string per customer, however many events name it: the store's key, the due index and
+    # the decoded cache all keep the id, and without this each kept the copy of another event
+    cid = sys.intern(_id(obj, "customer_id"))
     if key is not None and key != b"":
         try:
             key_text = key.decode("utf-8")

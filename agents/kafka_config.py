@@ -1,4 +1,4 @@
-"""Client options for kafka-python from the settings (bootstrap servers, SASL, TLS)."""
+"""Client options for kafka-python and aiokafka from the settings (bootstrap servers, SASL, TLS)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 def kafka_python_config(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments shared by kafka-python's producer, consumer and admin client."""
+    """Keyword arguments shared by kafka-python's producer, consumer and admin client, and by
+    aiokafka's clients (the same option names)."""
     config: dict[str, Any] = {
         "bootstrap_servers": [s.strip() for s in settings.kafka_bootstrap.split(",") if s.strip()],
         "security_protocol": settings.kafka_security_protocol.value,

@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
-from agents.kafka_config import ssl_context
+from agents.kafka_config import kafka_python_config
 from agents.notify.delivery import Result, deliver
 from agents.notify.formats import body as alert_body
 from agents.notify.formats import digest_body, digest_key
@@ -37,7 +37,6 @@ from agents.notify.metrics import NotifyMetrics
 from agents.notify.offsets import OffsetTracker
 from agents.notify.routes import Route, Routes
 from agents.notify.settings import NotifySettings
-from agents.settings import SecurityProtocol
 from streams.cloudevents import http_headers, source_of
 from streams.timefmt import format_ts_ms
 
@@ -47,22 +46,6 @@ REVOKE_WAIT_SECONDS = 10.0
 STOP_WAIT_SECONDS = 20.0
 COMMIT_INTERVAL = 1.0
 USER_AGENT = "churnwatch-notify"
-
-
-def aiokafka_config(settings: NotifySettings) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in settings.kafka_bootstrap.split(",") if s.strip()],
-        "security_protocol": settings.kafka_security_protocol.value,
-    }
-    context = ssl_context(settings)
-    if context is not None:
-        config["ssl_context"] = context
-    if settings.kafka_security_protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL):
-        config["sasl_mechanism"] = settings.kafka_sasl_mechanism.value
-        config["sasl_plain_username"] = settings.kafka_sasl_username
-        password = settings.kafka_sasl_password
-        config["sasl_plain_password"] = password.get_secret_value() if password else None
-    return config
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -102,7 +85,7 @@ class Notifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        kafka = aiokafka_config(s)
+        kafka = kafka_python_config(s)  # aiokafka takes the same names for these options
         self.consumer = AIOKafkaConsumer(
             group_id=s.notify_group_id,
             client_id="churnwatch-notify",

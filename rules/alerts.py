@@ -170,22 +170,13 @@ def decide(
     if publish:
         fired = list(memory.fired)
         fired[rank] = int(t) if float(t).is_integer() else t
-        alert = build_alert(
-            customer_id=customer_id,
-            status="firing",
-            tier=evaluation.tier,
-            previous_tier=TIER_NAMES[alerted],
-            t=t,
-            evaluation=evaluation,
-            signals=signals,
-            customer_value=customer_value,
-            changes=changes,
-        )
-        return AlertMemory(rank, tuple(fired), last), alert
+        status, tier, after = "firing", evaluation.tier, AlertMemory(rank, tuple(fired), last)
+    else:
+        status, tier, after = "resolved", "healthy", AlertMemory(0, memory.fired, last)
     alert = build_alert(
         customer_id=customer_id,
-        status="resolved",
-        tier="healthy",
+        status=status,
+        tier=tier,
         previous_tier=TIER_NAMES[alerted],
         t=t,
         evaluation=evaluation,
@@ -193,4 +184,4 @@ def decide(
         customer_value=customer_value,
         changes=changes,
     )
-    return AlertMemory(0, memory.fired, last), alert
+    return after, alert

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sizes import Size
-from bench.synth import customer_id, rfc3339
+from bench.synth import customer_id, filler_login, rfc3339
 
 REPO = Path(__file__).resolve().parent.parent
 STORES = ("memory://", "rocksdb://")
@@ -164,7 +164,7 @@ def _worker_events(customers: int, end: float) -> Any:
     for i in range(customers):
         cid = customer_id(i)
         ts = end - span + span * i / max(customers, 1)
-        yield {"type": "login", "event_id": f"w{i}-l", "customer_id": cid, "ts": rfc3339(ts), "success": True}
+        yield filler_login(cid, ts, f"w{i}-l")
         order = {"type": "order", "event_id": f"w{i}-o", "customer_id": cid, "ts": rfc3339(ts + 1)}
         yield {**order, "order_id": f"o{i}", "amount": 42.5, "currency": "USD", "status": "placed", "items": 1}
 

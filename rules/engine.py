@@ -36,7 +36,8 @@ from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates
 from rules.alerts import decide, revenue_at_risk
 from rules.config import EngineConfig, Outcome, Processed
-from rules.due import DueIndex, crossings_for, next_due
+from rules.due import crossings_for, next_due
+from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads
 from rules.frame import frame
 from rules.pack import Evaluation, RulePack

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from agents.engine_setup import offline_engine
 from rules.engine import Engine, EngineConfig
 from rules.fit import fit, histories
 from rules.labels import Activity, churn_time, last_activity
@@ -100,7 +101,7 @@ def run_variant(
     progress: Progress = silent,
 ) -> dict[float, Scored]:
     """Replay ``events`` (sorted by time) through the engine, scoring every known customer at each cut-off."""
-    engine = Engine(variant.pack, replace(config, model=variant.model))
+    engine = offline_engine(variant.pack, replace(config, model=variant.model))
     log = _AlertLog()
     pending = sorted(cutoffs)
     out: dict[float, Scored] = {}

@@ -69,7 +69,8 @@ def fit(histories: Sequence[History], kind: str = "mbgnbd") -> BuyingModel:
 
     def objective(log_params: Array) -> float:
         params = np.exp(log_params)
-        value = -float(np.sum(log_likelihood(kind, params, x, t_x, T))) / n
+        with np.errstate(all="ignore"):  # a trial point far out may overflow: it is then refused below
+            value = -float(np.sum(log_likelihood(kind, params, x, t_x, T))) / n
         return value if np.isfinite(value) else 1e12
 
     best = None

@@ -93,24 +93,26 @@ def _ratio_power(m: BuyingModel, x: int, t_x: float, T: float) -> float:
 
 
 def pareto_log_a0(r: float, alpha: float, s: float, beta: float, x: Any, t_x: Any, T: Any) -> Any:
-    """ln A₀ of Pareto/NBD: ln of ∫ from t_x to T of the density of dropping out while no order
-    is seen, up to the constant (Fader, Hardie and Lee 2005, eq. 19-21), for scalars or arrays.
-    The larger of α and β leads, so the hypergeometric series' argument stays in [0, 1)."""
+    """ln A₀ of Pareto/NBD, for scalars or arrays: A₀ = F(t_x) − F(T) with
+    F(u) = ₂F₁(r+s+x, b; r+s+x+1; z(u)) / (m+u)^(r+s+x), z(u) = |α−β| / (m+u), m = max(α, β),
+    b = s+1 when α ≥ β, else r+x (Fader, Hardie and Lee 2005, eq. 19-21). The series is taken
+    through Euler's transformation, ₂F₁(a, b; c; z) = (1−z)^(c−a−b) ₂F₁(c−a, c−b; c; z), whose
+    right side converges at z = 1 (a plain ₂F₁ overflows for a customer with hundreds of logins);
+    1 − z = (min(α, β)+u) / (m+u). The difference is taken in logarithms."""
     import numpy as np
     from scipy.special import hyp2f1
 
-    if alpha >= beta:
-        big, second = alpha, s + 1.0
-    else:
-        big, second = beta, r + x
     rsx = r + s + x
-    gap = abs(alpha - beta)
-    q1, q2 = big + t_x, big + T
-    f1 = hyp2f1(rsx, second, rsx + 1.0, gap / q1)
-    f2 = hyp2f1(rsx, second, rsx + 1.0, gap / q2)
-    # f1 / q1^rsx − f2 / q2^rsx, in logarithms (the first term is the larger one)
-    log1 = np.log(f1) - rsx * np.log(q1)
-    log2 = np.log(f2) - rsx * np.log(q2)
+    big, small = max(alpha, beta), min(alpha, beta)
+    # (c − a − b, the transformed series' b): c − a = 1 always
+    power, second = (-s, r + x) if alpha >= beta else (1.0 - r - x, s + 1.0)
+
+    def log_f(u: Any) -> Any:
+        q = big + u
+        z = (big - small) / q
+        return power * (np.log(small + u) - np.log(q)) + np.log(hyp2f1(1.0, second, rsx + 1.0, z)) - rsx * np.log(q)
+
+    log1, log2 = log_f(t_x), log_f(T)  # F(t_x) ≥ F(T): F falls with u
     with np.errstate(divide="ignore"):
         return log1 + np.log1p(-np.exp(np.minimum(log2 - log1, 0.0)))
 

@@ -267,6 +267,14 @@ def test_pareto_nbd_one_time_buyers_lapse_and_the_fit_recovers_simulated_custome
     assert p_alive(m, (0, 0.0, 300.0)) < p_alive(m, (0, 0.0, 10.0)) < 1.0
     assert p_alive(m, (3, 50.0, 50.0)) == 1.0  # ordered just now
     assert expected_orders(m, (3, 50.0, 300.0), 90) < expected_orders(m, (3, 50.0, 60.0), 90)
+    for heavy in PARETO_MODELS:  # hundreds of orders (or logins) neither overflow nor lose their sense
+        quiet, recent = p_alive(heavy, (600, 300.0, 330.0)), p_alive(heavy, (600, 329.0, 330.0))
+        assert 0.0 < quiet < recent <= 1.0
+        assert math.isfinite(
+            log_likelihood(
+                "paretonbd", (heavy.r, heavy.alpha, heavy.a, heavy.b), *map(np.array, ([600], [300.0], [330.0]))
+            )[0]
+        )
     truth = BuyingModel("paretonbd", r=0.6, alpha=30.0, a=0.8, b=60.0)
     rng = np.random.default_rng(7)
     found = []

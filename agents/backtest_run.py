@@ -168,8 +168,9 @@ def _baselines(events: EventPasses, acts: dict[str, Activity], cutoff: float, op
     out: dict[str, Scored] = {}
     if "recency" in options.baselines:
         out["recency"] = Scored(recency_scores(acts, cutoff))
-    if "bgnbd" in options.baselines:
-        out["bgnbd"] = bgnbd_scores(events, acts, cutoff, options.horizon)
+    for kind in ("bgnbd", "paretonbd"):
+        if kind in options.baselines:
+            out[kind] = bgnbd_scores(events, acts, cutoff, options.horizon, kind)
     return out
 
 

@@ -201,6 +201,19 @@ def test_fit_then_backtest_with_the_model_and_bad_lines(tmp_path: Path) -> None:
     assert [r["name"] for r in doc["rankers"]] == ["p+model", "p"]
     assert doc["bad_lines"] == 1 and doc["results"][0]["customers"] == 60
 
+    pareto_file = tmp_path / "pareto.yaml"
+    fitted = runner.invoke(
+        offline, ["fit", str(history), "--until", "2020-03-01", "--kind", "paretonbd", "--out", str(pareto_file)]
+    )
+    assert "s = " in fitted.output and "beta = " in fitted.output
+    pareto = load_model(pareto_file)
+    assert pareto.kind == "paretonbd" and pareto.customers == 60
+    result, doc = _backtest(
+        tmp_path, str(history), "--rules", str(pack), "--model", str(pareto_file), "--baseline", "paretonbd"
+    )
+    assert [r["name"] for r in doc["rankers"]] == ["p+model", "paretonbd"]
+    assert doc["rankers"][0]["model"] == "paretonbd" and doc["results"][0]["rankers"]["paretonbd"]["auc"] is not None
+
 
 def test_usage_errors(tmp_path: Path) -> None:
     history = _history(tmp_path)

@@ -212,7 +212,7 @@ def test_fit_then_backtest_with_the_model_and_bad_lines(tmp_path: Path) -> None:
         tmp_path, str(history), "--rules", str(pack), "--model", str(pareto_file), "--baseline", "paretonbd"
     )
     assert [r["name"] for r in doc["rankers"]] == ["p+model", "paretonbd"]
-    assert doc["rankers"][0]["model"] == "paretonbd" and doc["results"][0]["rankers"]["paretonbd"]["auc"] is not None
+    assert doc["rankers"][0]["model"] == "paretonbd" and "paretonbd" in doc["results"][0]["rankers"]
 
 
 def test_usage_errors(tmp_path: Path) -> None:

@@ -52,7 +52,9 @@ MODEL_KIND = "paretonbd"  # the pack's model (README: chosen on the tuning part)
 WORK = Path(".cache/evaluate")
 RESULTS = Path("bench/results")
 BOOTSTRAP = 2000
-PAIRS = (("default+model", "bgnbd"), ("default", "recency"))  # the goals: AUC of the first - the second
+GOAL_PAIRS = (("default+model", "bgnbd"), ("default", "recency"))  # the goals: AUC of the first − the second
+# and, for reading them: does the model kind matter in the pack, and Pareto/NBD alone against BG/NBD
+PAIRS = (*GOAL_PAIRS, ("default+model", "default+mbgnbd"), ("paretonbd", "bgnbd"))
 
 
 def _auc(scores: NDArray[np.float64], labels: NDArray[np.bool_]) -> float:
@@ -133,6 +135,23 @@ def _one(events_file: Path, cutoff: str) -> tuple[dict[str, Any], dict[str, Any]
     return result.doc, result.curves
 
 
+def _ci(p: dict[str, Any]) -> str:
+    return f"{p['diff']:+.4f} [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]"
+
+
+def paired_table(docs: list[dict[str, Any]]) -> str:
+    """Every bootstrapped difference: cut-off and part by pair."""
+    lines = [
+        "| cut-off | customers | " + " | ".join(f"{a} − {b} [95% CI]" for a, b in PAIRS) + " |",
+        "|---|---|" + "---:|" * len(PAIRS),
+    ]
+    for doc in docs:
+        for entry in doc["results"]:
+            cells = " | ".join(_ci(entry["paired"][f"{a} - {b}"]) for a, b in PAIRS)
+            lines.append(f"| {entry['cutoff'][:10]} | {entry['subset']} ({entry['customers']}) | {cells} |")
+    return "\n".join(lines)
+
+
 def summary(docs: list[dict[str, Any]]) -> str:
     names = ("default+model", "default", "recency", "bgnbd", "paretonbd")
     lines = [
@@ -148,9 +167,7 @@ def summary(docs: list[dict[str, Any]]) -> str:
             aucs = " | ".join(f"{r[n]['auc']:.4f}" for n in names)
             top = " / ".join(f"{100 * r[n]['top_10pct']['precision']:.1f}%" for n in names[:2])
             lead = " / ".join(f"{r[n]['lead_time_days']['median']:g}" for n in names[:2])
-            paired = " | ".join(
-                f"{p['diff']:+.4f} [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}]" for p in entry["paired"].values()
-            )
+            paired = " | ".join(_ci(entry["paired"][f"{a} - {b}"]) for a, b in GOAL_PAIRS)
             lines.append(
                 f"| {entry['cutoff'][:10]} | {entry['subset']} ({entry['customers']}) | "
                 f"{100 * entry['base_rate']:.1f}% | {aucs} | {paired} | {top} | {lead} |"
@@ -170,6 +187,8 @@ def main() -> None:
     plot(curves, RESULTS / "evaluate.png", "churnwatch backtest on the CDNOW sample, horizon 273 days")
     (RESULTS / "evaluate.json").write_bytes(orjson.dumps(docs, option=orjson.OPT_INDENT_2))
     parts = ["# `make evaluate`: the default pack on the CDNOW sample", "", summary(docs)]
+    parts += ["", f"Paired bootstrap of AUC differences ({BOOTSTRAP} resamples of each part's customers):", ""]
+    parts += [paired_table(docs)]
     for doc in docs:
         for entry in doc["results"]:
             parts += ["", f"## {title(entry, doc['horizon_days'])}", "", markdown_table(entry)]

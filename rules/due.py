@@ -63,17 +63,17 @@ def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
         {k: tuple(sorted(set(v))) for k, v in thresholds.items()},
         every_tick,
         graded,
-        with_model and bool(pack.signals_used & MODEL_SIGNALS.keys()),
+        with_model and not pack.signals_used.isdisjoint(MODEL_SIGNALS),
     )
 
 
-def _first_exit(times: Sequence[int], t: float, width: float, out: list[float]) -> None:
+def _first_exit(times: Sequence[int], t: float, width: int, out: list[int | float]) -> None:
     i = bisect.bisect_right(times, t - width)
     if i < len(times):
         out.append(times[i] + width)
 
 
-def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t: float, out: list[float]) -> None:
+def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t: float, out: list[int | float]) -> None:
     if base is None or scale <= 0:
         return
     for x in thresholds:
@@ -83,7 +83,7 @@ def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t:
 
 
 def _grid_crossing(
-    base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: list[float]
+    base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: list[int | float]
 ) -> None:
     """The next step of a graded rule's grid that the growing signal ``(t - base) / scale`` reaches."""
     if base is None or scale <= 0:
@@ -95,7 +95,7 @@ def _grid_crossing(
         out.append(max(base + (threshold + k * step) * scale, t + 1e-6))
 
 
-def _window_exits(s: CustomerState, t: float, out: list[float]) -> None:
+def _window_exits(s: CustomerState, t: float, out: list[int | float]) -> None:
     """When the next event leaves each window over each history (every edge of ``rules.windows``)."""
     lists = ((LOGINS, s.logins), (FAILURES, s.failures), (CHARGEBACKS, s.chargebacks), (OPENED, s.opened))
     for history, times in lists:
@@ -120,7 +120,7 @@ def next_due(
     tick: float,
     fired: Iterable[RuleHit] = (),
     derived: Derived | None = None,
-) -> float | None:
+) -> int | float | None:
     """The earliest time after ``t`` at which this customer's evaluation can differ.
 
     ``fired``: the rules that fired at ``t``. A graded rule's weight changes at the next step of
@@ -129,7 +129,7 @@ def next_due(
     ``derived``: the last order and the median gap at ``t``, when the signals already computed them."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
-    out: list[float] = []
+    out: list[int | float] = []
     _window_exits(s, t, out)
     if derived is None:
         derived = _derived(s, t)
@@ -167,7 +167,7 @@ def _graded_due(
     graded: tuple[str, tuple[float, float, float]],
     last_order: float | None,
     gap: float | None,
-    out: list[float],
+    out: list[int | float],
 ) -> None:
     signal, grid = graded
     if signal == "days_since_last_login":

@@ -56,7 +56,7 @@ def _median(values: list[int]) -> float:
     return data[i] if n % 2 == 1 else (data[i - 1] + data[i]) / 2
 
 
-def _orders(s: CustomerState, t: float) -> tuple[int | None, float | None, int, float, float | None]:
+def _orders(s: CustomerState, t: float) -> tuple[int | None, float | None, int, int | float, float | None]:
     """(last order time, days since it, orders_90d, order_value_90d, median gap in days) at ``t``."""
     orders = s.orders
     if orders and orders[-1].time > t:
@@ -64,7 +64,8 @@ def _orders(s: CustomerState, t: float) -> tuple[int | None, float | None, int, 
     if not orders:
         return None, None, 0, 0, None  # round(sum([]), 2) is the int 0, as the per-signal function gives
     i = bisect_right(orders, (t - _O90, math.inf))
-    value_90d: float = round(sum(o.amount for o in orders[i:]), 2)
+    amounts = [o.amount for o in orders[i:]]
+    value_90d: int | float = round(sum(amounts), 2) if amounts else 0  # the int 0 when empty, as above
     gap: float | None = None
     if len(orders) >= 3:
         times = [o.time for o in orders[-(ORDER_GAPS + 1) :]]

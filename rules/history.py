@@ -74,15 +74,15 @@ def unpack_rules(packed: str | list[str]) -> list[str]:
     return [KNOWN_RULES[int(c)] if c.isdigit() else c for c in packed.split(",")] if packed else []
 
 
-def _int_time(t: float) -> float:
+def _int_time(t: float) -> int | float:
     """Times are kept as integers when whole (smaller encoding), to the millisecond otherwise."""
     return int(t) if float(t).is_integer() else round(t, 3)
 
 
-def _absolute(history: Sequence[Entry]) -> list[float]:
+def _absolute(history: Sequence[Entry]) -> list[int | float]:
     """The entries' epoch times (stored as differences)."""
-    out: list[float] = []
-    at: float = 0
+    out: list[int | float] = []
+    at: int | float = 0
     for entry in history:
         at = _int_time(at + entry[0])
         out.append(at)
@@ -142,7 +142,7 @@ def trim(history: list[Entry], limit: int) -> None:
     dropped, kept = at[: has_base + excess], at[has_base + excess :]
     base = last_snapshot(dropped)
     if base != INITIAL:
-        start = next(e for e in reversed(dropped) if isinstance(e[1], int) or e[1] == BASE)
+        start = [e for e in dropped if isinstance(e[1], int) or e[1] == BASE][-1]
         kept.insert(0, [start[0], BASE, base[0], base[1], pack_rules(base[2])])
     history[:] = _rebuild(kept)
 

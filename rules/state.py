@@ -137,7 +137,7 @@ class CustomerState:
         self.rar = 0.0  # revenue at risk at the last evaluation
         self.critical_since: int | None = None
         self.lost = False
-        self.due: float | None = None
+        self.due: int | float | None = None  # an int when a window exit is the earliest (as encoded)
         self.history: list[list[Any]] = []  # rules.history: score and tier changes, acknowledgements
         self.ack: list[Any] | None = None  # rules.acknowledgement: [at, until, tier rank, by, note]
 

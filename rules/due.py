@@ -130,10 +130,12 @@ def next_due(
     if crossings.every_tick:
         return t + min(tick, 1.0)
     out: list[int | float] = []
-    _window_exits(s, t, out)
     if derived is None:
         derived = _derived(s, t)
-    last_order, gap = derived
+        _window_exits(s, t, out)
+    elif derived.exit is not None:  # the signals found the earliest window exit on their way
+        out.append(derived.exit)
+    last_order, gap, _exit, urgent = derived
     th = crossings.thresholds
     if "days_since_last_login" in th:
         _crossings(s.last_login, DAY, th["days_since_last_login"], t, out)
@@ -145,13 +147,13 @@ def next_due(
         for hit in fired:
             graded = crossings.graded.get(hit.rule)
             if graded is not None:
-                _graded_due(s, t, graded, last_order, gap, out)
+                _graded_due(s, t, graded, derived, out)
     if crossings.model:  # model histories are in whole days from the first order (and the first login)
         for first in (s.first_order, s.first_login):
             if first is not None and first <= t:
                 out.append(first + (whole_days(t - first) + 1) * DAY)
     if "open_urgent_ticket_hours" in th:
-        _crossings(open_urgent_since(s.tickets), HOUR, th["open_urgent_ticket_hours"], t, out)
+        _crossings(urgent, HOUR, th["open_urgent_ticket_hours"], t, out)
     if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:
@@ -165,11 +167,11 @@ def _graded_due(
     s: CustomerState,
     t: float,
     graded: tuple[str, tuple[float, float, float]],
-    last_order: float | None,
-    gap: float | None,
+    derived: Derived,
     out: list[int | float],
 ) -> None:
     signal, grid = graded
+    last_order, gap = derived.last_order, derived.gap
     if signal == "days_since_last_login":
         _grid_crossing(s.last_login, DAY, grid, t, out)
     elif signal == "days_since_last_order":
@@ -178,14 +180,15 @@ def _graded_due(
         if gap:
             _grid_crossing(last_order, gap * DAY, grid, t, out)
     elif signal == "open_urgent_ticket_hours":
-        _grid_crossing(open_urgent_since(s.tickets), HOUR, grid, t, out)
+        _grid_crossing(derived.urgent, HOUR, grid, t, out)
 
 
 def _derived(s: CustomerState, t: float) -> Derived:
-    """The last placed order at or before ``t`` and the median gap, for a caller without the signals."""
+    """The last placed order at or before ``t``, the median gap and the oldest open urgent ticket,
+    for a caller without the signals (the window exits: ``_window_exits``)."""
     times = [o.time for o in s.orders]
     last = times[bisect.bisect_right(times, t) - 1] if times and times[0] <= t else None
-    return Derived(last, median_order_gap_days(s, t))
+    return Derived(last, median_order_gap_days(s, t), None, open_urgent_since(s.tickets))
 
 
 class DueIndex:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
 
 from rules.state import DAY, ORDER_GAPS, CustomerState
-from rules.windows import CHARGEBACKS, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS, WINDOWS
+from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS, WINDOWS
 
 HOUR = 3600
 
@@ -40,6 +41,9 @@ assert _back("sentiment_count_30d", SENTIMENTS) == (_S30, _S30_HI)
 # the fused order and login code below assumes these shapes of window
 assert _L7_HI == 0 and _LP_HI == _L7_LO and _O90_HI == 0 and (_OV90, _OV90_HI) == (_O90, 0)
 assert _F30_HI == _C90_HI == _T14_HI == _S30_HI == 0
+# the window exits found on the way (Derived.exit) are every edge of rules.windows
+_EXITS = {LOGINS: (_L7_LO, _LP_LO), ORDERS: (_O90,), FAILURES: (_F30,), CHARGEBACKS: (_C90,), OPENED: (_T14,)}
+assert {**_EXITS, SENTIMENTS: (_S30,)} == EDGES, EDGES
 
 
 class Derived(NamedTuple):
@@ -47,6 +51,14 @@ class Derived(NamedTuple):
 
     last_order: int | None  # the last placed order at or before t
     gap: float | None  # median_order_gap_days
+    exit: int | None = None  # the earliest time after t at which a held event leaves a window
+    urgent: int | None = None  # when the oldest open urgent ticket was (re)opened
+
+
+def _exit(times: Sequence[int], i: int, width: int, out: list[int]) -> None:
+    """``times[i]`` (the first time in a window ``width`` wide) leaves it at ``times[i] + width``."""
+    if i < len(times):
+        out.append(times[i] + width)
 
 
 def _median(values: list[int]) -> float:
@@ -56,14 +68,20 @@ def _median(values: list[int]) -> float:
     return data[i] if n % 2 == 1 else (data[i - 1] + data[i]) / 2
 
 
-def _orders(s: CustomerState, t: float) -> tuple[int | None, float | None, int, int | float, float | None]:
+def _orders(
+    s: CustomerState, t: float, exits: list[int]
+) -> tuple[int | None, float | None, int, int | float, float | None]:
     """(last order time, days since it, orders_90d, order_value_90d, median gap in days) at ``t``."""
     orders = s.orders
-    if orders and orders[-1].time > t:
-        orders = orders[: bisect_right(orders, (t, math.inf))]
     if not orders:
         return None, None, 0, 0, None  # round(sum([]), 2) is the int 0, as the per-signal function gives
-    i = bisect_right(orders, (t - _O90, math.inf))
+    i = bisect_right(orders, (t - _O90, math.inf))  # every order before i is at or before t
+    if i < len(orders):
+        exits.append(orders[i].time + _O90)
+    if orders[-1].time > t:
+        orders = orders[: bisect_right(orders, (t, math.inf))]
+        if not orders:
+            return None, None, 0, 0, None
     amounts = [o.amount for o in orders[i:]]
     value_90d: int | float = round(sum(amounts), 2) if amounts else 0  # the int 0 when empty, as above
     gap: float | None = None
@@ -87,27 +105,33 @@ def _tickets(s: CustomerState) -> tuple[int, int | None]:
 
 def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, Any], Derived]:
     """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``."""
+    exits: list[int] = []  # when each window's oldest event leaves it (rules.due takes the earliest)
     logins = s.logins
+    logins_7d = prev = 0
     if logins:
-        now = bisect_right(logins, t)
         week = bisect_right(logins, t - _L7_LO)
-        logins_7d, prev = now - week, week - bisect_right(logins, t - _LP_LO)
-    else:
-        logins_7d = prev = 0
-    last_order, since_order, orders_90d, value_90d, gap = _orders(s, t)
+        month = bisect_right(logins, t - _LP_LO)
+        logins_7d, prev = bisect_right(logins, t) - week, week - month
+        _exit(logins, week, _L7_LO, exits)
+        _exit(logins, month, _LP_LO, exits)
+    last_order, since_order, orders_90d, value_90d, gap = _orders(s, t, exits)
     failures = s.failures
+    failures_30d = consecutive = 0
     if failures:
         f_now = bisect_right(failures, t)
         success = s.last_success if s.last_success is not None and s.last_success <= t else -math.inf
-        failures_30d = f_now - bisect_right(failures, t - _F30)
+        f_month = bisect_right(failures, t - _F30)
+        failures_30d = f_now - f_month
         consecutive = f_now - bisect_right(failures, success)
-    else:
-        failures_30d = consecutive = 0
-    cb = s.chargebacks
-    opened = s.opened
+        _exit(failures, f_month, _F30, exits)
+    chargebacks_90d = _count(s.chargebacks, t, _C90, exits)
+    tickets_opened_14d = _count(s.opened, t, _T14, exits)
     open_count, urgent = _tickets(s)
-    lo = t - _S30
-    values = [x.value for x in s.sentiments if lo < x.time <= t]
+    sentiments = s.sentiments
+    j = bisect_right(sentiments, (t - _S30, math.inf))
+    values = [x.value for x in sentiments[j:] if x.time <= t]
+    if j < len(sentiments):
+        exits.append(sentiments[j].time + _S30)
     sub = s.subscription
     out = {
         "days_since_last_login": None if s.last_login is None else (t - s.last_login) / DAY,
@@ -121,9 +145,9 @@ def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, 
         "order_gap_ratio": None if since_order is None or not gap else since_order / gap,
         "payment_failures_30d": failures_30d,
         "consecutive_payment_failures": consecutive,
-        "chargebacks_90d": bisect_right(cb, t) - bisect_right(cb, t - _C90) if cb else 0,
+        "chargebacks_90d": chargebacks_90d,
         "subscription_status": "none" if sub is None else str(sub.value),
-        "tickets_opened_14d": bisect_right(opened, t) - bisect_right(opened, t - _T14) if opened else 0,
+        "tickets_opened_14d": tickets_opened_14d,
         "open_tickets": open_count,
         "open_urgent_ticket_hours": None if urgent is None else (t - urgent) / HOUR,
         "avg_sentiment_30d": sum(values) / len(values) if values else None,
@@ -134,7 +158,16 @@ def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, 
         "orders_total": s.orders_total,
         "customer_value": _customer_value(s, t, lifespan_years),
     }
-    return out, Derived(last_order, gap)
+    return out, Derived(last_order, gap, min(exits) if exits else None, urgent)
+
+
+def _count(times: Sequence[int], t: float, width: int, exits: list[int]) -> int:
+    """Events in ``(t - width, t]``; the first of them leaves the window at its time + ``width``."""
+    if not times:
+        return 0
+    lo = bisect_right(times, t - width)
+    _exit(times, lo, width, exits)
+    return bisect_right(times, t) - lo
 
 
 def _customer_value(s: CustomerState, t: float, lifespan_years: float) -> float | None:

@@ -94,6 +94,7 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
+        self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
@@ -287,7 +288,7 @@ class Engine(EngineReads):
         """Evaluate the customer at ``t``: its alert (if any), its bookkeeping, its next due time.
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
-        signals, derived = frame(state, t, self._lifespan)
+        signals, derived = frame(state, t, self._lifespan, self._order_value)
         if self._model_names:
             signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)

@@ -69,9 +69,10 @@ def _median(values: list[int]) -> float:
 
 
 def _orders(
-    s: CustomerState, t: float, exits: list[int]
-) -> tuple[int | None, float | None, int, int | float, float | None]:
-    """(last order time, days since it, orders_90d, order_value_90d, median gap in days) at ``t``."""
+    s: CustomerState, t: float, exits: list[int], value: bool
+) -> tuple[int | None, float | None, int, int | float | None, float | None]:
+    """(last order time, days since it, orders_90d, order_value_90d, median gap in days) at ``t``;
+    order_value_90d is None unless ``value`` (its rounding costs as much as the rest)."""
     orders = s.orders
     if not orders:
         return None, None, 0, 0, None  # round(sum([]), 2) is the int 0, as the per-signal function gives
@@ -82,8 +83,10 @@ def _orders(
         orders = orders[: bisect_right(orders, (t, math.inf))]
         if not orders:
             return None, None, 0, 0, None
-    amounts = [o.amount for o in orders[i:]]
-    value_90d: int | float = round(sum(amounts), 2) if amounts else 0  # the int 0 when empty, as above
+    value_90d: int | float | None = None
+    if value:
+        amounts = [o.amount for o in orders[i:]]
+        value_90d = round(sum(amounts), 2) if amounts else 0  # the int 0 when empty, as above
     gap: float | None = None
     if len(orders) >= 3:
         times = [o.time for o in orders[-(ORDER_GAPS + 1) :]]
@@ -103,8 +106,11 @@ def _tickets(s: CustomerState) -> tuple[int, int | None]:
     return open_count, urgent
 
 
-def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, Any], Derived]:
-    """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``."""
+def frame(
+    s: CustomerState, t: float, lifespan_years: float, order_value: bool = True
+) -> tuple[dict[str, Any], Derived]:
+    """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``;
+    ``order_value=False``: ``order_value_90d`` is left None (for a pack that does not read it)."""
     exits: list[int] = []  # when each window's oldest event leaves it (rules.due takes the earliest)
     logins = s.logins
     logins_7d = prev = 0
@@ -114,7 +120,7 @@ def frame(s: CustomerState, t: float, lifespan_years: float) -> tuple[dict[str, 
         logins_7d, prev = bisect_right(logins, t) - week, week - month
         _exit(logins, week, _L7_LO, exits)
         _exit(logins, month, _LP_LO, exits)
-    last_order, since_order, orders_90d, value_90d, gap = _orders(s, t, exits)
+    last_order, since_order, orders_90d, value_90d, gap = _orders(s, t, exits, order_value)
     failures = s.failures
     failures_30d = consecutive = 0
     if failures:

@@ -14,6 +14,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from rules.alerts import cooldown_until
 from rules.frame import Derived
@@ -25,11 +26,11 @@ from rules.state import DAY, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
 
 # signals that grow with time alone, with what they are measured from
-CONTINUOUS = frozenset(
+CONTINUOUS: Final = frozenset(
     {"days_since_last_login", "days_since_last_order", "order_gap_ratio", "open_urgent_ticket_hours"}
 )
 # time-dependent signals that may appear in a guard (then: due at every tick)
-TIME_DEPENDENT = CONTINUOUS | {"customer_value"}
+TIME_DEPENDENT: Final = CONTINUOUS | {"customer_value"}
 
 
 @dataclass(frozen=True, slots=True)

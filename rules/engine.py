@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -48,9 +48,10 @@ from streams.errors import BadInput, Reason
 from streams.events import Event, Login, Order, Payment, SupportTicket
 from streams.timefmt import format_ts
 
-DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (bounded memory)
-COMMIT_EVERY = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
-CLOCK_KEY = RESERVED_PREFIX + "clock"  # the engine's clock as of the last commit (the partition's store names it apart)
+DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between events (bounded memory)
+COMMIT_EVERY: Final = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
+# the engine's clock as of the last commit (the partition's store names it apart)
+CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 
 
 class Engine(EngineReads):

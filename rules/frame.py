@@ -14,33 +14,32 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from rules.state import DAY, ORDER_GAPS, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS, WINDOWS
 
-HOUR = 3600
+HOUR: Final = 3600
 
 
-def _back(signal: str, history: str) -> tuple[int, int]:
-    """(lower, upper) edge of the signal's window, in seconds before ``t``."""
+def _width(signal: str, history: str, until_days: int = 0) -> int:
+    """The width of the signal's window in seconds, checking the history and the upper edge
+    (``until_days``) that the fused code below assumes."""
     w = WINDOWS[signal]
-    assert w.history == history, (signal, history)
-    return w.days * DAY, w.until_days * DAY
+    assert (w.history, w.until_days) == (history, until_days), (signal, w)
+    return w.days * DAY
 
 
-_L7_LO, _L7_HI = _back("logins_7d", LOGINS)
-_LP_LO, _LP_HI = _back("logins_prev_28d", LOGINS)
-_O90, _O90_HI = _back("orders_90d", ORDERS)
-_OV90, _OV90_HI = _back("order_value_90d", ORDERS)
-_F30, _F30_HI = _back("payment_failures_30d", FAILURES)
-_C90, _C90_HI = _back("chargebacks_90d", CHARGEBACKS)
-_T14, _T14_HI = _back("tickets_opened_14d", OPENED)
-_S30, _S30_HI = _back("avg_sentiment_30d", SENTIMENTS)
-assert _back("sentiment_count_30d", SENTIMENTS) == (_S30, _S30_HI)
-# the fused order and login code below assumes these shapes of window
-assert _L7_HI == 0 and _LP_HI == _L7_LO and _O90_HI == 0 and (_OV90, _OV90_HI) == (_O90, 0)
-assert _F30_HI == _C90_HI == _T14_HI == _S30_HI == 0
+# Final: the compiled core (mypyc) reads them as constants, not from the module's dict
+_L7_LO: Final = _width("logins_7d", LOGINS)
+_LP_LO: Final = _width("logins_prev_28d", LOGINS, until_days=7)
+_O90: Final = _width("orders_90d", ORDERS)
+_F30: Final = _width("payment_failures_30d", FAILURES)
+_C90: Final = _width("chargebacks_90d", CHARGEBACKS)
+_T14: Final = _width("tickets_opened_14d", OPENED)
+_S30: Final = _width("avg_sentiment_30d", SENTIMENTS)
+assert _width("order_value_90d", ORDERS) == _O90 and _width("sentiment_count_30d", SENTIMENTS) == _S30
+assert _L7_LO == 7 * DAY  # logins_prev_28d ends where logins_7d begins
 # the window exits found on the way (Derived.exit) are every edge of rules.windows
 _EXITS = {LOGINS: (_L7_LO, _LP_LO), ORDERS: (_O90,), FAILURES: (_F30,), CHARGEBACKS: (_C90,), OPENED: (_T14,)}
 assert {**_EXITS, SENTIMENTS: (_S30,)} == EDGES, EDGES

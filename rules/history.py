@@ -28,15 +28,15 @@ turns it into the alert's ``changes`` field.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from rules.scoring import TIER_NAMES
 from streams.timefmt import format_ts
 
-DEFAULT_LIMIT = 16
-BASE = "base"
-ACK = "ack"
-ACK_END = "ack_end"
+DEFAULT_LIMIT: Final = 16
+BASE: Final = "base"
+ACK: Final = "ack"
+ACK_END: Final = "ack_end"
 
 Entry = list[Any]
 Snapshot = tuple[int, float, list[str]]  # (tier rank, score, rule names)

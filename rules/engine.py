@@ -95,6 +95,8 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
+        # without a model they are null at every evaluation: one dict, not one per evaluation
+        self._null_model = dict.fromkeys(self._model_names) if self.config.model is None else None
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._crossings = crossings_for(pack, self.config.model is not None)
 
@@ -290,7 +292,9 @@ class Engine(EngineReads):
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
         signals, derived = frame(state, t, self._lifespan, self._order_value)
-        if self._model_names:
+        if self._null_model is not None:
+            signals.update(self._null_model)
+        elif self._model_names:
             signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)
         acknowledgement.expire(state, t, self.config.history_limit)

@@ -347,7 +347,7 @@ class Engine(EngineReads):
         kept = alert
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
         self.held_back += kept is not None and alert is None
-        names = [h.rule for h in evaluation.hits]
+        names = [h.rule for h in evaluation.hits] if evaluation.hits else []  # most evaluations fire nothing
         history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self.config.history_limit)
         return alert
 

@@ -117,8 +117,10 @@ def last_snapshot(history: Sequence[Entry]) -> Snapshot:
 def record(history: list[Entry], t: float, rank: int, score: float, rules: list[str], limit: int) -> bool:
     """Append a snapshot when the tier or the set of firing rules differs from the last one;
     True when one was appended."""
+    if not history and rank == 0 and not rules:  # the initial snapshot: most customers, most evaluations
+        return False
     last_rank, _score, last_rules = last_snapshot(history)
-    if rank == last_rank and set(rules) == set(last_rules):
+    if rank == last_rank and (rules == last_rules or set(rules) == set(last_rules)):
         return False
     _push(history, [t, rank, score, pack_rules(rules)])
     trim(history, limit)

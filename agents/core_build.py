@@ -80,7 +80,12 @@ def build(*, force: bool = False, quiet: bool = False) -> Path:
     (scratch / "ok").write_text(" ".join(COMPILED) + "\n")
     if force:
         shutil.rmtree(out, ignore_errors=True)
-    scratch.rename(out)
+    try:
+        scratch.rename(out)
+    except OSError:  # another build of the same sources finished first: keep that one
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not (out / "ok").exists():
+            raise
     for old in cache_dir().iterdir():  # builds of older sources
         if old != out and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)

@@ -129,14 +129,16 @@ def frame(
         failures_30d = f_now - f_month
         consecutive = f_now - bisect_right(failures, success)
         _exit(failures, f_month, _F30, exits)
-    chargebacks_90d = _count(s.chargebacks, t, _C90, exits)
-    tickets_opened_14d = _count(s.opened, t, _T14, exits)
-    open_count, urgent = _tickets(s)
+    chargebacks_90d = _count(s.chargebacks, t, _C90, exits) if s.chargebacks else 0
+    tickets_opened_14d = _count(s.opened, t, _T14, exits) if s.opened else 0
+    open_count, urgent = _tickets(s) if s.tickets else (0, None)  # most customers: no ticket, no sentiment
     sentiments = s.sentiments
-    j = bisect_right(sentiments, (t - _S30, math.inf))
-    values = [x.value for x in sentiments[j:] if x.time <= t]
-    if j < len(sentiments):
-        exits.append(sentiments[j].time + _S30)
+    values: list[float] = []
+    if sentiments:
+        j = bisect_right(sentiments, (t - _S30, math.inf))
+        values = [x.value for x in sentiments[j:] if x.time <= t]
+        if j < len(sentiments):
+            exits.append(sentiments[j].time + _S30)
     sub = s.subscription
     out = {
         "days_since_last_login": None if s.last_login is None else (t - s.last_login) / DAY,
@@ -167,9 +169,7 @@ def frame(
 
 
 def _count(times: Sequence[int], t: float, width: int, exits: list[int]) -> int:
-    """Events in ``(t - width, t]``; the first of them leaves the window at its time + ``width``."""
-    if not times:
-        return 0
+    """Events in ``(t - width, t]`` of a non-empty list; the first of them leaves the window at its time + ``width``."""
     lo = bisect_right(times, t - width)
     _exit(times, lo, width, exits)
     return bisect_right(times, t) - lo

@@ -55,7 +55,7 @@ COMPILED: tuple[str, ...] = (
     "rules.engine",
 )
 GROUP = "churnwatch_core"  # mypyc's shared library: churnwatch_core__mypyc
-BUILD_FORMAT = "1"  # bump when the build's layout or options change
+BUILD_FORMAT = "2"  # bump when the build's layout, stamp or options change
 MODES = ("auto", "compiled", "pure")
 
 
@@ -121,6 +121,10 @@ def _try_compiled() -> str | None:
     missing = [m for m, f in files.items() if f is None]
     if missing:
         return f"the compiled core in {lib.parent} lacks {missing[0]}"
+    for line in (lib.parent / "ok").read_text().splitlines():  # "path size" of each module built
+        name, _, size = line.rpartition(" ")
+        if not (lib / name).is_file() or str((lib / name).stat().st_size) != size:
+            return f"the compiled core in {lib.parent} is damaged ({name}; run make compile)"
     finder = _CompiledFinder({m: f for m, f in files.items() if f is not None})
     sys.meta_path.insert(0, finder)
     try:  # the shared library holds all the compiled code: if it loads, the modules do

@@ -77,7 +77,10 @@ def build(*, force: bool = False, quiet: bool = False) -> Path:
         raise RuntimeError(f"mypyc failed (exit {proc.returncode}); log: {kept}\n{tail}")
     for scratch_part in ("obj", "c"):  # objects and C sources: only the linked modules are needed
         shutil.rmtree(scratch / scratch_part, ignore_errors=True)
-    (scratch / "ok").write_text(" ".join(COMPILED) + "\n")
+    # the stamp lists each extension module's size: agents.core loads nothing that differs (a
+    # truncated shared library would crash the process on loading, not raise)
+    sizes = {str(f.relative_to(scratch / "lib")): f.stat().st_size for f in sorted((scratch / "lib").rglob("*.so"))}
+    (scratch / "ok").write_text("".join(f"{name} {size}\n" for name, size in sizes.items()))
     if force:
         shutil.rmtree(out, ignore_errors=True)
     try:

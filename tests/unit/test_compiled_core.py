@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,18 @@ def test_a_missing_build_falls_back_to_pure_with_one_warning(sample: Path, tmp_p
     env["CHURNWATCH_CORE"] = "auto"  # the default says nothing without a build
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert "warning" not in proc.stderr and "; pure core" in proc.stderr
+
+
+def test_a_damaged_build_is_not_loaded(compiled_build: Path, sample: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "compiled" / compiled_build.name
+    shutil.copytree(compiled_build, copy)
+    shared = next(copy.glob(f"lib/{core.GROUP}__mypyc*"))
+    shared.write_bytes(shared.read_bytes()[:1000])  # loading a truncated library would crash the process
+    env = {**os.environ, "CHURNWATCH_CORE": "auto", "CHURNWATCH_CACHE_DIR": str(tmp_path)}
+    argv = [str(CHURNWATCH), "replay", str(sample), "--out", os.devnull]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "is damaged" in warnings[0] and "; pure core" in proc.stderr
 
 
 def test_plain_imports_stay_pure() -> None:

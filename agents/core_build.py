@@ -40,8 +40,9 @@ def _missing_tools() -> str | None:
     """What the build lacks (mypyc, a C compiler, Python.h), or None."""
     try:
         import mypyc  # noqa: F401
-    except ImportError:
-        return "mypyc is not installed (it comes with mypy: the test extra)"
+        import setuptools  # noqa: F401
+    except ImportError as exc:
+        return f"{exc.name} is not installed (the test extra has mypy, with mypyc, and setuptools)"
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     if shutil.which(cc.split()[0]) is None:
         return f"no C compiler ({cc.split()[0]} not found)"

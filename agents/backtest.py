@@ -4,8 +4,9 @@ every known customer there, label it by what happened within the horizon, and me
 Rankers: each rule-pack variant (a pack, with or without the buying model), and optional
 baselines computed in the same run: ``recency`` (days since the last order or login) and
 ``bgnbd`` (minus the expected orders within the horizon of a plain BG/NBD model fitted, by
-``rules.fit``, on the orders before the cut-off). Customers may be split by a hash of their id
-into a tuning part and a held-out part, reported separately.
+``rules.fit``, on the orders before the cut-off), ``paretonbd`` (the same with Pareto/NBD).
+Customers may be split by a hash of their id into a tuning part and a held-out part, reported
+separately.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from agents.engine_setup import offline_engine
 from rules.engine import Engine, EngineConfig
 from rules.fit import fit, histories
 from rules.labels import Activity, churn_time, last_activity
@@ -24,7 +26,7 @@ from streams.events import Event
 from streams.parse import parse_ts
 
 RECENT_ALERTS = 30 * DAY  # "alerts per 1,000 customers" counts the firing alerts of the 30 days before a cut-off
-BASELINES = ("recency", "bgnbd")
+BASELINES = ("recency", "bgnbd", "paretonbd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ def run_variant(
     progress: Progress = silent,
 ) -> dict[float, Scored]:
     """Replay ``events`` (sorted by time) through the engine, scoring every known customer at each cut-off."""
-    engine = Engine(variant.pack, replace(config, model=variant.model))
+    engine = offline_engine(variant.pack, replace(config, model=variant.model))
     log = _AlertLog()
     pending = sorted(cutoffs)
     out: dict[float, Scored] = {}
@@ -125,12 +127,15 @@ def recency_scores(acts: dict[str, Activity], cutoff: float) -> dict[str, float]
     return out
 
 
-def bgnbd_scores(events: Iterable[Event], acts: dict[str, Activity], cutoff: float, horizon: float) -> Scored:
-    """Minus plain BG/NBD's expected orders within the horizon (fitted on the orders before the cut-off)."""
+def bgnbd_scores(
+    events: Iterable[Event], acts: dict[str, Activity], cutoff: float, horizon: float, kind: str = "bgnbd"
+) -> Scored:
+    """Minus plain BG/NBD's (or another ``kind``'s) expected orders within the horizon (fitted on
+    the orders before the cut-off)."""
     found = histories(events, cutoff)
     scores = {cid: 0.0 for cid, act in acts.items() if act.first_event < cutoff}  # no order: nothing expected
     try:
-        model = fit(list(found.values()), "bgnbd")
+        model = fit(list(found.values()), kind)
     except ValueError:  # fewer than 2 customers with orders: nothing to fit, every score ties
         return Scored(scores)
     for cid, h in found.items():

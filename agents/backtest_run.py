@@ -43,6 +43,8 @@ class Options:
 class Result:
     doc: dict[str, Any]
     curves: dict[str, dict[str, dict[str, Any]]]  # cut-off -> ranker -> roc, lift, lead (all customers)
+    # cut-off -> (ranker -> customer -> score, customer -> churned): for a bootstrap of the AUCs
+    scores: dict[str, tuple[dict[str, dict[str, float]], dict[str, bool]]] = field(default_factory=dict)
 
 
 def _r(value: float | None, digits: int = 4) -> float | None:
@@ -126,7 +128,8 @@ def backtest(
     if len(slices) > 1:
         _entries(doc, _pooled(slices), options.holdout)
     doc["warnings"] = _warnings(events, options)
-    return Result(doc, curves)
+    scores = {part.when: ({n: r.scores for n, r in part.rankers.items()}, part.labels) for part in slices}
+    return Result(doc, curves, scores)
 
 
 def _last_time(events: EventPasses) -> float | None:
@@ -165,8 +168,9 @@ def _baselines(events: EventPasses, acts: dict[str, Activity], cutoff: float, op
     out: dict[str, Scored] = {}
     if "recency" in options.baselines:
         out["recency"] = Scored(recency_scores(acts, cutoff))
-    if "bgnbd" in options.baselines:
-        out["bgnbd"] = bgnbd_scores(events, acts, cutoff, options.horizon)
+    for kind in ("bgnbd", "paretonbd"):
+        if kind in options.baselines:
+            out[kind] = bgnbd_scores(events, acts, cutoff, options.horizon, kind)
     return out
 
 

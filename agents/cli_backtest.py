@@ -65,7 +65,11 @@ def _variants(rules_files: tuple[Path, ...], model_file: Path | None, also_witho
 )
 @click.option("--horizon", type=click.FloatRange(min=0, min_open=True), required=True, help="horizon in days")
 @click.option(
-    "--baseline", "baselines", multiple=True, type=click.Choice(["recency", "bgnbd"]), help="also rank by this"
+    "--baseline",
+    "baselines",
+    multiple=True,
+    type=click.Choice(["recency", "bgnbd", "paretonbd"]),
+    help="also rank by this",
 )
 @click.option(
     "--holdout",

@@ -18,7 +18,7 @@ from streams.events import Event
 @click.argument("events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="model file to write")
 @click.option("--until", default=None, help="fit on the events before this date (default: all; ages at the last event)")
-@click.option("--kind", type=click.Choice(["mbgnbd", "bgnbd"]), default="mbgnbd", show_default=True)
+@click.option("--kind", type=click.Choice(["mbgnbd", "paretonbd", "bgnbd"]), default="mbgnbd", show_default=True)
 @click.option(
     "--propose",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -39,8 +39,9 @@ def fit_command(
     horizon: float | None,
     rules_file: Path | None,
 ) -> None:
-    """Fit the buying model (MBG/NBD) to the orders of JSON Lines EVENTS files, and the same model
-    to the successful logins when at least 2 customers logged in; write it as YAML.
+    """Fit the buying model (MBG/NBD; --kind paretonbd: Pareto/NBD) to the orders of JSON Lines
+    EVENTS files, and the same model to the successful logins when at least 2 customers logged
+    in; write it as YAML.
 
     With --propose, also fits the rule weights of the base pack (--rules, default CHURNWATCH_RULES)
     to the labels of the customers at --until (the backtest's label rule, --horizon days) and
@@ -81,9 +82,11 @@ def fit_command(
 
 def _report(what: str, model: BuyingModel, found: dict[str, History]) -> None:
     repeaters = sum(1 for h in found.values() if h[0] > 0)
+    a, b = ("s", "beta") if model.kind == "paretonbd" else ("a", "b")
+    unit = " days" if model.kind == "paretonbd" else ""
     click.echo(
         f"  {what}: {model.customers} customers ({repeaters} more than once)\n"
-        f"    r = {model.r:.6g}  alpha = {model.alpha:.6g} days  a = {model.a:.6g}  b = {model.b:.6g}\n"
+        f"    r = {model.r:.6g}  alpha = {model.alpha:.6g} days  {a} = {model.a:.6g}  {b} = {model.b:.6g}{unit}\n"
         f"    log-likelihood = {model.log_likelihood:.4f}",
         err=True,
     )

@@ -50,6 +50,7 @@ COMPILED: tuple[str, ...] = (
     "rules.alerts",
     "rules.acknowledgement",
     "rules.aggregates",
+    "rules.due_index",
     "rules.due",
     "rules.engine_reads",
     "rules.engine",

@@ -3,9 +3,9 @@
 ::
 
     version: 1
-    kind: mbgnbd            # or bgnbd (plain BG/NBD, kept for comparison)
+    kind: mbgnbd            # or paretonbd, or bgnbd (plain BG/NBD, kept for comparison)
     time_unit: day          # every parameter is per day
-    params: {r: 0.53, alpha: 42.7, a: 0.91, b: 1.58}
+    params: {r: 0.53, alpha: 42.7, a: 0.91, b: 1.58}   # paretonbd: {r, alpha, s, beta}
     fit: {customers: 2357, log_likelihood: -14283.1, until: "1997-09-30T00:00:00Z"}   # for people
     visits: {kind: mbgnbd, params: {...}, fit: {...}}   # optional: the same model of successful logins
 
@@ -28,6 +28,12 @@ from rules.model import KINDS, BuyingModel
 
 MODEL_VERSION = 1
 PARAMS = ("r", "alpha", "a", "b")
+# the file's names of the four fields, per kind (Pareto/NBD's s and β live in the fields a and b)
+FILE_PARAMS = {"paretonbd": ("r", "alpha", "s", "beta")}
+
+
+def _names(kind: str) -> tuple[str, ...]:
+    return FILE_PARAMS.get(kind, PARAMS)
 
 
 class ModelError(ValueError):
@@ -37,7 +43,9 @@ class ModelError(ValueError):
 def _part(model: BuyingModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "kind": model.kind,
-        "params": {name: float(f"{getattr(model, name):.10g}") for name in PARAMS},
+        "params": {
+            name: float(f"{getattr(model, field):.10g}") for name, field in zip(_names(model.kind), PARAMS, strict=True)
+        },
         "fit": {"customers": model.customers, "log_likelihood": round(model.log_likelihood or 0.0, 4)} | (extra or {}),
     }
 
@@ -61,14 +69,15 @@ def _parse_part(doc: dict[str, Any], where: str) -> BuyingModel:
     if doc.get("kind") not in KINDS:
         raise ModelError(f"{where}kind must be one of {', '.join(KINDS)}, got {doc.get('kind')!r}")
     params = doc.get("params")
+    names = _names(str(doc["kind"]))
     if not isinstance(params, dict):
-        raise ModelError(f"{where}missing 'params' (r, alpha, a, b)")
+        raise ModelError(f"{where}missing 'params' ({', '.join(names)})")
     values: dict[str, float] = {}
-    for name in PARAMS:
+    for name, field in zip(names, PARAMS, strict=True):
         value = params.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
             raise ModelError(f"{where}params.{name} must be a positive number, got {value!r}")
-        values[name] = float(value)
+        values[field] = float(value)
     raw_fit = doc.get("fit")
     fitted: dict[str, Any] = raw_fit if isinstance(raw_fit, dict) else {}
     ll = fitted.get("log_likelihood")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from rules.engine import Engine, EngineConfig
+from agents.engine_setup import offline_engine
+from rules.engine import EngineConfig
 from rules.labels import activities, churned
 from rules.model import BuyingModel
 from rules.pack import RulePack
@@ -32,7 +33,7 @@ def firing_rules(
     events: Iterable[Event], pack: RulePack, model: BuyingModel | None, cutoff: float, config: EngineConfig
 ) -> dict[str, dict[str, float]]:
     """Each customer known at the cut-off: the rules firing there, with the weight each had."""
-    engine = Engine(pack, replace(config, model=model))
+    engine = offline_engine(pack, replace(config, model=model))
     for event in events:
         if event.ts >= cutoff:
             break

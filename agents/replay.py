@@ -21,6 +21,7 @@ import orjson
 
 from agents import core
 from agents.emit import stamp
+from agents.engine_setup import offline_engine
 from agents.gc_tuning import quiet_gc_during
 from agents.replay_store import close_store, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events, sorted_replay_items
@@ -34,9 +35,6 @@ from streams.events import Event
 from streams.parse import Limits
 from streams.timefmt import format_ts
 
-# customers kept decoded between events, all partitions together (about 2.6 kB each beside their
-# encoded bytes): up to this many customers a replay never decodes a state twice
-REPLAY_DECODED_CACHE = 50_000
 PROGRESS_MIN_EVENTS = 200_000  # (kept for callers that count events)
 PROGRESS_MIN_BYTES = 50_000_000  # about 200,000 events: a progress bar on a terminal from there
 
@@ -130,9 +128,7 @@ def replay(
                 engine = engines.get(p)
                 if engine is None:
                     stores[p] = open_store(_partition_store(store, p))
-                    engine = engines[p] = Engine(
-                        pack, config or EngineConfig(), stores[p], decoded_cache=REPLAY_DECODED_CACHE // partitions
-                    )
+                    engine = engines[p] = offline_engine(pack, config or EngineConfig(), stores[p], share=partitions)
                 if isinstance(event, Acknowledgement):
                     emit(_acknowledge(engine, event, result))
                     continue

@@ -12,7 +12,7 @@ gauges, and replay prints its totals in its summary.
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,38 @@ class Totals:
         return f"tiers (revenue at risk): {tiers}; NPS {score}; churn rate 30d {churn}"
 
 
+class TimeQueue:
+    """Times in arrival order, 8 bytes each (a deque of floats costs 32: at a million customers
+    the difference is 24 MB): append, undo the last, drop the oldest up to a time."""
+
+    __slots__ = ("_head", "_times")
+
+    def __init__(self) -> None:
+        self._times = array("d")
+        self._head = 0  # the oldest kept is _times[_head]
+
+    def __len__(self) -> int:
+        return len(self._times) - self._head
+
+    def append(self, t: float) -> None:
+        self._times.append(t)
+
+    def pop(self) -> None:
+        """Forget the last appended time."""
+        self._times.pop()
+
+    def drop_until(self, cutoff: float) -> None:
+        """Drop the oldest times while they are at or before ``cutoff``."""
+        times, head = self._times, self._head
+        end = len(times)
+        while head < end and times[head] <= cutoff:
+            head += 1
+        if head > 4096 and 2 * head > end:
+            del times[:head]
+            head = 0
+        self._head = head
+
+
 class Aggregates:
     """Kept up to date by the engine's evaluations (each customer counted in one tier)."""
 
@@ -97,8 +129,8 @@ class Aggregates:
 
     def __init__(self) -> None:
         self._totals = Totals()
-        self._new: deque[float] = deque()  # when each customer of the last 30 days was first seen
-        self._lost: deque[float] = deque()  # when each customer of the last 30 days was lost
+        self._new = TimeQueue()  # when each customer of the last 30 days was first seen
+        self._lost = TimeQueue()  # when each customer of the last 30 days was lost
 
     def add(self, t: float, tier: int = 0, rar: float = 0.0, answer: int | None = None, *, fresh: bool = True) -> None:
         """A customer: new at ``t`` (``fresh``), or recovered from the store with its tier, rar and NPS answer."""
@@ -143,10 +175,8 @@ class Aggregates:
 
     def totals(self, now: float) -> Totals:
         """The aggregates at ``now`` (the 30-day churn window ends there)."""
-        while self._new and self._new[0] <= now - CHURN_PERIOD:
-            self._new.popleft()
-        while self._lost and self._lost[0] <= now - CHURN_PERIOD:
-            self._lost.popleft()
+        self._new.drop_until(now - CHURN_PERIOD)
+        self._lost.drop_until(now - CHURN_PERIOD)
         s = self._totals
         return Totals(
             s.customers,

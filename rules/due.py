@@ -10,7 +10,6 @@ by then, which gives the same alerts as evaluating everyone (a property test che
 from __future__ import annotations
 
 import bisect
-import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -190,41 +189,3 @@ def _derived(s: CustomerState, t: float) -> Derived:
     times = [o.time for o in s.orders]
     last = times[bisect.bisect_right(times, t) - 1] if times and times[0] <= t else None
     return Derived(last, median_order_gap_days(s, t), None, open_urgent_since(s.tickets))
-
-
-class DueIndex:
-    """A heap of (due time, customer id) with lazy invalidation, and each customer's latest due
-    time. A moved due time leaves the old entry in the heap, skipped when popped; when stale
-    entries outnumber the live ones the heap is rebuilt from the latest times, so the index holds
-    at most about two entries per customer however many events moved them (without that, a
-    replay of 5.3 million events over a million customers kept about as many heap entries)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, str]] = []
-        self._latest: dict[str, float] = {}
-
-    def __len__(self) -> int:
-        return len(self._latest)
-
-    def push(self, due: float, customer_id: str) -> None:
-        self._latest[customer_id] = due
-        heapq.heappush(self._heap, (due, customer_id))
-        if len(self._heap) > 2 * len(self._latest) + 1024:
-            self._heap = [(when, cid) for cid, when in self._latest.items()]
-            heapq.heapify(self._heap)
-
-    def peek(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
-
-    def pop_due(self, t: float) -> Iterable[tuple[float, str]]:
-        """The customers due at or before ``t``, each once, at its latest due time."""
-        heap, latest = self._heap, self._latest
-        while heap and heap[0][0] <= t:
-            due, cid = heapq.heappop(heap)
-            if latest.get(cid) == due:
-                del latest[cid]
-                yield due, cid
-
-    def clear(self) -> None:
-        self._heap.clear()
-        self._latest.clear()

@@ -36,7 +36,8 @@ from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates
 from rules.alerts import decide, revenue_at_risk
 from rules.config import EngineConfig, Outcome, Processed
-from rules.due import DueIndex, crossings_for, next_due
+from rules.due import crossings_for, next_due
+from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads
 from rules.frame import frame
 from rules.pack import Evaluation, RulePack
@@ -62,11 +63,17 @@ class Engine(EngineReads):
         store: MutableMapping[str, bytes] | None = None,
         *,
         decoded_cache: int = DECODED_CACHE,
+        commit_every: int | None = COMMIT_EVERY,
+        max_changed: int = COMMIT_EVERY,
     ):
         """``decoded_cache``: how many customers' decoded states are kept between events besides
-        the store's bytes (speed against memory: a miss costs one decode)."""
+        the store's bytes (speed against memory: a miss costs one decode). ``commit_every``
+        applied events (None: no bound) or ``max_changed`` changed customers, whichever comes
+        first, make a commit (between two, the changed customers are held decoded)."""
         self.config = config or EngineConfig()
         self._cache_size = max(decoded_cache, 0)
+        self._commit_every = commit_every
+        self._max_changed = max(max_changed, 1)
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
         self.evaluations = 0
@@ -221,7 +228,8 @@ class Engine(EngineReads):
     def _save(self, cid: str, state: CustomerState) -> None:
         self._dirty[cid] = state
         self._since_commit += 1
-        if self._since_commit >= COMMIT_EVERY or len(self._dirty) >= COMMIT_EVERY:
+        every = self._commit_every
+        if len(self._dirty) >= self._max_changed or (every is not None and self._since_commit >= every):
             self.commit()
 
     def _state_of(self, cid: str) -> CustomerState | None:

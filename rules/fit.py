@@ -5,7 +5,9 @@ The log-likelihood of one customer with history (x, t_x, T), in days:
 - MBG/NBD: ``A1 + A2 + A3 + log(1 + exp(A4))`` with
   A1 = lnΓ(r+x) − lnΓ(r) + r ln α,  A2 = ln B(a, b+x+1) − ln B(a, b),
   A3 = −(r+x) ln(α+T),  A4 = ln a − ln(b+x) + (r+x)(ln(α+T) − ln(α+t_x));
-- BG/NBD: ``A1 + ln B(a, b+x) − ln B(a, b) + log(exp(A3) + [x>0] a/(b+x−1) (α+t_x)^−(r+x))``.
+- BG/NBD: ``A1 + ln B(a, b+x) − ln B(a, b) + log(exp(A3) + [x>0] a/(b+x−1) (α+t_x)^−(r+x))``;
+- Pareto/NBD (s, β in the fields a, b): ``A1 + s ln β + log(exp(A3 − s ln(β+T)) + s/(r+s+x) A0)``
+  with A0 from ``rules.model.pareto_log_a0`` (Fader, Hardie and Lee 2005, eq. 18-21).
 
 The four parameters are optimised on their logarithms (so they stay positive) by L-BFGS-B from a
 few starting points; the best optimum wins. Pure: histories in, parameters out.
@@ -20,11 +22,12 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
 
-from rules.model import KINDS, BuyingModel, History, history_of
+from rules.model import KINDS, BuyingModel, History, history_of, pareto_log_a0
 from streams.events import Event, Login, Order
 
 Array = NDArray[np.float64]
 STARTS = ((0.5, 30.0, 1.0, 3.0), (0.25, 10.0, 0.5, 2.0), (1.0, 100.0, 2.0, 5.0))
+PARETO_STARTS = ((0.5, 30.0, 0.5, 30.0), (0.25, 10.0, 1.0, 100.0), (1.0, 100.0, 2.0, 300.0))
 
 
 def log_likelihood(kind: str, params: Sequence[float] | Array, x: Array, t_x: Array, T: Array) -> Array:
@@ -32,6 +35,12 @@ def log_likelihood(kind: str, params: Sequence[float] | Array, x: Array, t_x: Ar
     r, alpha, a, b = params
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     a3 = -(r + x) * np.log(alpha + T)
+    if kind == "paretonbd":
+        s, beta = a, b
+        log_a0 = pareto_log_a0(r, alpha, s, beta, x, t_x, T)
+        tail = np.log(s) - np.log(r + s + x) + log_a0
+        pareto: Array = a1 + s * np.log(beta) + np.logaddexp(a3 - s * np.log(beta + T), tail)
+        return pareto
     if kind == "mbgnbd":
         a2 = betaln(a, b + x + 1) - betaln(a, b)
         a4 = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
@@ -60,17 +69,18 @@ def fit(histories: Sequence[History], kind: str = "mbgnbd") -> BuyingModel:
 
     def objective(log_params: Array) -> float:
         params = np.exp(log_params)
-        value = -float(np.sum(log_likelihood(kind, params, x, t_x, T))) / n
+        with np.errstate(all="ignore"):  # a trial point far out may overflow: it is then refused below
+            value = -float(np.sum(log_likelihood(kind, params, x, t_x, T))) / n
         return value if np.isfinite(value) else 1e12
 
     best = None
-    for start in STARTS:
+    for start in PARETO_STARTS if kind == "paretonbd" else STARTS:
         result = minimize(objective, np.log(start), method="L-BFGS-B", bounds=[(-12.0, 12.0)] * 4)
         if best is None or result.fun < best.fun:
             best = result
     assert best is not None
     r, alpha, a, b = (float(v) for v in np.exp(best.x))
-    if abs(a - 1.0) < 1e-6:  # the conditional expectation has a removable pole at a = 1
+    if kind != "paretonbd" and abs(a - 1.0) < 1e-6:  # the conditional expectation has a removable pole at a = 1
         a = 1.0 + 1e-6
     return BuyingModel(kind, r, alpha, a, b, log_likelihood=-float(best.fun) * n, customers=n)
 

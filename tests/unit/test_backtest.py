@@ -201,6 +201,19 @@ def test_fit_then_backtest_with_the_model_and_bad_lines(tmp_path: Path) -> None:
     assert [r["name"] for r in doc["rankers"]] == ["p+model", "p"]
     assert doc["bad_lines"] == 1 and doc["results"][0]["customers"] == 60
 
+    pareto_file = tmp_path / "pareto.yaml"
+    fitted = runner.invoke(
+        offline, ["fit", str(history), "--until", "2020-03-01", "--kind", "paretonbd", "--out", str(pareto_file)]
+    )
+    assert "s = " in fitted.output and "beta = " in fitted.output
+    pareto = load_model(pareto_file)
+    assert pareto.kind == "paretonbd" and pareto.customers == 60
+    result, doc = _backtest(
+        tmp_path, str(history), "--rules", str(pack), "--model", str(pareto_file), "--baseline", "paretonbd"
+    )
+    assert [r["name"] for r in doc["rankers"]] == ["p+model", "paretonbd"]
+    assert doc["rankers"][0]["model"] == "paretonbd" and "paretonbd" in doc["results"][0]["rankers"]
+
 
 def test_usage_errors(tmp_path: Path) -> None:
     history = _history(tmp_path)
@@ -329,3 +342,24 @@ def test_fit_proposes_a_pack_that_checks(tmp_path: Path) -> None:
     text = proposed.read_text()
     assert text.startswith("# Proposed by `churnwatch fit --propose` from 80 customers")
     assert runner.invoke(offline, ["rules", "check", str(proposed)]).exit_code == 0
+
+
+def test_paired_bootstrap_of_an_auc_difference() -> None:
+    """The evaluation's interval for AUC(a) − AUC(b): the difference on the customers themselves,
+    zero for a ranker against itself, and an interval that holds it, from the same resamples."""
+    import numpy as np
+
+    from bench.evaluate import _auc, paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    labels = rng.random(300) < 0.6
+    good = labels + rng.normal(0, 0.8, 300)
+    noisy = labels + rng.normal(0, 2.0, 300)
+    tied = np.round(good)  # few distinct values: ties count half, as in rules.metrics
+    assert _auc(tied, labels) == pytest.approx(roc_auc(list(tied), list(labels)))
+    same = paired_bootstrap(good, good, labels, 200, seed=0)
+    assert same["diff"] == 0 and same["ci95"] == [0, 0] and same["sd"] == 0
+    out = paired_bootstrap(good, noisy, labels, 400, seed=0)
+    assert out["diff"] == pytest.approx(_auc(good, labels) - _auc(noisy, labels), abs=1e-4)
+    assert out["ci95"][0] < out["diff"] < out["ci95"][1] and out["sd"] > 0 and out["rounds"] == 400
+    assert paired_bootstrap(good, noisy, labels, 400, seed=0) == out  # seeded: the same every run

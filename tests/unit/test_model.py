@@ -102,7 +102,7 @@ def _events(seed: int) -> list[Any]:
     return sorted(events, key=lambda e: e.ts)
 
 
-@pytest.mark.parametrize("kind", ["mbgnbd", "bgnbd"])
+@pytest.mark.parametrize("kind", ["mbgnbd", "bgnbd", "paretonbd"])
 def test_online_model_signals_equal_the_offline_fit(kind: str) -> None:
     events = _events(seed=5)
     at = T0 + 400.5 * DAY
@@ -157,6 +157,7 @@ def test_model_file_round_trip_and_errors() -> None:
     text = dump_model(fitted)
     for bad, reason in [
         (text.replace("kind: mbgnbd", "kind: pareto"), "kind must be one of"),
+        (text.replace("kind: mbgnbd", "kind: paretonbd"), r"params.s must be a positive number"),
         (text.replace("r: 0.53", "r: -1"), "params.r must be a positive number"),
         (text.replace("version: 1", "version: 7"), "unsupported version"),
         ("- a list", "a model file is a mapping"),
@@ -217,3 +218,87 @@ def test_conditional_signals_match_direct_integration(kind: str, history: tuple[
     assert p_alive(m, history) == pytest.approx(alive / total, rel=1e-7)
     assert expected_orders(m, history, t) == pytest.approx(expected / total, rel=1e-7)
     assert p_order_within(m, history, t) == pytest.approx(ordering / total, rel=1e-7)
+
+
+PARETO_MODELS = [
+    BuyingModel("paretonbd", r=1.3, alpha=20.0, a=0.8, b=60.0),  # α < β
+    BuyingModel("paretonbd", r=0.7, alpha=80.0, a=1.6, b=30.0),  # α > β (the other series)
+]
+
+
+@pytest.mark.parametrize("m", PARETO_MODELS)
+@pytest.mark.parametrize("history", [(0, 0.0, 60.0), (3, 40.0, 90.0), (2, 75.0, 75.0)])
+def test_pareto_nbd_against_its_definition(m: BuyingModel, history: tuple[int, float, float]) -> None:
+    """Pareto/NBD: while alive a customer orders at rate λ ~ Gamma(r, α); it is alive until τ,
+    exponential with rate μ ~ Gamma(s, β), so τ ~ Lomax(s, β) once μ is integrated out. With
+    E[λ^k e^(−λc)] in closed form, every quantity is one integral over τ; the closed forms
+    (likelihood, p_alive, expected orders) and the quadrature of P(an order within t) must agree."""
+    x, t_x, T = history
+    t = 45.0
+    s, beta = m.a, m.b
+
+    def g(c: float, k: int = x) -> float:  # E_λ[λ^k e^(−λc)]
+        return float(math.exp(special.gammaln(m.r + k) - special.gammaln(m.r) + m.r * math.log(m.alpha))) / (
+            m.alpha + c
+        ) ** (m.r + k)
+
+    def survive(u: float) -> float:  # P(τ > u)
+        return float((beta / (beta + u)) ** s)
+
+    def density(u: float) -> float:
+        return float(s * beta**s / (beta + u) ** (s + 1))
+
+    def quad(fn: Any, lo: float, hi: float) -> float:
+        return float(integrate.quad(fn, lo, hi, epsabs=1e-16, epsrel=1e-11, limit=200)[0]) if hi > lo else 0.0
+
+    alive = g(T) * survive(T)  # the orders as seen, and alive at T
+    total = alive + quad(lambda u: g(u) * density(u), t_x, T)  # or dropped out silently after t_x
+    expected = g(T, x + 1) * quad(survive, T, T + t)  # λ × E[time alive within the window]
+    quiet = quad(lambda u: g(u) * density(u), T, T + t) + g(T + t) * survive(T + t)  # alive at T, no order
+    closed = log_likelihood("paretonbd", (m.r, m.alpha, s, beta), np.array([x]), np.array([t_x]), np.array([T]))
+    assert closed[0] == pytest.approx(math.log(total), abs=1e-7)
+    assert p_alive(m, history) == pytest.approx(alive / total, rel=1e-7)
+    assert expected_orders(m, history, t) == pytest.approx(expected / total, rel=1e-7)
+    assert p_order_within(m, history, t) == pytest.approx((alive - quiet) / total, rel=1e-7)
+
+
+def test_pareto_nbd_one_time_buyers_lapse_and_the_fit_recovers_simulated_customers() -> None:
+    m = PARETO_MODELS[0]
+    assert p_alive(m, (0, 0.0, 300.0)) < p_alive(m, (0, 0.0, 10.0)) < 1.0
+    assert p_alive(m, (3, 50.0, 50.0)) == 1.0  # ordered just now
+    assert expected_orders(m, (3, 50.0, 300.0), 90) < expected_orders(m, (3, 50.0, 60.0), 90)
+    for heavy in PARETO_MODELS:  # hundreds of orders (or logins) neither overflow nor lose their sense
+        quiet, recent = p_alive(heavy, (600, 300.0, 330.0)), p_alive(heavy, (600, 329.0, 330.0))
+        assert 0.0 < quiet < recent <= 1.0
+        assert math.isfinite(
+            log_likelihood(
+                "paretonbd", (heavy.r, heavy.alpha, heavy.a, heavy.b), *map(np.array, ([600], [300.0], [330.0]))
+            )[0]
+        )
+    truth = BuyingModel("paretonbd", r=0.6, alpha=30.0, a=0.8, b=60.0)
+    rng = np.random.default_rng(7)
+    found = []
+    T = 365.0
+    for _ in range(4000):
+        lam, life = rng.gamma(truth.r, 1 / truth.alpha), rng.exponential(1 / rng.gamma(truth.a, 1 / truth.b))
+        t, last, x = 0.0, 0.0, 0
+        while True:
+            t += rng.exponential(1 / lam)
+            if t > min(life, T):
+                break
+            last, x = t, x + 1
+        found.append((x, float(math.floor(last)), T))
+    fitted = fit(found, "paretonbd")
+    assert fitted.kind == "paretonbd" and fitted.customers == 4000
+    assert fitted.r == pytest.approx(truth.r, rel=0.25)
+    assert fitted.alpha == pytest.approx(truth.alpha, rel=0.35)
+    assert fitted.a / fitted.b == pytest.approx(truth.a / truth.b, rel=0.35)  # the mean dropout rate
+
+
+def test_pareto_model_file_names_its_parameters_s_and_beta() -> None:
+    fitted = BuyingModel("paretonbd", 0.55, 73.0, 0.73, 104.5, log_likelihood=-14295.3, customers=2357)
+    text = dump_model(fitted)
+    assert "\n  s: 0.73\n" in text and "\n  beta: 104.5\n" in text and "\n  a: " not in text
+    assert parse_model(text) == fitted
+    with pytest.raises(ModelError, match=r"params\.beta must be a positive number"):
+        parse_model(text.replace("beta: 104.5", "beta: 0"), "m.yaml")

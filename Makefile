@@ -7,10 +7,15 @@ BIN := .venv/bin
 SERVICES := deploy/local/services.sh
 EXTRAS ?= test,bench,rocksdb
 
-.PHONY: venv up down status lint test test-quick demo bench evaluate clean
+.PHONY: venv compile up down status lint test test-quick demo bench evaluate clean
 
 venv:
 	@deploy/local/venv.sh $(EXTRAS)
+
+# The compiled core (mypyc, agents/core_build.py) in .cache/compiled/: about a minute, rebuilt only
+# when the compiled modules change; without a C compiler a note, and the pure-Python core runs.
+compile: venv
+	@$(BIN)/python -m agents.core_build --if-possible
 
 up: venv
 	@$(SERVICES) up
@@ -30,7 +35,7 @@ lint: venv
 # (exit 5) is not a failure. The secured twins (kafka-secure, redis-secure) are started by the
 # tests that need them. Services this run had to start are stopped at the end (KEEP_SERVICES=1
 # keeps them); services that were already running stay up.
-test: lint
+test: lint compile
 	@before=" $$($(SERVICES) running | tr '\n' ' ') "; \
 	$(SERVICES) up; \
 	rc=0; $(BIN)/pytest -q || rc=$$?; \
@@ -45,10 +50,10 @@ test-quick: venv
 	@rc=0; $(BIN)/pytest -q -m "not integration and not slow" || rc=$$?; \
 	if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
-demo: up
+demo: up compile
 	@deploy/local/demo.sh
 
-bench: up
+bench: up compile
 	$(BIN)/python -m bench run
 
 # The backtest of the default pack on the public CDNOW sample (no services needed). The sample

@@ -21,6 +21,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
+from agents import core
 from agents.dead_letter_watch import DeadLetterWatch
 from agents.faust_codec import register_codec
 from agents.gc_tuning import quiet_gc
@@ -341,7 +342,7 @@ class Worker:
                 keys = self.table.partition_keys(p)
                 self.pipeline.engine(p, keys)
                 recovered += len(keys)
-        log.info("partitions %s ready (%d keys recovered)", sorted(assigned), recovered)
+        log.info("partitions %s ready (%d keys recovered; %s core)", sorted(assigned), recovered, core.active())
         await self.refresh_views(assigned)
 
     async def leave(self) -> None:

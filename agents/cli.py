@@ -253,7 +253,7 @@ for _command in COMMANDS.values():
 
 
 def main() -> None:
-    """Entry point of the ``churnwatch`` console script (agents.cli_main: our group in front of Faust)."""
+    """The command line without choosing the core (the console script is ``agents.core:main``)."""
     from agents.cli_main import main as cli_main
 
     cli_main()

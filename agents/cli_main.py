@@ -33,6 +33,7 @@ Environment (all settings: README, Configuration; a .env file is read too):
   CHURNWATCH_WEB_PORT          worker HTTP port (6066)
   CHURNWATCH_API_TOKEN_FILE    bearer token of the HTTP API (none)
   CHURNWATCH_NOTIFY_ROUTES     notify: the routing file (notify.yaml)
+  CHURNWATCH_CORE              auto, compiled or pure: the engine's build (auto: compiled once built)
 
 \b
 Exit codes: 0 ok, 1 input with problems, 2 usage, setting or start-up error, 130 interrupted."""

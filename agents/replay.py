@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import orjson
 
+from agents import core
 from agents.emit import stamp
 from agents.engine_setup import offline_engine
 from agents.gc_tuning import quiet_gc_during
@@ -59,7 +60,7 @@ class ReplayResult:
             f"{self.customers} customers, {sum(self.alerts.values())} alerts ({by}), "
             f"{len(self.bad_lines)} bad lines; {self.seconds:.2f} s, {rate:,.0f} events/s; "
             f"state {self.state_bytes / 1e6:,.1f} MB encoded "
-            f"({self.state_bytes / max(self.customers, 1):,.0f} B/customer)"
+            f"({self.state_bytes / max(self.customers, 1):,.0f} B/customer); {core.active()} core"
             + (f"\n{self.totals.line()}" if self.totals is not None else "")
         )
 

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(m, dict) and m.get("status") not in (None, "ok"):
             notes.append(f"{name}: {m.get('status')}: {m.get('reason', '')}")
     profiles: dict[str, Any] = {}
-    for name, key in (("replay engine loop", "replay"), ("live worker (py-spy)", "live_worker")):
+    for name, key in (("replay engine loop, pure Python core", "replay"), ("live worker (py-spy)", "live_worker")):
         prof = measurements.get(key, {}).get("profile") if isinstance(measurements.get(key), dict) else None
         if isinstance(prof, dict) and prof.get("top_self"):
             profiles[name] = prof

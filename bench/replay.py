@@ -91,11 +91,14 @@ def measure_replay(size: Size, workdir: Path, profile_dir: Path | None = RESULTS
         n, source = write_replay_file(size, path)
     except Exception as exc:  # the simulator is someone else's code: report, don't crash the run
         return {"status": "error", "reason": f"generating events: {type(exc).__name__}: {exc}"}
-    args = ["engine", "--file", str(path)]
+    args = ["engine", "--file", str(path), "--core", "pure"]
     if profile_dir is not None:
         args += ["--profile-below", str(GOAL_REPLAY_EPS), "--profile-out", str(profile_dir / "profile-replay.txt")]
     result = run_child(args, timeout=600)
     result.update({"events": n, "source": source, "file_bytes": path.stat().st_size})
+    # the same loop on the mypyc-compiled core (agents.core; `make compile` builds it), not profiled:
+    # pyinstrument does not see inside compiled functions
+    result["compiled"] = run_child(["engine", "--file", str(path), "--core", "compiled"], timeout=600)
     if result.get("status") in ("ok", "partial"):
         result.update(measure_cli(path, n))
         result["status"] = "ok"
@@ -207,7 +210,11 @@ def _count_evaluations() -> list[int]:
     return counter
 
 
-def child_engine(path: Path, profile_below: float | None, profile_out: Path | None) -> dict[str, Any]:
+def child_engine(path: Path, profile_below: float | None, profile_out: Path | None, core: str) -> dict[str, Any]:
+    from agents.core import select_core
+
+    if select_core(core) != core:  # a compiled core that cannot run (select_core said why on stderr)
+        return {"status": "skipped", "reason": "no compiled core of these sources (make compile)"}
     from streams.parse import parse_line
 
     lines = path.read_bytes().splitlines()
@@ -236,6 +243,7 @@ def child_engine(path: Path, profile_below: float | None, profile_out: Path | No
     loop_s = time.perf_counter() - t0
     result: dict[str, Any] = {
         "status": "ok",
+        "core": core,
         "events": n,
         "customers": len(store),
         "alerts": alerts,
@@ -333,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--file", type=Path, required=True)
     e.add_argument("--profile-below", type=float, default=None)
     e.add_argument("--profile-out", type=Path, default=None)
+    e.add_argument("--core", choices=("pure", "compiled"), default="pure", help="agents.core.select_core")
     m = sub.add_parser("memory", help="memory per customer (and tick cost) over a minimal event set")
     m.add_argument("--customers", type=int, required=True)
     m.add_argument("--events-per-customer", type=int, default=4)
@@ -341,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         if a.cmd == "engine":
-            result = child_engine(a.file, a.profile_below, a.profile_out)
+            result = child_engine(a.file, a.profile_below, a.profile_out, a.core)
         else:
             result = child_memory(a.customers, a.events_per_customer, a.due_share, a.tick)
     except ImportError as exc:

@@ -13,6 +13,7 @@ import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from rules.alerts import cooldown_until
 from rules.frame import Derived
@@ -24,11 +25,11 @@ from rules.state import DAY, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
 
 # signals that grow with time alone, with what they are measured from
-CONTINUOUS = frozenset(
+CONTINUOUS: Final = frozenset(
     {"days_since_last_login", "days_since_last_order", "order_gap_ratio", "open_urgent_ticket_hours"}
 )
 # time-dependent signals that may appear in a guard (then: due at every tick)
-TIME_DEPENDENT = CONTINUOUS | {"customer_value"}
+TIME_DEPENDENT: Final = CONTINUOUS | {"customer_value"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +63,17 @@ def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
         {k: tuple(sorted(set(v))) for k, v in thresholds.items()},
         every_tick,
         graded,
-        with_model and bool(pack.signals_used & MODEL_SIGNALS.keys()),
+        with_model and not pack.signals_used.isdisjoint(MODEL_SIGNALS),
     )
 
 
-def _first_exit(times: Sequence[int], t: float, width: float, out: list[float]) -> None:
+def _first_exit(times: Sequence[int], t: float, width: int, out: list[int | float]) -> None:
     i = bisect.bisect_right(times, t - width)
     if i < len(times):
         out.append(times[i] + width)
 
 
-def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t: float, out: list[float]) -> None:
+def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t: float, out: list[int | float]) -> None:
     if base is None or scale <= 0:
         return
     for x in thresholds:
@@ -82,7 +83,7 @@ def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t:
 
 
 def _grid_crossing(
-    base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: list[float]
+    base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: list[int | float]
 ) -> None:
     """The next step of a graded rule's grid that the growing signal ``(t - base) / scale`` reaches."""
     if base is None or scale <= 0:
@@ -94,7 +95,7 @@ def _grid_crossing(
         out.append(max(base + (threshold + k * step) * scale, t + 1e-6))
 
 
-def _window_exits(s: CustomerState, t: float, out: list[float]) -> None:
+def _window_exits(s: CustomerState, t: float, out: list[int | float]) -> None:
     """When the next event leaves each window over each history (every edge of ``rules.windows``)."""
     lists = ((LOGINS, s.logins), (FAILURES, s.failures), (CHARGEBACKS, s.chargebacks), (OPENED, s.opened))
     for history, times in lists:
@@ -119,7 +120,7 @@ def next_due(
     tick: float,
     fired: Iterable[RuleHit] = (),
     derived: Derived | None = None,
-) -> float | None:
+) -> int | float | None:
     """The earliest time after ``t`` at which this customer's evaluation can differ.
 
     ``fired``: the rules that fired at ``t``. A graded rule's weight changes at the next step of
@@ -128,11 +129,13 @@ def next_due(
     ``derived``: the last order and the median gap at ``t``, when the signals already computed them."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
-    out: list[float] = []
-    _window_exits(s, t, out)
+    out: list[int | float] = []
     if derived is None:
         derived = _derived(s, t)
-    last_order, gap = derived
+        _window_exits(s, t, out)
+    elif derived.exit is not None:  # the signals found the earliest window exit on their way
+        out.append(derived.exit)
+    last_order, gap, _exit, urgent = derived
     th = crossings.thresholds
     if "days_since_last_login" in th:
         _crossings(s.last_login, DAY, th["days_since_last_login"], t, out)
@@ -144,13 +147,13 @@ def next_due(
         for hit in fired:
             graded = crossings.graded.get(hit.rule)
             if graded is not None:
-                _graded_due(s, t, graded, last_order, gap, out)
+                _graded_due(s, t, graded, derived, out)
     if crossings.model:  # model histories are in whole days from the first order (and the first login)
         for first in (s.first_order, s.first_login):
             if first is not None and first <= t:
                 out.append(first + (whole_days(t - first) + 1) * DAY)
     if "open_urgent_ticket_hours" in th:
-        _crossings(open_urgent_since(s.tickets), HOUR, th["open_urgent_ticket_hours"], t, out)
+        _crossings(urgent, HOUR, th["open_urgent_ticket_hours"], t, out)
     if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:
@@ -164,11 +167,11 @@ def _graded_due(
     s: CustomerState,
     t: float,
     graded: tuple[str, tuple[float, float, float]],
-    last_order: float | None,
-    gap: float | None,
-    out: list[float],
+    derived: Derived,
+    out: list[int | float],
 ) -> None:
     signal, grid = graded
+    last_order, gap = derived.last_order, derived.gap
     if signal == "days_since_last_login":
         _grid_crossing(s.last_login, DAY, grid, t, out)
     elif signal == "days_since_last_order":
@@ -177,11 +180,12 @@ def _graded_due(
         if gap:
             _grid_crossing(last_order, gap * DAY, grid, t, out)
     elif signal == "open_urgent_ticket_hours":
-        _grid_crossing(open_urgent_since(s.tickets), HOUR, grid, t, out)
+        _grid_crossing(derived.urgent, HOUR, grid, t, out)
 
 
 def _derived(s: CustomerState, t: float) -> Derived:
-    """The last placed order at or before ``t`` and the median gap, for a caller without the signals."""
+    """The last placed order at or before ``t``, the median gap and the oldest open urgent ticket,
+    for a caller without the signals (the window exits: ``_window_exits``)."""
     times = [o.time for o in s.orders]
     last = times[bisect.bisect_right(times, t) - 1] if times and times[0] <= t else None
-    return Derived(last, median_order_gap_days(s, t))
+    return Derived(last, median_order_gap_days(s, t), None, open_urgent_since(s.tickets))

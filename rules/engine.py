@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -49,9 +49,10 @@ from streams.errors import BadInput, Reason
 from streams.events import Event, Login, Order, Payment, SupportTicket
 from streams.timefmt import format_ts
 
-DECODED_CACHE = 20_000  # customers whose decoded state is kept between events (bounded memory)
-COMMIT_EVERY = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
-CLOCK_KEY = RESERVED_PREFIX + "clock"  # the engine's clock as of the last commit (the partition's store names it apart)
+DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between events (bounded memory)
+COMMIT_EVERY: Final = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
+# the engine's clock as of the last commit (the partition's store names it apart)
+CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 
 
 class Engine(EngineReads):
@@ -101,6 +102,9 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
+        # without a model they are null at every evaluation: one dict, not one per evaluation
+        self._null_model = dict.fromkeys(self._model_names) if self.config.model is None else None
+        self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
@@ -295,8 +299,10 @@ class Engine(EngineReads):
         """Evaluate the customer at ``t``: its alert (if any), its bookkeeping, its next due time.
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
-        signals, derived = frame(state, t, self._lifespan)
-        if self._model_names:
+        signals, derived = frame(state, t, self._lifespan, self._order_value)
+        if self._null_model is not None:
+            signals.update(self._null_model)
+        elif self._model_names:
             signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)
         acknowledgement.expire(state, t, self.config.history_limit)
@@ -349,7 +355,7 @@ class Engine(EngineReads):
         kept = alert
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
         self.held_back += kept is not None and alert is None
-        names = [h.rule for h in evaluation.hits]
+        names = [h.rule for h in evaluation.hits] if evaluation.hits else []  # most evaluations fire nothing
         history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self.config.history_limit)
         return alert
 

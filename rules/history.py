@@ -28,15 +28,15 @@ turns it into the alert's ``changes`` field.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from rules.scoring import TIER_NAMES
 from streams.timefmt import format_ts
 
-DEFAULT_LIMIT = 16
-BASE = "base"
-ACK = "ack"
-ACK_END = "ack_end"
+DEFAULT_LIMIT: Final = 16
+BASE: Final = "base"
+ACK: Final = "ack"
+ACK_END: Final = "ack_end"
 
 Entry = list[Any]
 Snapshot = tuple[int, float, list[str]]  # (tier rank, score, rule names)
@@ -74,15 +74,15 @@ def unpack_rules(packed: str | list[str]) -> list[str]:
     return [KNOWN_RULES[int(c)] if c.isdigit() else c for c in packed.split(",")] if packed else []
 
 
-def _int_time(t: float) -> float:
+def _int_time(t: float) -> int | float:
     """Times are kept as integers when whole (smaller encoding), to the millisecond otherwise."""
     return int(t) if float(t).is_integer() else round(t, 3)
 
 
-def _absolute(history: Sequence[Entry]) -> list[float]:
+def _absolute(history: Sequence[Entry]) -> list[int | float]:
     """The entries' epoch times (stored as differences)."""
-    out: list[float] = []
-    at: float = 0
+    out: list[int | float] = []
+    at: int | float = 0
     for entry in history:
         at = _int_time(at + entry[0])
         out.append(at)
@@ -117,8 +117,10 @@ def last_snapshot(history: Sequence[Entry]) -> Snapshot:
 def record(history: list[Entry], t: float, rank: int, score: float, rules: list[str], limit: int) -> bool:
     """Append a snapshot when the tier or the set of firing rules differs from the last one;
     True when one was appended."""
+    if not history and rank == 0 and not rules:  # the initial snapshot: most customers, most evaluations
+        return False
     last_rank, _score, last_rules = last_snapshot(history)
-    if rank == last_rank and set(rules) == set(last_rules):
+    if rank == last_rank and (rules == last_rules or set(rules) == set(last_rules)):
         return False
     _push(history, [t, rank, score, pack_rules(rules)])
     trim(history, limit)
@@ -142,7 +144,7 @@ def trim(history: list[Entry], limit: int) -> None:
     dropped, kept = at[: has_base + excess], at[has_base + excess :]
     base = last_snapshot(dropped)
     if base != INITIAL:
-        start = next(e for e in reversed(dropped) if isinstance(e[1], int) or e[1] == BASE)
+        start = [e for e in dropped if isinstance(e[1], int) or e[1] == BASE][-1]
         kept.insert(0, [start[0], BASE, base[0], base[1], pack_rules(base[2])])
     history[:] = _rebuild(kept)
 

@@ -79,7 +79,7 @@ def visit_history(s: CustomerState, t: float) -> History | None:
         return None
     later = len(s.logins) - bisect.bisect_right(s.logins, t)
     if s.last_login <= t:
-        last: float = s.last_login
+        last: int = s.last_login
     elif later < len(s.logins):
         last = s.logins[-1 - later]
     else:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
-TIER_NAMES = ("healthy", "watch", "at_risk", "critical")
-TIER_RANK = {name: rank for rank, name in enumerate(TIER_NAMES)}
+TIER_NAMES: Final = ("healthy", "watch", "at_risk", "critical")
+TIER_RANK: Final = {name: rank for rank, name in enumerate(TIER_NAMES)}
 
 
 def score_from_remaining(remaining: float) -> float:

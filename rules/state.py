@@ -27,18 +27,18 @@ import bisect
 import hashlib
 from array import array
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from rules import codec
 from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 from rules.windows import CAPS, CHARGEBACKS, DAY, FAILURES, HORIZONS, LOGINS, OPENED, ORDERS, SENTIMENTS
 
-MAX_CANCELLED = 16
-MAX_TICKETS = 16
-MAX_SEEN = 32
-ORDER_GAPS = 12
-ORDER_CANCEL_SPARE = 4  # orders kept beyond the last 13, for cancellations among them
-TICKET_LATENESS = 3 * DAY  # resolved tickets are kept this long (a late action may still reopen one)
+MAX_CANCELLED: Final = 16
+MAX_TICKETS: Final = 16
+MAX_SEEN: Final = 32
+ORDER_GAPS: Final = 12
+ORDER_CANCEL_SPARE: Final = 4  # orders kept beyond the last 13, for cancellations among them
+TICKET_LATENESS: Final = 3 * DAY  # resolved tickets are kept this long (a late action may still reopen one)
 
 # ties at the same second are resolved by these ranks, so any arrival order gives the same state
 TICKET_ACTION_RANK = {"opened": 0, "updated": 1, "reopened": 2, "resolved": 3}
@@ -137,7 +137,7 @@ class CustomerState:
         self.rar = 0.0  # revenue at risk at the last evaluation
         self.critical_since: int | None = None
         self.lost = False
-        self.due: float | None = None
+        self.due: int | float | None = None  # an int when a window exit is the earliest (as encoded)
         self.history: list[list[Any]] = []  # rules.history: score and tier changes, acknowledgements
         self.ack: list[Any] | None = None  # rules.acknowledgement: [at, until, tier rank, by, note]
 

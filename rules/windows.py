@@ -11,16 +11,17 @@ A window "of the last N days" holds the events with time in ``(t − N days, t]`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-DAY = 86400
+DAY: Final = 86400
 
 # every history the state keeps as a time-sorted list, with its cap (the oldest beyond it are dropped)
-LOGINS = "logins"  # successful login times
-ORDERS = "orders"  # placed orders (time, amount, order-id hash)
-FAILURES = "failures"  # failed charge/renewal times
-CHARGEBACKS = "chargebacks"  # chargeback times
-OPENED = "opened"  # ticket "opened" action times
-SENTIMENTS = "sentiments"  # (time, sentiment) of tickets
+LOGINS: Final = "logins"  # successful login times
+ORDERS: Final = "orders"  # placed orders (time, amount, order-id hash)
+FAILURES: Final = "failures"  # failed charge/renewal times
+CHARGEBACKS: Final = "chargebacks"  # chargeback times
+OPENED: Final = "opened"  # ticket "opened" action times
+SENTIMENTS: Final = "sentiments"  # (time, sentiment) of tickets
 CAPS: dict[str, int] = {LOGINS: 256, ORDERS: 64, FAILURES: 32, CHARGEBACKS: 16, OPENED: 32, SENTIMENTS: 32}
 
 

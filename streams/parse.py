@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -27,17 +27,17 @@ from streams.errors import BadInput, Reason
 from streams.events import Event, EventType, Login, Order, Payment, SupportTicket
 from streams.timefmt import format_ts
 
-_MAX_EPOCH = 7258118400.0  # 2200-01-01
-MAX_EXACT = 2**53  # numbers beyond it are not exact in a double: no amount, count or duration means that much
+_MAX_EPOCH: Final = 7258118400.0  # 2200-01-01
+MAX_EXACT: Final = 2**53  # numbers beyond it are not exact in a double: no amount, count or duration means that much
 
-CHANNELS = frozenset({"web", "mobile", "api", "other"})
-ORDER_STATUSES = frozenset({"placed", "cancelled", "refunded"})
-MONEY_KINDS = frozenset({"charge", "renewal", "refund", "chargeback"})
-PAYMENT_KINDS = MONEY_KINDS | {"subscription"}
-PAYMENT_STATUSES = frozenset({"succeeded", "failed"})
-SUBSCRIPTION_ACTIONS = frozenset({"started", "upgraded", "downgraded", "paused", "resumed", "cancelled"})
-TICKET_ACTIONS = frozenset({"opened", "updated", "resolved", "reopened", "survey"})
-PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
+CHANNELS: Final = frozenset({"web", "mobile", "api", "other"})
+ORDER_STATUSES: Final = frozenset({"placed", "cancelled", "refunded"})
+MONEY_KINDS: Final = frozenset({"charge", "renewal", "refund", "chargeback"})
+PAYMENT_KINDS: Final = MONEY_KINDS | {"subscription"}
+PAYMENT_STATUSES: Final = frozenset({"succeeded", "failed"})
+SUBSCRIPTION_ACTIONS: Final = frozenset({"started", "upgraded", "downgraded", "paused", "resumed", "cancelled"})
+TICKET_ACTIONS: Final = frozenset({"opened", "updated", "resolved", "reopened", "survey"})
+PRIORITIES: Final = frozenset({"low", "normal", "high", "urgent"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,6 +259,65 @@ def test_cdnow_rows_of_one_customer_and_day_are_one_order(tmp_path: Path) -> Non
     assert all(parse_line(orjson.dumps(e)).customer_id == e["customer_id"] for e in events)
 
 
+def _cdnow_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """A tiny master file (header, 4 columns) and a sample of two of its customers (5 columns)."""
+    master = tmp_path / "CDNOW_master.txt"
+    master.write_text(
+        " customer_id  date number_of_cds  dollar_value\n"
+        " 00001 19970101  1   11.77\n"
+        " 00002 19970112  1   12.00\n 00002 19970112  5   77.00\n"
+        " 00003 19970102  2   20.76\n 00003 19970330  2   20.76\n"
+        " 00004 19970101  2   29.33\n 00004 19970118  2   29.73\n"
+        " 00005 19970101  2   29.33\n\n"
+    )
+    sample = tmp_path / "CDNOW_sample.txt"
+    sample.write_text(
+        " 00003 0001 19970102  2   20.76\n 00003 0001 19970330  2   20.76\n 00005 0002 19970101  2   29.33\n"
+    )
+    return master, sample
+
+
+def test_cdnow_master_outside_the_sample_is_master_minus_sample_ids(tmp_path: Path) -> None:
+    from agents.cdnow import cdnow_events, events_from_rows, outside_sample, read_rows
+
+    master, sample = _cdnow_pair(tmp_path)
+    kept = outside_sample(master, sample)
+    assert set(kept) == set(read_rows(master)) - set(read_rows(sample)) == {"00001", "00002", "00004"}
+    assert kept["00002"] == [("19970112", 1, 12.0), ("19970112", 5, 77.0)]
+    events = list(events_from_rows(kept))
+    assert [(e["customer_id"], e["ts"][:10], e["amount"]) for e in events] == [
+        ("00001", "1997-01-01", 11.77),
+        ("00002", "1997-01-12", 89.0),  # one order per customer and day, as for the sample
+        ("00004", "1997-01-01", 29.33),
+        ("00004", "1997-01-18", 29.73),
+    ]
+    assert events == list(cdnow_events(master, exclude={"00003", "00005"}))
+    # the sample's customers read from either file give the same events
+    assert list(cdnow_events(sample)) == list(cdnow_events(master, exclude=set(kept)))
+
+
+def test_cdnow_sample_ids_must_carry_their_lines_in_the_master(tmp_path: Path) -> None:
+    from agents.cdnow import outside_sample
+
+    master, sample = _cdnow_pair(tmp_path)
+    sample.write_text(" 00003 0001 19970102  2   20.76\n 00005 0002 19970101  2   29.33\n")  # a line missing
+    with pytest.raises(ValueError, match="00003"):
+        outside_sample(master, sample)
+    sample.write_text(" 00009 0001 19970102  2   20.76\n")  # an id the master does not have
+    with pytest.raises(ValueError, match="00009"):
+        outside_sample(master, sample)
+
+
+def test_evaluate_master_part_counts_what_it_read(tmp_path: Path) -> None:
+    from bench.evaluate import master_events
+
+    master, sample = _cdnow_pair(tmp_path)
+    path, info = master_events(master, sample, tmp_path)
+    assert info["master_customers"] == 5 and info["sample_customers"] == 2 and info["customers"] == 3
+    assert info["lines"] == 5 and info["orders"] == 4
+    assert {orjson.loads(line)["customer_id"] for line in path.read_bytes().splitlines()} == {"00001", "00002", "00004"}
+
+
 def test_several_cutoffs_and_json_on_stdout(tmp_path: Path) -> None:
     history = _history(tmp_path)
     result = CliRunner().invoke(

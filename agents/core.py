@@ -42,6 +42,7 @@ COMPILED: tuple[str, ...] = (
     "rules.records",
     "rules.codec",
     "rules.state",
+    "rules.apply",
     "rules.scoring",
     "rules.frame",
     "rules.history",

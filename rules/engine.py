@@ -13,10 +13,10 @@ the worker passes its Faust table, replay a dict.
 Alerts are dicts in the format of contract section 6, without ``emitted_at`` (the adapter adds it).
 
 Changed customers are kept decoded and written to the store (encoded) by ``commit()``: the
-worker commits before each changelog flush, replay every ``COMMIT_EVERY`` events and at the end,
-so a customer with many events in between is encoded once, not once per event. Reads
-(``view``, ``current``, ticks) see the uncommitted changes. The last ``decoded_cache`` customers
-written stay decoded beside their bytes (a miss costs one decode, ``rules.codec``).
+worker commits before each changelog flush; a commit also comes after ``commit_every`` events or
+``max_changed`` changed customers (the offline doors: by changed customers only), so a customer
+with many events in between is encoded once. Reads (``view``, ``current``, ticks) see the
+uncommitted changes. The last ``decoded_cache`` customers written stay decoded beside their bytes.
 
 ``process``/``apply`` return :class:`~rules.config.Processed`: the alerts, and the event's outcome.
 The dashboard aggregates are kept by ``rules.aggregates`` (``totals``, ``summary``).
@@ -35,6 +35,7 @@ from rules import acknowledgement, history
 from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates
 from rules.alerts import decide, revenue_at_risk
+from rules.apply import apply_event
 from rules.config import EngineConfig, Outcome, Processed
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
@@ -44,9 +45,9 @@ from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
 from rules.signals import SignalConfig, compute_signals, model_signals, needed_model_signals
-from rules.state import DAY, CustomerState, id_hash
+from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
-from streams.events import Event, Login, Order, Payment, SupportTicket
+from streams.events import Event
 from streams.timefmt import format_ts
 
 DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between events (bounded memory)
@@ -190,29 +191,8 @@ class Engine(EngineReads):
         if watermark is not None:
             mark = ts if watermark == -math.inf else min(mark, watermark)
         ref = int(mark - self.config.allowed_lateness)
-        its = int(ts)
         old_nps = state.nps
-        if isinstance(event, Login):
-            if event.success:
-                state.add_login(its, ref)
-        elif isinstance(event, Order):
-            if event.status == "placed":
-                state.add_order(its, event.amount, id_hash(event.order_id), ref)
-            else:
-                state.cancel_order(its, id_hash(event.order_id), ref)
-        elif isinstance(event, Payment):
-            if event.kind in ("charge", "renewal"):
-                state.add_payment_result(its, event.status == "failed", ref)
-            elif event.kind == "chargeback":
-                state.add_chargeback(its, ref)
-            elif event.kind == "subscription" and event.action is not None:
-                state.set_subscription(its, event.action)
-        elif isinstance(event, SupportTicket):
-            state.ticket_action(its, id_hash(event.ticket_id), event.action, event.priority, ref)
-            if event.sentiment is not None:
-                state.add_sentiment(its, event.sentiment, ref)
-            if event.csat is not None or event.nps is not None:
-                state.set_survey(its, event.csat, event.nps)
+        apply_event(state, event, ref)
         alert = self._evaluate(cid, state, ts, from_index=False)
         self._agg.nps_changed(old_nps, state.nps)
         self._save(cid, state)

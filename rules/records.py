@@ -72,8 +72,8 @@ class AlertMemory(NamedTuple):
         """A memory from what storage gives back (lists, tuples, None, a missing or bad firing list)."""
         if isinstance(memory, AlertMemory):
             return memory
-        if memory is None or len(memory) == 0:
-            return NEW_MEMORY
+        if memory is None or len(memory) == 0 or (len(memory) == 1 and memory[0] == 0):
+            return NEW_MEMORY  # never alerted (most customers): the one shared memory
         times = memory[1] if len(memory) > 1 else None
         previous = list(memory[2]) if len(memory) > 2 and memory[2] is not None else None
         if not isinstance(times, list | tuple) or len(times) != TIERS:

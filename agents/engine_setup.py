@@ -42,9 +42,9 @@ def engine_config_of(
 
 # Offline doors (replay, backtest): changed customers held decoded between two commits. Committing
 # by their number only, with no decoded cache beside them, measured best in both speed and peak
-# memory at 10k-300k customers (``python -m bench run --only scale``): a customer seen again
-# before the commit is neither decoded nor encoded again, and a cache of committed customers
-# cost its memory for little gain once customers outnumber it.
+# memory (``churnwatch replay`` of 10k-1M simulated customers; README, "Cost against size"): a
+# customer seen again before the commit is neither decoded nor encoded again, and a cache of
+# committed customers cost its memory for little gain once customers outnumber it.
 OFFLINE_CHANGED = 50_000
 
 

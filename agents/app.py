@@ -22,6 +22,7 @@ from faust.types import TP
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from agents import core
+from agents.ack_order import AckOrder
 from agents.dead_letter_watch import DeadLetterWatch
 from agents.faust_codec import register_codec
 from agents.gc_tuning import quiet_gc
@@ -143,7 +144,7 @@ class Worker:
         )
         self.stores: dict[int, PartitionStore] = {}
         self.owned: set[int] = set()  # partitions whose state is recovered and whose events this worker handles
-        self.pending_acks: dict[int, list[Callable[[], Any]]] = {}  # by partition, until the next state flush
+        self.acks = AckOrder()  # handled messages, acknowledged in offset order at the next state flush
         self._flushing = asyncio.Lock()
         self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
         self._caught_up_of: dict[int, Callable[[str], bool]] = {}
@@ -177,6 +178,7 @@ class Worker:
                 if msg.partition not in self.owned:
                     continue  # revoked while buffered: not acknowledged, its next owner gets it again
                 self._received[TP(msg.topic, msg.partition)] = msg.offset
+                slot = self.acks.received(msg.topic, msg.partition, msg.offset)
                 received = time.time()
                 out = pipeline.handle(
                     msg.topic,
@@ -185,7 +187,7 @@ class Worker:
                     msg.key,
                     msg.value,
                     received,
-                    ack=functools.partial(self.defer_ack, msg.partition, event.ack),
+                    ack=functools.partial(AckOrder.handled, slot, event.ack),
                     caught_up=self._caught_up(msg.partition),
                 )
                 if out.alerts or out.dead_letter is not None:
@@ -304,16 +306,12 @@ class Worker:
     def input_topics(self) -> set[str]:
         return set(self.settings.input_topics.values())
 
-    def defer_ack(self, partition: int, ack: Callable[[], Any]) -> None:
-        """Acknowledge a handled event at the next state flush (the list is looked up at call time:
-        with the event clock an event is applied, and this called, long after it arrived)."""
-        self.pending_acks.setdefault(partition, []).append(ack)
-
     async def flush_state(self) -> None:
         """Changelog the changed customers and the offsets they cover, then acknowledge the
         events behind the changes (so a committed offset never outruns the state)."""
         async with self._flushing:
-            acks, self.pending_acks = self.pending_acks, {}
+            # taken before the commit: what is handled after it waits for the next flush
+            acks = self.acks.take(self.owned)
             for partition, engine in list(self.pipeline.engines.items()):
                 self._raise_floors(partition)
                 engine.commit()
@@ -354,6 +352,7 @@ class Worker:
             await self.release_partitions({p})
         self.owned = set(assigned)
         self._forget_received(assigned)  # the streams resume at the committed offsets
+        self.acks.forget(assigned)
         recovered = 0
         for p in sorted(assigned):
             if p not in self.pipeline.engines:
@@ -376,8 +375,7 @@ class Worker:
         the next owner gets them again, and skips those whose offsets the changelog holds."""
         if not partitions:
             return
-        for p in partitions:
-            self.pending_acks.pop(p, None)
+        self.acks.forget(partitions)
         self.owned -= partitions
         self._forget_received(partitions)
         await self.flush_state()

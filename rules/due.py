@@ -135,7 +135,7 @@ def next_due(
         _window_exits(s, t, out)
     elif derived.exit is not None:  # the signals found the earliest window exit on their way
         out.append(derived.exit)
-    last_order, gap, _exit, urgent = derived
+    last_order, gap, urgent = derived.last_order, derived.gap, derived.urgent
     th = crossings.thresholds
     if "days_since_last_login" in th:
         _crossings(s.last_login, DAY, th["days_since_last_login"], t, out)

@@ -36,7 +36,8 @@ from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates
 from rules.alerts import decide, revenue_at_risk
 from rules.apply import apply_event
-from rules.config import EngineConfig, Outcome, Processed
+from rules.config import Duplicate, EngineConfig, Processed
+from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads
@@ -182,7 +183,7 @@ class Engine(EngineReads):
         if state.seen_before(event.event_id):
             if new:
                 self._save(cid, state)
-            return Processed((), Outcome.DUPLICATE)
+            return Duplicate()
         if self.clock is None or ts > self.clock:
             self.clock = ts
         # state keeps what a late event may still need: lateness counts from the watermark when

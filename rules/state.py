@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import sys
 from array import array
 from collections.abc import Iterable
 from typing import Any, Final
@@ -59,6 +60,19 @@ __all__ = ["DAY", "ORDER_GAPS", "CustomerState", "id_hash"]
 def id_hash(text: str) -> int:
     """A stable 32-bit hash of an id (Python's ``hash`` differs between processes)."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+
+
+def _holds(hashes: array[int], h: int) -> bool:
+    """``h in hashes``, by one search of the array's bytes (``in`` boxes and compares every item)."""
+    size = hashes.itemsize
+    raw = hashes.tobytes()
+    key = h.to_bytes(size, sys.byteorder)
+    i = raw.find(key)
+    while i >= 0:
+        if i % size == 0:  # a match across two items is not one
+            return True
+        i = raw.find(key, i + 1)
+    return False
 
 
 def times_list(values: Iterable[int] = ()) -> array[int]:
@@ -146,7 +160,7 @@ class CustomerState:
     def seen_before(self, event_id: str) -> bool:
         """True for a repeat; otherwise remembers the id."""
         h = id_hash(event_id)
-        if h in self.seen:
+        if _holds(self.seen, h):
             return True
         self.seen.append(h)
         if len(self.seen) > MAX_SEEN:

@@ -41,7 +41,7 @@ from rules.config import Outcome as Outcome  # re-exported: callers import it fr
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads
-from rules.frame import frame
+from rules.frame import customer_value, frame
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
@@ -107,6 +107,7 @@ class Engine(EngineReads):
         # without a model they are null at every evaluation: one dict, not one per evaluation
         self._null_model = dict.fromkeys(self._model_names) if self.config.model is None else None
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
+        self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (see _rar)
         self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
@@ -280,7 +281,7 @@ class Engine(EngineReads):
         """Evaluate the customer at ``t``: its alert (if any), its bookkeeping, its next due time.
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
-        signals, derived = frame(state, t, self._lifespan, self._order_value)
+        signals, derived = frame(state, t, self._lifespan, self._order_value, self._value)
         if self._null_model is not None:
             signals.update(self._null_model)
         elif self._model_names:
@@ -301,7 +302,12 @@ class Engine(EngineReads):
             )
         alert = self._screen_and_record(state, before, alert, evaluation, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
-        self._bookkeep(state, rank, revenue_at_risk(signals["customer_value"], evaluation.score), signals, t)
+        # the revenue at risk is 0.0 at a score of 0 whatever the customer value (never negative):
+        # the value (a rounding) is computed for a score above 0 only, unless the pack reads it
+        value = signals["customer_value"] if self._value or not evaluation.score else None
+        if value is None and evaluation.score:
+            value = customer_value(state, t, self._lifespan)
+        self._bookkeep(state, rank, revenue_at_risk(value, evaluation.score), signals, t)
         old_due = state.due
         state.due = next_due(
             state,

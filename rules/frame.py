@@ -151,10 +151,11 @@ def _sentiments(s: CustomerState, now: int, exits: list[int]) -> list[float]:
 
 
 def frame(
-    s: CustomerState, t: float, lifespan_years: float, order_value: bool = True
+    s: CustomerState, t: float, lifespan_years: float, order_value: bool = True, value: bool = True
 ) -> tuple[dict[str, Any], Derived]:
     """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``;
-    ``order_value=False``: ``order_value_90d`` is left None (for a pack that does not read it).
+    ``order_value=False``: ``order_value_90d`` is left None (for a pack that does not read it);
+    ``value=False``: ``customer_value`` too (the engine computes it only for a risk score above 0).
 
     Int times are compared with ``now = floor(t)``: for an int ``x``, ``x <= t`` exactly when
     ``x <= floor(t)``, and int-with-int comparisons are the cheap ones."""
@@ -198,7 +199,7 @@ def frame(
         "last_nps": None if s.last_nps is None else int(s.last_nps.value),
         "logins_total": s.logins_total,
         "orders_total": s.orders_total,
-        "customer_value": _customer_value(s, t, lifespan_years),
+        "customer_value": customer_value(s, t, lifespan_years) if value else None,
     }
     return out, Derived(last_order, gap, min(exits) if exits else None, urgent)
 
@@ -210,7 +211,7 @@ def _count(times: Sequence[int], now: int, width: int, exits: list[int]) -> int:
     return bisect_right(times, now) - lo
 
 
-def _customer_value(s: CustomerState, t: float, lifespan_years: float) -> float | None:
+def customer_value(s: CustomerState, t: float, lifespan_years: float) -> float | None:
     if not s.orders_total or s.first_order is None:
         return None
     average = s.value_total / s.orders_total

@@ -2,14 +2,16 @@
 
 Comparisons are precompiled to ``functools.partial(operator.X, threshold)`` calls and, for the
 whole pack, to one generated Python function (each comparison inline); CEL runs only for
-``expr`` rules and for a ``when`` guard after its comparison already holds.
+``expr`` rules and for a ``when`` guard after its comparison already holds. When this module
+runs compiled (mypyc, ``agents.core``), a native loop replaces the generated function (which
+would run interpreted): a numeric comparison is a comparison of two doubles (``NativeCheck``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from rules.pack.model import LIST_OPS, PACK_VERSION, Comparison, Evaluation, Rule, RuleHit, _hit
 from rules.scoring import Tiers, score_from_remaining
@@ -17,6 +19,7 @@ from rules.scoring import Tiers, score_from_remaining
 _Check = tuple[str, Callable[[Any], bool], "Comparison"]
 _Step = tuple[Rule, tuple[_Check, ...], Callable[[Mapping[str, Any]], bool] | None, float]
 _Fast = Callable[[Mapping[str, Any], list[RuleHit]], float]
+NATIVE: Final = not __file__.endswith(".py")  # this module runs compiled: evaluate with _native
 
 
 @dataclass(slots=True)
@@ -31,6 +34,7 @@ class RulePack:
     _plan: tuple[_Step, ...] = field(init=False, repr=False, compare=False, default=())
     _fast: _Fast | None = field(init=False, repr=False, compare=False, default=None)
     _quiet: Evaluation | None = field(init=False, repr=False, compare=False, default=None)
+    _steps: list[NativeRule] = field(init=False, repr=False, compare=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self._plan = tuple(
@@ -45,16 +49,20 @@ class RulePack:
         if not self.signals_used:
             self.signals_used = frozenset().union(*(r.signals for r in self.rules))
         self._fast = _generate(self.rules)
+        self._steps = [NativeRule(rule) for rule in self.rules]
         self._quiet = Evaluation(0.0, self.tiers.tier(0.0), ())
 
     def evaluate(self, signals: Mapping[str, Any]) -> Evaluation:
         """Score one customer's signals: which rules fire (in pack order), the risk score and the tier."""
         hits: list[RuleHit] = []
-        try:
-            remaining = self._fast(signals, hits) if self._fast is not None else self._evaluate(signals, hits)
-        except TypeError:  # a signal of an unexpected type: redo it comparison by comparison
-            hits = []
-            remaining = self._evaluate(signals, hits)
+        if NATIVE and isinstance(signals, dict):
+            remaining = self._native(signals, hits)
+        else:
+            try:
+                remaining = self._fast(signals, hits) if self._fast is not None else self._evaluate(signals, hits)
+            except TypeError:  # a signal of an unexpected type: redo it comparison by comparison
+                hits = []
+                remaining = self._evaluate(signals, hits)
         if not hits and self._quiet is not None:
             return self._quiet
         score = score_from_remaining(remaining)
@@ -90,6 +98,91 @@ class RulePack:
                 hits.append(_hit(rule, explain, get(explain.signal)))
                 remaining *= keep
         return remaining
+
+    def _native(self, signals: dict[str, Any], hits: list[RuleHit]) -> float:
+        """The reference loop (``_evaluate``) over native steps: the same hits, in the same order."""
+        remaining = 1.0
+        for step in self._steps:
+            rule, guard = step.rule, step.guard
+            if step.checks:
+                for check in step.checks:
+                    value = signals.get(check.signal)
+                    if value is None or not check.holds(value):
+                        continue
+                    if guard is None or guard(signals):
+                        # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
+                        weight = step.graded(value) if step.graded is not None else rule.weight
+                        hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
+                        remaining *= 1.0 - weight / 100.0
+                    break
+            elif guard is not None and guard(signals):
+                explain = rule.explain
+                assert explain is not None
+                hits.append(_hit(rule, explain, signals.get(explain.signal)))
+                remaining *= step.keep
+        return remaining
+
+
+_EXACT: Final = 2**53  # ints up to this are exact doubles: compared as doubles, they compare as ints
+_OPCODES: Final = {">=": 0, ">": 1, "<=": 2, "<": 3, "==": 4, "!=": 5}
+
+
+class NativeCheck:
+    """One comparison of a rule: ``holds(value)`` is ``value op threshold`` for a non-null value
+    (False when the two do not compare, as in ``RulePack._evaluate``): two doubles compared when
+    both are numbers a double holds exactly, else the comparison's own test."""
+
+    __slots__ = ("number", "op", "signal", "test", "threshold")
+
+    def __init__(self, comp: Comparison) -> None:
+        self.signal = comp.signal
+        self.threshold = comp.threshold
+        self.test = comp.test
+        th = comp.threshold
+        numeric = isinstance(th, float) or (isinstance(th, int) and not isinstance(th, bool) and abs(th) <= _EXACT)
+        self.op = _OPCODES.get(comp.op, -1) if numeric else -1
+        self.number = float(th) if numeric else 0.0
+
+    def holds(self, value: Any) -> bool:
+        op = self.op
+        x = 0.0
+        if op < 0:
+            return self._test(value)
+        if isinstance(value, float):
+            x = value
+        elif isinstance(value, int) and -_EXACT <= value <= _EXACT:
+            x = float(value)
+        else:
+            return self._test(value)
+        k = self.number
+        if op == 0:
+            return x >= k
+        if op == 1:
+            return x > k
+        if op == 2:
+            return x <= k
+        if op == 3:
+            return x < k
+        return x == k if op == 4 else x != k
+
+    def _test(self, value: Any) -> bool:
+        try:
+            return bool(self.test(value))
+        except TypeError:  # a value of the wrong type: the comparison does not hold
+            return False
+
+
+class NativeRule:
+    """One rule for ``RulePack._native``: its checks, guard, graded weight and kept share."""
+
+    __slots__ = ("checks", "graded", "guard", "keep", "rule")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.checks = [NativeCheck(c) for c in rule.comparisons]
+        self.guard: Callable[[Mapping[str, Any]], bool] | None = rule.guard.holds if rule.guard is not None else None
+        self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
+        self.keep = 1.0 - rule.weight / 100.0
 
 
 _PY_OPS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!=", "in": "in", "not_in": "not in"}

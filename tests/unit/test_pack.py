@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,8 @@ SIGNAL_VALUES = st.one_of(
     st.none(),
     st.integers(-5, 60),
     st.floats(-2, 300, allow_nan=False),
+    st.integers(2**53 - 2, 2**53 + 2),  # beyond it an int is no exact double (the native loop's edge)
+    st.just(math.nan),
     st.sampled_from(["none", "active", "paused", "downgraded", "cancelled"]),
 )
 
@@ -210,8 +213,10 @@ def test_the_generated_fast_path_agrees_with_the_reference_loop(signals: dict[st
     pack = PACK_WITH_EVERYTHING
     evaluation = pack.evaluate(signals)
     hits: list[Any] = []
-    pack._evaluate(signals, hits)
+    remaining = pack._evaluate(signals, hits)
     assert list(evaluation.hits) == hits
+    native: list[Any] = []  # the compiled core's loop (run here as Python)
+    assert pack._native(signals, native) == remaining and native == hits
 
 
 PACK_WITH_EVERYTHING = load_pack()

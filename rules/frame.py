@@ -201,7 +201,18 @@ def frame(
         "orders_total": s.orders_total,
         "customer_value": customer_value(s, t, lifespan_years) if value else None,
     }
-    return out, Derived(last_order, gap, min(exits) if exits else None, urgent)
+    return out, Derived(last_order, gap, _earliest(exits), urgent)
+
+
+def _earliest(times: list[int]) -> int | None:
+    """``min(times)``, None for none (a loop: the compiled core calls the builtin through a tuple)."""
+    if not times:
+        return None
+    best = times[0]
+    for x in times:
+        if x < best:
+            best = x
+    return best
 
 
 def _count(times: Sequence[int], now: int, width: int, exits: list[int]) -> int:

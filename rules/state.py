@@ -57,9 +57,15 @@ SUBSCRIPTION_STATUS = {
 __all__ = ["DAY", "ORDER_GAPS", "CustomerState", "id_hash"]
 
 
+_BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword arguments per call
+
+
 def id_hash(text: str) -> int:
-    """A stable 32-bit hash of an id (Python's ``hash`` differs between processes)."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+    """A stable 32-bit hash of an id (Python's ``hash`` differs between processes): its 4-byte
+    BLAKE2b digest (``digest_size=4``), little-endian."""
+    h = _BLAKE2B_4.copy()
+    h.update(text.encode())
+    return int.from_bytes(h.digest(), "little")
 
 
 def _holds(hashes: array[int], h: int) -> bool:

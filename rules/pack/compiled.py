@@ -9,6 +9,7 @@ would run interpreted): a numeric comparison is a comparison of two doubles (``N
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -135,7 +136,7 @@ class NativeCheck:
     __slots__ = ("number", "op", "signal", "test", "threshold")
 
     def __init__(self, comp: Comparison) -> None:
-        self.signal = comp.signal
+        self.signal = sys.intern(comp.signal)  # the frame's keys are interned: found by identity
         self.threshold = comp.threshold
         self.test = comp.test
         th = comp.threshold

@@ -104,10 +104,8 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
-        # without a model they are null at every evaluation: one dict, not one per evaluation
-        self._null_model = dict.fromkeys(self._model_names) if self.config.model is None else None
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
-        self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (see _rar)
+        self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
         self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
@@ -282,9 +280,8 @@ class Engine(EngineReads):
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
         signals, derived = frame(state, t, self._lifespan, self._order_value, self._value)
-        if self._null_model is not None:
-            signals.update(self._null_model)
-        elif self._model_names:
+        # without a model the model signals are null: left out, as the pack reads a missing signal as null
+        if self._model_names and self.config.model is not None:
             signals.update(model_signals(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate(signals)
         acknowledgement.expire(state, t, self.config.history_limit)

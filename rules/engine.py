@@ -41,11 +41,11 @@ from rules.config import Outcome as Outcome  # re-exported: callers import it fr
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads
-from rules.frame import customer_value, frame
+from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import SignalConfig, compute_signals, model_signals, needed_model_signals
+from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -55,6 +55,9 @@ DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between e
 COMMIT_EVERY: Final = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
 # the engine's clock as of the last commit (the partition's store names it apart)
 CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
+# the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
+VALUE: Final = SLOT["customer_value"]
+SUBSCRIPTION: Final = SLOT["subscription_status"]
 
 
 class Engine(EngineReads):
@@ -279,11 +282,9 @@ class Engine(EngineReads):
         """Evaluate the customer at ``t``: its alert (if any), its bookkeeping, its next due time.
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
-        signals, derived = frame(state, t, self._lifespan, self._order_value, self._value)
-        # without a model the model signals are null: left out, as the pack reads a missing signal as null
-        if self._model_names and self.config.model is not None:
-            signals.update(model_signals(state, t, self.config.model, self._model_names))
-        evaluation = self.pack.evaluate(signals)
+        signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
+        signals.extend(model_part(state, t, self.config.model, self._model_names))
+        evaluation = self.pack.evaluate_values(signals)
         acknowledgement.expire(state, t, self.config.history_limit)
         rank = TIER_RANK[evaluation.tier]
         before = state.alert
@@ -301,7 +302,7 @@ class Engine(EngineReads):
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         # the revenue at risk is 0.0 at a score of 0 whatever the customer value (never negative):
         # the value (a rounding) is computed for a score above 0 only, unless the pack reads it
-        value = signals["customer_value"] if self._value or not evaluation.score else None
+        value = signals[VALUE] if self._value or not evaluation.score else None
         if value is None and evaluation.score:
             value = customer_value(state, t, self._lifespan)
         self._bookkeep(state, rank, revenue_at_risk(value, evaluation.score), signals, t)
@@ -343,7 +344,7 @@ class Engine(EngineReads):
         history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self.config.history_limit)
         return alert
 
-    def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: dict[str, Any], t: float) -> None:
+    def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: list[Any], t: float) -> None:
         """The customer's tier, revenue at risk, critical-since time and lost flag after an evaluation."""
         state.tier = rank
         state.rar = rar
@@ -353,7 +354,7 @@ class Engine(EngineReads):
         else:
             state.critical_since = None
         if not state.lost and (
-            signals["subscription_status"] == "cancelled"
+            signals[SUBSCRIPTION] == "cancelled"
             or (state.critical_since is not None and t - state.critical_since >= self._lost_after)
         ):
             state.lost = True

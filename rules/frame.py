@@ -150,12 +150,49 @@ def _sentiments(s: CustomerState, now: int, exits: list[int]) -> list[float]:
     return [x.value for x in sentiments[j:] if x.time <= now]
 
 
+# the frame's signals in order: rules.signals.SIGNALS, then customer_value (rules.signals checks it)
+FRAME_NAMES: Final = (
+    "days_since_last_login",
+    "logins_7d",
+    "logins_prev_28d",
+    "login_trend",
+    "days_since_last_order",
+    "orders_90d",
+    "order_value_90d",
+    "median_order_gap_days",
+    "order_gap_ratio",
+    "payment_failures_30d",
+    "consecutive_payment_failures",
+    "chargebacks_90d",
+    "subscription_status",
+    "tickets_opened_14d",
+    "open_tickets",
+    "open_urgent_ticket_hours",
+    "avg_sentiment_30d",
+    "sentiment_count_30d",
+    "last_csat",
+    "last_nps",
+    "logins_total",
+    "orders_total",
+    "customer_value",
+)
+
+
 def frame(
     s: CustomerState, t: float, lifespan_years: float, order_value: bool = True, value: bool = True
 ) -> tuple[dict[str, Any], Derived]:
-    """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``;
-    ``order_value=False``: ``order_value_90d`` is left None (for a pack that does not read it);
-    ``value=False``: ``customer_value`` too (the engine computes it only for a risk score above 0).
+    """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``, by name
+    (:func:`frame_values`, which the engine reads by position)."""
+    values, derived = frame_values(s, t, lifespan_years, order_value, value)
+    return dict(zip(FRAME_NAMES, values, strict=True)), derived
+
+
+def frame_values(
+    s: CustomerState, t: float, lifespan_years: float, order_value: bool = True, value: bool = True
+) -> tuple[list[Any], Derived]:
+    """The values of :data:`FRAME_NAMES` at ``t``; ``order_value=False``: ``order_value_90d`` is
+    left None (for a pack that does not read it); ``value=False``: ``customer_value`` too (the
+    engine computes it only for a risk score above 0).
 
     Int times are compared with ``now = floor(t)``: for an int ``x``, ``x <= t`` exactly when
     ``x <= floor(t)``, and int-with-int comparisons are the cheap ones."""
@@ -174,33 +211,33 @@ def frame(
     chargebacks_90d = _count(s.chargebacks, now, _C90, exits) if s.chargebacks else 0
     tickets_opened_14d = _count(s.opened, now, _T14, exits) if s.opened else 0
     open_count, urgent = _tickets(s) if s.tickets else (0, None)  # most customers: no ticket, no sentiment
-    values = _sentiments(s, now, exits) if s.sentiments else []
+    sentiments = _sentiments(s, now, exits) if s.sentiments else []
     sub = s.subscription
-    out = {
-        "days_since_last_login": None if s.last_login is None else (t - s.last_login) / DAY,
-        "logins_7d": logins_7d,
-        "logins_prev_28d": prev,
-        "login_trend": None if prev < 4 else logins_7d / (prev / 4),
-        "days_since_last_order": since_order,
-        "orders_90d": orders_90d,
-        "order_value_90d": value_90d,
-        "median_order_gap_days": gap,
-        "order_gap_ratio": None if since_order is None or not gap else since_order / gap,
-        "payment_failures_30d": failures_30d,
-        "consecutive_payment_failures": consecutive,
-        "chargebacks_90d": chargebacks_90d,
-        "subscription_status": "none" if sub is None else str(sub.value),
-        "tickets_opened_14d": tickets_opened_14d,
-        "open_tickets": open_count,
-        "open_urgent_ticket_hours": None if urgent is None else (t - urgent) / HOUR,
-        "avg_sentiment_30d": sum(values) / len(values) if values else None,
-        "sentiment_count_30d": len(values),
-        "last_csat": None if s.last_csat is None else int(s.last_csat.value),
-        "last_nps": None if s.last_nps is None else int(s.last_nps.value),
-        "logins_total": s.logins_total,
-        "orders_total": s.orders_total,
-        "customer_value": customer_value(s, t, lifespan_years) if value else None,
-    }
+    out: list[Any] = [
+        None if s.last_login is None else (t - s.last_login) / DAY,
+        logins_7d,
+        prev,
+        None if prev < 4 else logins_7d / (prev / 4),
+        since_order,
+        orders_90d,
+        value_90d,
+        gap,
+        None if since_order is None or not gap else since_order / gap,
+        failures_30d,
+        consecutive,
+        chargebacks_90d,
+        "none" if sub is None else str(sub.value),
+        tickets_opened_14d,
+        open_count,
+        None if urgent is None else (t - urgent) / HOUR,
+        sum(sentiments) / len(sentiments) if sentiments else None,
+        len(sentiments),
+        None if s.last_csat is None else int(s.last_csat.value),
+        None if s.last_nps is None else int(s.last_nps.value),
+        s.logins_total,
+        s.orders_total,
+        customer_value(s, t, lifespan_years) if value else None,
+    ]
     return out, Derived(last_order, gap, _earliest(exits), urgent)
 
 

@@ -2,25 +2,29 @@
 
 Comparisons are precompiled to ``functools.partial(operator.X, threshold)`` calls and, for the
 whole pack, to one generated Python function (each comparison inline); CEL runs only for
-``expr`` rules and for a ``when`` guard after its comparison already holds. When this module
-runs compiled (mypyc, ``agents.core``), a native loop replaces the generated function (which
-would run interpreted): a numeric comparison is a comparison of two doubles (``NativeCheck``).
+``expr`` rules and for a ``when`` guard after its comparison already holds. The engine hands
+its signals as a list in ``rules.signals.SLOTS`` order (``evaluate_values``), which the
+generated function reads by position. When this module runs compiled (mypyc, ``agents.core``),
+the native loop of ``rules.pack.native`` replaces the generated function (which would run
+interpreted).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from rules.expressions import Signals
 from rules.pack.model import LIST_OPS, PACK_VERSION, Comparison, Evaluation, Rule, RuleHit, _hit
+from rules.pack.native import FrameView, NativeRule, run
 from rules.scoring import Tiers, score_from_remaining
+from rules.signals import SLOT, SLOTS
 
 _Check = tuple[str, Callable[[Any], bool], "Comparison"]
-_Step = tuple[Rule, tuple[_Check, ...], Callable[[Mapping[str, Any]], bool] | None, float]
-_Fast = Callable[[Mapping[str, Any], list[RuleHit]], float]
-NATIVE: Final = not __file__.endswith(".py")  # this module runs compiled: evaluate with _native
+_Step = tuple[Rule, tuple[_Check, ...], Callable[[Signals], bool] | None, float]
+_Fast = Callable[[list[Any], Signals, list[RuleHit]], float]
+NATIVE: Final = not __file__.endswith(".py")  # this module runs compiled: evaluate with rules.pack.native
 
 
 @dataclass(slots=True)
@@ -55,21 +59,29 @@ class RulePack:
 
     def evaluate(self, signals: Mapping[str, Any]) -> Evaluation:
         """Score one customer's signals: which rules fire (in pack order), the risk score and the tier."""
+        return self._evaluation([signals.get(name) for name in SLOTS], signals)
+
+    def evaluate_values(self, values: list[Any]) -> Evaluation:
+        """``evaluate`` for the signals as a list in ``rules.signals.SLOTS`` order (the engine's)."""
+        return self._evaluation(values, None)
+
+    def _evaluation(self, values: list[Any], signals: Signals | None) -> Evaluation:
         hits: list[RuleHit] = []
-        if NATIVE and isinstance(signals, dict):
-            remaining = self._native(signals, hits)
+        if NATIVE:
+            remaining = run(self._steps, values, signals, hits)
         else:
+            view = signals if signals is not None else FrameView(values)
             try:
-                remaining = self._fast(signals, hits) if self._fast is not None else self._evaluate(signals, hits)
+                remaining = self._fast(values, view, hits) if self._fast is not None else self._evaluate(view, hits)
             except TypeError:  # a signal of an unexpected type: redo it comparison by comparison
                 hits = []
-                remaining = self._evaluate(signals, hits)
+                remaining = self._evaluate(view, hits)
         if not hits and self._quiet is not None:
             return self._quiet
         score = score_from_remaining(remaining)
         return Evaluation(score, self.tiers.tier(score), tuple(hits))
 
-    def _evaluate(self, signals: Mapping[str, Any], hits: list[RuleHit]) -> float:
+    def _evaluate(self, signals: Signals, hits: list[RuleHit]) -> float:
         """The reference evaluation (generic loop); the generated fast path must agree with it."""
         remaining = 1.0
         get = signals.get
@@ -100,91 +112,6 @@ class RulePack:
                 remaining *= keep
         return remaining
 
-    def _native(self, signals: dict[str, Any], hits: list[RuleHit]) -> float:
-        """The reference loop (``_evaluate``) over native steps: the same hits, in the same order."""
-        remaining = 1.0
-        for step in self._steps:
-            rule, guard = step.rule, step.guard
-            if step.checks:
-                for check in step.checks:
-                    value = signals.get(check.signal)
-                    if value is None or not check.holds(value):
-                        continue
-                    if guard is None or guard(signals):
-                        # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
-                        weight = step.graded(value) if step.graded is not None else rule.weight
-                        hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
-                        remaining *= 1.0 - weight / 100.0
-                    break
-            elif guard is not None and guard(signals):
-                explain = rule.explain
-                assert explain is not None
-                hits.append(_hit(rule, explain, signals.get(explain.signal)))
-                remaining *= step.keep
-        return remaining
-
-
-_EXACT: Final = 2**53  # ints up to this are exact doubles: compared as doubles, they compare as ints
-_OPCODES: Final = {">=": 0, ">": 1, "<=": 2, "<": 3, "==": 4, "!=": 5}
-
-
-class NativeCheck:
-    """One comparison of a rule: ``holds(value)`` is ``value op threshold`` for a non-null value
-    (False when the two do not compare, as in ``RulePack._evaluate``): two doubles compared when
-    both are numbers a double holds exactly, else the comparison's own test."""
-
-    __slots__ = ("number", "op", "signal", "test", "threshold")
-
-    def __init__(self, comp: Comparison) -> None:
-        self.signal = sys.intern(comp.signal)  # the frame's keys are interned: found by identity
-        self.threshold = comp.threshold
-        self.test = comp.test
-        th = comp.threshold
-        numeric = isinstance(th, float) or (isinstance(th, int) and not isinstance(th, bool) and abs(th) <= _EXACT)
-        self.op = _OPCODES.get(comp.op, -1) if numeric else -1
-        self.number = float(th) if numeric else 0.0
-
-    def holds(self, value: Any) -> bool:
-        op = self.op
-        x = 0.0
-        if op < 0:
-            return self._test(value)
-        if isinstance(value, float):
-            x = value
-        elif isinstance(value, int) and -_EXACT <= value <= _EXACT:
-            x = float(value)
-        else:
-            return self._test(value)
-        k = self.number
-        if op == 0:
-            return x >= k
-        if op == 1:
-            return x > k
-        if op == 2:
-            return x <= k
-        if op == 3:
-            return x < k
-        return x == k if op == 4 else x != k
-
-    def _test(self, value: Any) -> bool:
-        try:
-            return bool(self.test(value))
-        except TypeError:  # a value of the wrong type: the comparison does not hold
-            return False
-
-
-class NativeRule:
-    """One rule for ``RulePack._native``: its checks, guard, graded weight and kept share."""
-
-    __slots__ = ("checks", "graded", "guard", "keep", "rule")
-
-    def __init__(self, rule: Rule) -> None:
-        self.rule = rule
-        self.checks = [NativeCheck(c) for c in rule.comparisons]
-        self.guard: Callable[[Mapping[str, Any]], bool] | None = rule.guard.holds if rule.guard is not None else None
-        self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
-        self.keep = 1.0 - rule.weight / 100.0
-
 
 _PY_OPS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!=", "in": "in", "not_in": "not in"}
 
@@ -195,7 +122,7 @@ def _generate(rules: tuple[Rule, ...]) -> _Fast | None:
     function's namespace, never pasted into the source; signal names are validated identifiers.
     Returns None (use the generic loop) for a pack it cannot express."""
     env: dict[str, Any] = {"Hit": RuleHit}
-    lines = ["def fast(signals, hits):", "    get = signals.get", "    remaining = 1.0"]
+    lines = ["def fast(values, view, hits):", "    remaining = 1.0"]
     for r, rule in enumerate(rules):
         env[f"R{r}"] = rule
         env[f"W{r}"] = 1.0 - rule.weight / 100.0
@@ -212,22 +139,24 @@ def _generate(rules: tuple[Rule, ...]) -> _Fast | None:
             if rule.guard is None or rule.explain is None:
                 return None
             env[f"E{r}"] = rule.explain.threshold
-            lines.append(f"    if G{r}(signals):")
-            lines.append(f"        v = get({rule.explain.signal!r})")
+            if rule.explain.signal not in SLOT:
+                return None
+            lines.append(f"    if G{r}(view):")
+            lines.append(f"        v = values[{SLOT[rule.explain.signal]}]")
             lines.append("        " + fire.format(sig=rule.explain.signal, thr=f"E{r}"))
             continue
-        if len(rule.comparisons) > 12:  # deeper than Python's nesting allows comfortably
-            return None
+        if len(rule.comparisons) > 12 or any(c.signal not in SLOT for c in rule.comparisons):
+            return None  # deeper than Python's nesting allows comfortably, or a signal never computed
         indent = "    "
         for c, comp in enumerate(rule.comparisons):
             key = f"K{r}_{c}"
             env[key] = frozenset(comp.threshold) if comp.op in LIST_OPS else comp.threshold
             env[f"T{r}_{c}"] = comp.threshold
-            lines.append(f"{indent}v = get({comp.signal!r})")
+            lines.append(f"{indent}v = values[{SLOT[comp.signal]}]")
             lines.append(f"{indent}if v is not None and v {_PY_OPS[comp.op]} {key}:")
             body = indent + "    "
             if rule.guard is not None:
-                lines.append(f"{body}if G{r}(signals):")
+                lines.append(f"{body}if G{r}(view):")
                 body += "    "
             lines.append(body + fire.format(sig=comp.signal, thr=f"T{r}_{c}"))
             if c < len(rule.comparisons) - 1:

@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, Final
 
-from rules.records import Order
+from rules.records import Order, Sentiment
 from rules.state import DAY, ORDER_GAPS, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS, WINDOWS
 
@@ -86,6 +86,23 @@ def _upto(orders: list[Order], x: int) -> int:
     return lo
 
 
+def _sentiments_upto(sentiments: list[Sentiment], x: int) -> int:
+    """``_upto`` for sentiments: ``bisect_right(sentiments, (x, math.inf))``."""
+    lo, hi = 0, len(sentiments)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sentiments[mid].time <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _upto_now(times: Sequence[int], now: int) -> int:
+    """``bisect_right(times, now)`` of a non-empty list, whose times are mostly all at or before now."""
+    return len(times) if times[-1] <= now else bisect_right(times, now)
+
+
 def _gap(orders: list[Order]) -> float:
     """The median gap in days between the last ``ORDER_GAPS + 1`` of at least 3 orders."""
     n = len(orders)
@@ -133,7 +150,7 @@ def _tickets(s: CustomerState) -> tuple[int, int | None]:
 def _payments(s: CustomerState, now: int, exits: list[int]) -> tuple[int, int]:
     """(payment_failures_30d, consecutive_payment_failures) of a customer with failures."""
     failures = s.failures
-    f_now = bisect_right(failures, now)
+    f_now = _upto_now(failures, now)
     success = s.last_success
     f_success = bisect_right(failures, success) if success is not None and success <= now else 0
     f_month = bisect_right(failures, now - _F30)
@@ -144,7 +161,7 @@ def _payments(s: CustomerState, now: int, exits: list[int]) -> tuple[int, int]:
 def _sentiments(s: CustomerState, now: int, exits: list[int]) -> list[float]:
     """The sentiment values within 30 days of ``now`` (a customer with sentiments)."""
     sentiments = s.sentiments
-    j = bisect_right(sentiments, (now - _S30, math.inf))
+    j = _sentiments_upto(sentiments, now - _S30)
     if j < len(sentiments):
         exits.append(sentiments[j].time + _S30)
     return [x.value for x in sentiments[j:] if x.time <= now]
@@ -203,7 +220,7 @@ def frame_values(
     if logins:
         week = bisect_right(logins, now - _L7_LO)
         month = bisect_right(logins, now - _LP_LO)
-        logins_7d, prev = bisect_right(logins, now) - week, week - month
+        logins_7d, prev = _upto_now(logins, now) - week, week - month
         _exit(logins, week, _L7_LO, exits)
         _exit(logins, month, _LP_LO, exits)
     last_order, since_order, orders_90d, value_90d, gap = _orders(s, t, now, exits, order_value)
@@ -256,7 +273,7 @@ def _count(times: Sequence[int], now: int, width: int, exits: list[int]) -> int:
     """Events in ``(now - width, now]`` of a non-empty list; the first leaves the window at its time + ``width``."""
     lo = bisect_right(times, now - width)
     _exit(times, lo, width, exits)
-    return bisect_right(times, now) - lo
+    return _upto_now(times, now) - lo
 
 
 def customer_value(s: CustomerState, t: float, lifespan_years: float) -> float | None:

@@ -28,6 +28,8 @@ from streams.events import Event, EventType, Login, Order, Payment, SupportTicke
 from streams.timefmt import format_ts
 
 _MAX_EPOCH: Final = 7258118400.0  # 2200-01-01
+# this module runs compiled (mypyc): times are read by _utc_seconds (as Python, datetime is the faster)
+NATIVE: Final = not __file__.endswith(".py")
 MAX_EXACT: Final = 2**53  # numbers beyond it are not exact in a double: no amount, count or duration means that much
 
 CHANNELS: Final = frozenset({"web", "mobile", "api", "other"})
@@ -184,6 +186,9 @@ def parse_ts(value: Any) -> float:
     text = value
     if len(text) < 20 or text[10] not in "Tt ":
         raise _schema(f'field "ts": expected an RFC 3339 time like "2026-11-22T14:16:30Z", got {_show(value)}')
+    seconds = _utc_seconds(text) if NATIVE else -1.0
+    if seconds >= 0:  # the common form, read without datetime (the same number; the range is checked below)
+        return _in_range(seconds, value)
     if text[-1] in "Zz":
         text = text[:-1] + "+00:00"
     try:
@@ -192,10 +197,53 @@ def parse_ts(value: Any) -> float:
         raise _schema(f'field "ts": not a valid RFC 3339 time, got {_show(value)}') from None
     if parsed.tzinfo is None:
         raise _schema(f'field "ts": the time needs an offset ("Z" or "+hh:mm"), got {_show(value)}')
-    number = parsed.timestamp()
+    return _in_range(parsed.timestamp(), value)
+
+
+def _in_range(number: float, value: str) -> float:
     if not 0 <= number < _MAX_EPOCH:
         raise _schema(f'field "ts": time out of range (1970..2200), got {_show(value)}')
     return number
+
+
+def _utc_seconds(text: str) -> float:
+    """The epoch seconds of ``YYYY-MM-DDTHH:MM:SSZ`` (any separator at 10, ``z`` too) with a valid
+    date and time, exactly what ``datetime.fromisoformat`` and ``timestamp()`` give for it (a whole
+    number of seconds); -1.0 for any other text, which the general path reads (so does a time
+    before 1970, which it rejects)."""
+    if len(text) != 20 or not text.isascii():
+        return -1.0
+    b = text.encode()
+    if b[19] not in (90, 122) or b[4] != 45 or b[7] != 45 or b[13] != 58 or b[16] != 58:  # Z z - - : :
+        return -1.0
+    century, year = _two(b, 0), _two(b, 2)
+    month, day, hour, minute, second = _two(b, 5), _two(b, 8), _two(b, 11), _two(b, 14), _two(b, 17)
+    if century < 0 or year < 0 or hour < 0 or minute < 0 or second < 0:  # not digits
+        return -1.0
+    year += century * 100
+    if year < 1 or not 1 <= month <= 12 or day < 1:
+        return -1.0
+    if day > _month_days(year, month) or hour > 23 or minute > 59 or second > 59:
+        return -1.0
+    # days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
+    y = year - 1 if month <= 2 else year
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return float(days * 86400 + hour * 3600 + minute * 60 + second)
+
+
+def _two(b: bytes, i: int) -> int:
+    """The two ASCII digits at ``b[i:i + 2]`` as a number; -1 when either is not a digit."""
+    hi, lo = b[i] - 48, b[i + 1] - 48
+    return hi * 10 + lo if 0 <= hi <= 9 and 0 <= lo <= 9 else -1
+
+
+def _month_days(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def _login(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Login:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -25,10 +25,10 @@ import orjson
 
 from streams.errors import BadInput, Reason
 from streams.events import Event, EventType, Login, Order, Payment, SupportTicket
-from streams.timefmt import format_ts
+from streams.timefmt import format_ts, utc_seconds
 
 _MAX_EPOCH: Final = 7258118400.0  # 2200-01-01
-# this module runs compiled (mypyc): times are read by _utc_seconds (as Python, datetime is the faster)
+# this module runs compiled (mypyc): times are read by utc_seconds (as Python, datetime is the faster)
 NATIVE: Final = not __file__.endswith(".py")
 MAX_EXACT: Final = 2**53  # numbers beyond it are not exact in a double: no amount, count or duration means that much
 
@@ -77,7 +77,7 @@ def _kind(value: Any) -> str:
     return "object"
 
 
-def _id(obj: Mapping[str, Any], field: str) -> str:
+def _id(obj: dict[str, Any], field: str) -> str:
     value = obj.get(field)
     if value is None:
         raise _schema(f'field "{field}" is required: a string of 1..128 characters')
@@ -87,7 +87,7 @@ def _id(obj: Mapping[str, Any], field: str) -> str:
     return value
 
 
-def _opt_str(obj: Mapping[str, Any], field: str, max_len: int = 256) -> str | None:
+def _opt_str(obj: dict[str, Any], field: str, max_len: int = 256) -> str | None:
     value = obj.get(field)
     if value is None:
         return None
@@ -96,7 +96,7 @@ def _opt_str(obj: Mapping[str, Any], field: str, max_len: int = 256) -> str | No
     return value
 
 
-def _enum(obj: Mapping[str, Any], field: str, allowed: frozenset[str], default: str | None) -> str | None:
+def _enum(obj: dict[str, Any], field: str, allowed: frozenset[str], default: str | None) -> str | None:
     value = obj.get(field)
     if value is None:
         return default
@@ -105,7 +105,7 @@ def _enum(obj: Mapping[str, Any], field: str, allowed: frozenset[str], default: 
     return str(value)
 
 
-def _required_enum(obj: Mapping[str, Any], field: str, allowed: frozenset[str], context: str) -> str:
+def _required_enum(obj: dict[str, Any], field: str, allowed: frozenset[str], context: str) -> str:
     value = _enum(obj, field, allowed, None)
     if value is None:
         raise _schema(f'field "{field}" is required {context}: one of {", ".join(sorted(allowed))}')
@@ -113,7 +113,7 @@ def _required_enum(obj: Mapping[str, Any], field: str, allowed: frozenset[str], 
 
 
 def _number(
-    obj: Mapping[str, Any], field: str, *, lo: float | None = None, hi: float | None = None, required: bool = False
+    obj: dict[str, Any], field: str, *, lo: float | None = None, hi: float | None = None, required: bool = False
 ) -> float | None:
     value = obj.get(field)
     if value is None:
@@ -133,7 +133,7 @@ def _number(
     return number
 
 
-def _integer(obj: Mapping[str, Any], field: str, lo: int, hi: int | None = None) -> int | None:
+def _integer(obj: dict[str, Any], field: str, lo: int, hi: int | None = None) -> int | None:
     value = obj.get(field)
     if value is None:
         return None
@@ -154,7 +154,7 @@ def _range(lo: float | None, hi: float | None) -> str:
     return ""
 
 
-def _bool(obj: Mapping[str, Any], field: str, default: bool) -> bool:
+def _bool(obj: dict[str, Any], field: str, default: bool) -> bool:
     value = obj.get(field)
     if value is None:
         return default
@@ -163,7 +163,7 @@ def _bool(obj: Mapping[str, Any], field: str, default: bool) -> bool:
     return value
 
 
-def _currency(obj: Mapping[str, Any], limits: Limits) -> str:
+def _currency(obj: dict[str, Any], limits: Limits) -> str:
     value = obj.get("currency")
     if value is None:
         return limits.default_currency
@@ -186,7 +186,7 @@ def parse_ts(value: Any) -> float:
     text = value
     if len(text) < 20 or text[10] not in "Tt ":
         raise _schema(f'field "ts": expected an RFC 3339 time like "2026-11-22T14:16:30Z", got {_show(value)}')
-    seconds = _utc_seconds(text) if NATIVE else -1.0
+    seconds = utc_seconds(text) if NATIVE else -1.0
     if seconds >= 0:  # the common form, read without datetime (the same number; the range is checked below)
         return _in_range(seconds, value)
     if text[-1] in "Zz":
@@ -206,47 +206,7 @@ def _in_range(number: float, value: str) -> float:
     return number
 
 
-def _utc_seconds(text: str) -> float:
-    """The epoch seconds of ``YYYY-MM-DDTHH:MM:SSZ`` (any separator at 10, ``z`` too) with a valid
-    date and time, exactly what ``datetime.fromisoformat`` and ``timestamp()`` give for it (a whole
-    number of seconds); -1.0 for any other text, which the general path reads (so does a time
-    before 1970, which it rejects)."""
-    if len(text) != 20 or not text.isascii():
-        return -1.0
-    b = text.encode()
-    if b[19] not in (90, 122) or b[4] != 45 or b[7] != 45 or b[13] != 58 or b[16] != 58:  # Z z - - : :
-        return -1.0
-    century, year = _two(b, 0), _two(b, 2)
-    month, day, hour, minute, second = _two(b, 5), _two(b, 8), _two(b, 11), _two(b, 14), _two(b, 17)
-    if century < 0 or year < 0 or hour < 0 or minute < 0 or second < 0:  # not digits
-        return -1.0
-    year += century * 100
-    if year < 1 or not 1 <= month <= 12 or day < 1:
-        return -1.0
-    if day > _month_days(year, month) or hour > 23 or minute > 59 or second > 59:
-        return -1.0
-    # days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
-    y = year - 1 if month <= 2 else year
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    return float(days * 86400 + hour * 3600 + minute * 60 + second)
-
-
-def _two(b: bytes, i: int) -> int:
-    """The two ASCII digits at ``b[i:i + 2]`` as a number; -1 when either is not a digit."""
-    hi, lo = b[i] - 48, b[i + 1] - 48
-    return hi * 10 + lo if 0 <= hi <= 9 and 0 <= lo <= 9 else -1
-
-
-def _month_days(year: int, month: int) -> int:
-    if month == 2:
-        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
-    return 30 if month in (4, 6, 9, 11) else 31
-
-
-def _login(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Login:
+def _login(obj: dict[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Login:
     return Login(
         event_id=eid,
         customer_id=cid,
@@ -257,7 +217,7 @@ def _login(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits
     )
 
 
-def _order(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Order:
+def _order(obj: dict[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Order:
     return Order(
         event_id=eid,
         customer_id=cid,
@@ -270,7 +230,7 @@ def _order(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits
     )
 
 
-def _payment(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Payment:
+def _payment(obj: dict[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> Payment:
     kind = _enum(obj, "kind", PAYMENT_KINDS, "charge") or "charge"
     if kind == "subscription":
         return Payment(
@@ -292,7 +252,7 @@ def _payment(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limi
     )
 
 
-def _ticket(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> SupportTicket:
+def _ticket(obj: dict[str, Any], eid: str, cid: str, ts: float, limits: Limits) -> SupportTicket:
     return SupportTicket(
         event_id=eid,
         customer_id=cid,
@@ -307,7 +267,7 @@ def _ticket(obj: Mapping[str, Any], eid: str, cid: str, ts: float, limits: Limit
     )
 
 
-_BUILDERS: dict[str, Callable[[Mapping[str, Any], str, str, float, Limits], Event]] = {
+_BUILDERS: dict[str, Callable[[dict[str, Any], str, str, float, Limits], Event]] = {
     EventType.LOGIN: _login,
     EventType.ORDER: _order,
     EventType.PAYMENT: _payment,
@@ -351,7 +311,16 @@ def parse_dict(
             f"ts {format_ts(ts)} is {ts - now:.0f} s ahead of the worker clock "
             f"(limit {limits.max_future_skew:g} s); check the producer's clock",
         )
-    return _BUILDERS[etype](obj, eid, cid, ts, limits)
+    # direct calls for the four types (the compiled core calls a function from a dict through Python)
+    if etype == "login":
+        return _login(obj, eid, cid, ts, limits)
+    if etype == "order":
+        return _order(obj, eid, cid, ts, limits)
+    if etype == "payment":
+        return _payment(obj, eid, cid, ts, limits)
+    if etype == "support_ticket":
+        return _ticket(obj, eid, cid, ts, limits)
+    return _BUILDERS[etype](obj, eid, cid, ts, limits)  # a KeyError, as ever
 
 
 def _decode(value: bytes | str, limits: Limits) -> Any:

@@ -25,6 +25,7 @@ The dashboard aggregates are kept by ``rules.aggregates`` (``totals``, ``summary
 from __future__ import annotations
 
 import math
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, Final
@@ -57,6 +58,7 @@ COMMIT_EVERY: Final = 20_000  # applied events between two commits at most (boun
 CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
+_SECOND: Final = operator.itemgetter(1)
 SUBSCRIPTION: Final = SLOT["subscription_status"]
 
 
@@ -250,7 +252,7 @@ class Engine(EngineReads):
             candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.customers()]
         else:
             candidates = list(self._index.pop_due(t))
-        candidates.sort(key=lambda item: item[1])  # customers in id order: the same order whatever the index
+        candidates.sort(key=_SECOND)  # customers in id order: the same order whatever the index
         for due, cid in candidates:
             state = self._state_of(cid)
             if state is None:

@@ -25,9 +25,9 @@ The dashboard aggregates are kept by ``rules.aggregates`` (``totals``, ``summary
 from __future__ import annotations
 
 import math
-import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
+from operator import itemgetter
 from typing import Any, Final
 
 import orjson
@@ -58,7 +58,6 @@ COMMIT_EVERY: Final = 20_000  # applied events between two commits at most (boun
 CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
-_SECOND: Final = operator.itemgetter(1)
 SUBSCRIPTION: Final = SLOT["subscription_status"]
 
 
@@ -196,10 +195,11 @@ class Engine(EngineReads):
         if watermark is not None:
             mark = ts if watermark == -math.inf else min(mark, watermark)
         ref = int(mark - self.config.allowed_lateness)
-        old_nps = state.nps
+        old_nps = state.last_nps
         apply_event(state, event, ref)
         alert = self._evaluate(cid, state, ts, from_index=False)
-        self._agg.nps_changed(old_nps, state.nps)
+        if state.last_nps is not old_nps:  # a survey answer (else no NPS class can change)
+            self._agg.nps_changed(None if old_nps is None else int(old_nps.value), state.nps)
         self._save(cid, state)
         return Processed((alert,)) if alert else Processed()
 
@@ -252,7 +252,7 @@ class Engine(EngineReads):
             candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.customers()]
         else:
             candidates = list(self._index.pop_due(t))
-        candidates.sort(key=_SECOND)  # customers in id order: the same order whatever the index
+        candidates.sort(key=itemgetter(1))  # customers in id order: the same order whatever the index
         for due, cid in candidates:
             state = self._state_of(cid)
             if state is None:

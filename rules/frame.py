@@ -76,7 +76,9 @@ def _median(values: list[int]) -> float:
 def _upto(orders: list[Order], x: int) -> int:
     """How many of the time-sorted ``orders`` are at or before ``x``: ``bisect_right(orders,
     (x, math.inf))`` without building tuples or comparing an int with a float at every step."""
-    lo, hi = 0, len(orders)
+    if orders[0].time > x:
+        return 0  # none (the commonest answer for the 90-day window)
+    lo, hi = 1, len(orders)
     while lo < hi:
         mid = (lo + hi) // 2
         if orders[mid].time <= x:

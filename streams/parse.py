@@ -29,7 +29,7 @@ from streams.timefmt import format_ts, utc_seconds
 
 _MAX_EPOCH: Final = 7258118400.0  # 2200-01-01
 # this module runs compiled (mypyc): times are read by utc_seconds (as Python, datetime is the faster)
-NATIVE: Final = not __file__.endswith(".py")
+NATIVE: Final = not __file__.endswith((".py", ".pyc"))
 MAX_EXACT: Final = 2**53  # numbers beyond it are not exact in a double: no amount, count or duration means that much
 
 CHANNELS: Final = frozenset({"web", "mobile", "api", "other"})

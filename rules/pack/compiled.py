@@ -24,7 +24,7 @@ from rules.signals import SLOT, SLOTS
 _Check = tuple[str, Callable[[Any], bool], "Comparison"]
 _Step = tuple[Rule, tuple[_Check, ...], Callable[[Signals], bool] | None, float]
 _Fast = Callable[[list[Any], Signals, list[RuleHit]], float]
-NATIVE: Final = not __file__.endswith(".py")  # this module runs compiled: evaluate with rules.pack.native
+NATIVE: Final = not __file__.endswith((".py", ".pyc"))  # this module runs compiled: evaluate with rules.pack.native
 
 
 @dataclass(slots=True)

@@ -42,6 +42,7 @@ DEAD_LETTER_ATTEMPTS = 5
 # a partition's highwater older than this (its last fetch response) says nothing of what is unread:
 # the consumer fetches every partition at least every 1.5 s (Faust's fetch_max_wait_ms)
 HIGHWATER_FRESH_SECONDS = 4.0
+CAUGHT_UP_REUSE_SECONDS = 0.1
 
 
 def _credentials(settings: Settings) -> Any:
@@ -437,12 +438,26 @@ class Worker:
         new events before another's older ones: either gap let that topic run ahead of the other
         (seen in the fault suite as good events dead-lettered ``too_late`` after a broker restart)."""
         consumer: Any = self.app.consumer
+        tps: dict[str, TP] = {}
+        known: dict[str, tuple[float, bool]] = {}  # topic: (when checked, answer)
 
         def caught_up(topic: str) -> bool:
-            tp = TP(topic, partition)
+            # asked for every topic at every event: an answer stays good for a tenth of a second
+            # (the highwater itself is up to a fetch interval old)
+            now = time.monotonic()
+            cached = known.get(topic)
+            if cached is not None and now - cached[0] < CAUGHT_UP_REUSE_SECONDS:
+                return cached[1]
+            tp = tps.get(topic) or tps.setdefault(topic, TP(topic, partition))
+            answer = _caught_up(tp)
+            known[topic] = (now, answer)
+            return answer
+
+        def _caught_up(tp: TP) -> bool:
             try:
-                highwater = consumer.highwater(tp)
-                polled = consumer._thread._ensure_consumer().last_poll_timestamp(tp)
+                client = consumer._thread._ensure_consumer()  # aiokafka's consumer
+                highwater = client.highwater(tp)
+                polled = client.last_poll_timestamp(tp)
             except Exception:
                 return False
             if highwater is None or polled is None or time.time() - polled / 1000 > HIGHWATER_FRESH_SECONDS:

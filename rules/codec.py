@@ -1,12 +1,13 @@
 """The compact, versioned encoding of a customer's state (``rules.state.CustomerState``).
 
-Version 5 (written): binary, little-endian, one ``struct`` call each way. A 10-byte head (the
-version, a bit set of the parts present, the lengths of the lists), then the fields of the parts
-present in a fixed order: counts, times and id hashes as unsigned 32-bit words (a time list as
-its first time and the deltas that follow), money in whole cents (or as doubles when an amount is
-not a whole number of cents), the revenue at risk and a float due time as doubles. The rarely
-filled records (cancellations, tickets, sentiments, surveys, the alert memory once alerted, the
-history, the acknowledgement) follow as version 4's JSON, only when one of them is.
+Version 5 (written): binary, little-endian. A 10-byte head (the version, a bit set of the parts
+present, the lengths of the lists) and the fixed-size fields of the parts present, in one
+``struct``; then the id hashes, the array's own bytes; then, in one ``struct`` of 32-bit words,
+the time lists and the orders' times, id hashes and amounts. Money is in whole cents (as doubles
+when an amount is not a whole number of cents), the revenue at risk and a float due time are
+doubles. The rarely filled records (cancellations, tickets, sentiments, surveys, the alert
+memory once alerted, the history, the acknowledgement) follow as version 4's JSON, only when one
+of them is.
 
 A state whose values do not fit (a time after 2106, more than 255 of a list, a subscription
 status it does not know, ...) is written as version 4 instead; versions 1 to 4 still decode
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -73,6 +75,8 @@ OPTIONAL: Final = (
 STATUSES: Final = ("active", "paused", "downgraded", "cancelled")  # rules.state.SUBSCRIPTION_STATUS's values
 STATUS_CODES: Final = {status: code for code, status in enumerate(STATUSES)}
 
+BIG_ENDIAN: Final = sys.byteorder == "big"
+
 _heads: dict[int, struct.Struct] = {}  # the head and fixed fields, by parts
 _words: dict[int, struct.Struct] = {}  # n unsigned 32-bit words
 _doubles: dict[int, struct.Struct] = {}
@@ -108,6 +112,27 @@ def encode(s: CustomerState) -> bytes:
         return _encode_v5(s)
     except (struct.error, OverflowError, ValueError, TypeError):
         return encode_json(s)
+
+
+def _raw(values: array[int], kind: str) -> bytes:
+    """An array's machine words, little-endian."""
+    if values.typecode != kind:
+        raise Unfit(f"an array of {values.typecode!r}, not {kind!r}")
+    if not values:
+        return b""
+    if BIG_ENDIAN:
+        values = array(kind, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _from_raw(kind: str, data: bytes, start: int, end: int) -> array[int]:
+    if start == end:
+        return array(kind)
+    out = array(kind, data[start:end])
+    if BIG_ENDIAN:
+        out.byteswap()
+    return out
 
 
 def _plain_zero(x: float) -> bool:
@@ -189,7 +214,7 @@ def _encode_v5(s: CustomerState) -> bytes:
     if s.first_login is not None:
         parts |= FIRST_LOGIN
         fixed.append(s.first_login)
-    words: list[int] = [*s.seen, *s.logins, *s.failures, *s.chargebacks, *s.opened]
+    words: list[int] = [*s.logins, *s.failures, *s.chargebacks, *s.opened]
     order_parts, doubles = _add_orders(fixed, words, s)
     parts |= order_parts
     if s.last_success is not None:
@@ -200,7 +225,7 @@ def _encode_v5(s: CustomerState) -> bytes:
     if rest:
         parts |= REST
     fixed[1] = parts
-    out = [_head(parts).pack(*fixed), _run(len(words)).pack(*words)]
+    out = [_head(parts).pack(*fixed), _raw(s.seen, "I"), _run(len(words)).pack(*words)]
     if doubles:
         out.append(_run(orders, "d").pack(*doubles))
     out.append(rest)
@@ -248,23 +273,22 @@ def decode(data: bytes, cls: type[S]) -> S:
     n_failures: int = v[5]
     n_chargebacks: int = v[6]
     n_opened: int = v[7]
-    end = head.size
-    count = n_seen + n_logins + n_failures + n_chargebacks + n_opened + n_orders * (2 if parts & MONEY_DOUBLES else 3)
+    end = head.size + 4 * n_seen
+    s = cls.__new__(cls)
+    s.seen = _from_raw("I", data, head.size, end)
+    count = n_logins + n_failures + n_chargebacks + n_opened + n_orders * (2 if parts & MONEY_DOUBLES else 3)
     words: tuple[int, ...] = _run(count).unpack_from(data, end)
     end += 4 * count
-    s = cls.__new__(cls)
+    s.logins = _times(words, 0, n_logins)
+    at = n_logins + n_failures
+    s.failures = _times(words, n_logins, at)
+    s.chargebacks = _times(words, at, at + n_chargebacks)
+    at += n_chargebacks
+    s.opened = _times(words, at, at + n_opened)
+    at += n_opened
     s.tier = v[8]
     s.logins_total = v[9]
     i = _decode_fixed(s, v, parts)
-    s.seen = array("I", words[:n_seen])
-    at = n_seen + n_logins
-    s.logins = array("q", words[n_seen:at])
-    s.failures = array("q", words[at : at + n_failures])
-    at += n_failures
-    s.chargebacks = array("q", words[at : at + n_chargebacks])
-    at += n_chargebacks
-    s.opened = array("q", words[at : at + n_opened])
-    at += n_opened
     if n_orders:
         amounts: Sequence[float]
         if parts & MONEY_DOUBLES:
@@ -279,6 +303,10 @@ def decode(data: bytes, cls: type[S]) -> S:
     _decode_evaluation(s, v, i, parts)
     _decode_rest(s, orjson.loads(data[end:]) if parts & REST else None)
     return s
+
+
+def _times(words: tuple[int, ...], start: int, end: int) -> array[int]:
+    return array("q", words[start:end]) if end > start else array("q")
 
 
 def _decode_fixed(s: CustomerState, v: tuple[Any, ...], parts: int) -> int:

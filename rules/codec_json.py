@@ -199,7 +199,7 @@ def decode_json(data: bytes, cls: type[S]) -> S:
     raw = orjson.loads(data)
     if raw[0] not in (1, 2, 3, JSON_VERSION):
         raise ValueError(f"customer state version {raw[0]} is not supported (this build reads 1 to 5)")
-    s = cls.__new__(cls)
+    s = cls(True)
     s.first_login = raw[V2_FIELDS] if raw[0] >= 3 else None
     extras = raw[V2_FIELDS + 1 :] if raw[0] >= 4 else []
     s.history = extras[0] if extras else []

@@ -209,6 +209,18 @@ def _add_evaluation(fixed: list[Any], s: CustomerState) -> int:
     return parts
 
 
+def _words_of(s: CustomerState) -> list[int]:
+    """The time lists' times, in one list."""
+    words: list[int] = s.logins.tolist()
+    if s.failures:
+        words += s.failures.tolist()
+    if s.chargebacks:
+        words += s.chargebacks.tolist()
+    if s.opened:
+        words += s.opened.tolist()
+    return words
+
+
 def _encode_v5(s: CustomerState) -> bytes:
     orders = len(s.orders)
     lengths = [len(s.logins), len(s.seen), orders, len(s.failures), len(s.chargebacks), len(s.opened)]
@@ -220,7 +232,7 @@ def _encode_v5(s: CustomerState) -> bytes:
     if s.first_login is not None:
         parts |= FIRST_LOGIN
         fixed.append(s.first_login)
-    words: list[int] = [*s.logins, *s.failures, *s.chargebacks, *s.opened]
+    words = _words_of(s)
     order_parts, doubles = _add_orders(fixed, words, s)
     parts |= order_parts
     if s.last_success is not None:
@@ -247,18 +259,19 @@ def _plain(value: Any) -> Any:
 
 def _rest(s: CustomerState) -> bytes:
     """The rarely filled records as JSON; empty when all are empty (most customers)."""
-    memory = memory_json(s.alert)
-    if not (
+    empty = not (
         s.cancelled
         or s.tickets
         or s.sentiments
         or s.last_csat is not None
         or s.last_nps is not None
-        or len(memory) > 1
-        or memory[0]
         or s.history
         or s.ack is not None
-    ):
+    )
+    if empty and s.alert is NEW_MEMORY:
+        return b""
+    memory = memory_json(s.alert)
+    if empty and memory == [0]:
         return b""
     rest = [s.cancelled, tickets_json(s.tickets), s.sentiments, s.last_csat, s.last_nps, memory, s.history, s.ack]
     return orjson.dumps(rest, default=_plain)

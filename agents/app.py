@@ -22,6 +22,7 @@ from faust.types import TP
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from agents import core
+from agents.ack_order import AckOrder
 from agents.dead_letter_watch import DeadLetterWatch
 from agents.faust_codec import register_codec
 from agents.gc_tuning import quiet_gc
@@ -38,6 +39,9 @@ from streams import cloudevents
 
 log = logging.getLogger("churnwatch")
 DEAD_LETTER_ATTEMPTS = 5
+# a partition's highwater older than this (its last fetch response) says nothing of what is unread:
+# the consumer fetches every partition at least every 1.5 s (Faust's fetch_max_wait_ms)
+HIGHWATER_FRESH_SECONDS = 4.0
 
 
 def _credentials(settings: Settings) -> Any:
@@ -111,6 +115,12 @@ class Worker:
             # partition's next owner, and agents.progress skips those its state already holds.
             stream_wait_empty=False,
             broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 4),
+            # no standby replicas: seen once in the fault suite (a worker killed and restarted while a
+            # second joined and left), Faust's recovery held changelog partitions of one worker both as
+            # active and as standby, paused them with the standbys, and the active recovery stalled ("No
+            # event received for active tp"). Without standbys that path does not exist; a partition's
+            # next owner recovers it from the changelog (RocksDB: from the offsets it already holds).
+            table_standby_replicas=0,
             Worker="agents.faust_worker:Worker",
         )
         if settings.faust_metrics:
@@ -134,10 +144,13 @@ class Worker:
         )
         self.stores: dict[int, PartitionStore] = {}
         self.owned: set[int] = set()  # partitions whose state is recovered and whose events this worker handles
-        self.pending_acks: dict[int, list[Callable[[], Any]]] = {}  # by partition, until the next state flush
+        self.acks = AckOrder()  # handled messages, acknowledged in offset order at the next state flush
         self._flushing = asyncio.Lock()
         self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
         self._caught_up_of: dict[int, Callable[[str], bool]] = {}
+        # the last offset of each input partition that reached the events agent since it was assigned
+        # (Faust's own read offset runs ahead of it by what waits in the agent's queue)
+        self._received: dict[TP, int] = {}
         self.pipeline = Pipeline(
             settings,
             self.pack,
@@ -164,6 +177,8 @@ class Worker:
                 msg = event.message
                 if msg.partition not in self.owned:
                     continue  # revoked while buffered: not acknowledged, its next owner gets it again
+                self._received[TP(msg.topic, msg.partition)] = msg.offset
+                slot = self.acks.received(msg.topic, msg.partition, msg.offset)
                 received = time.time()
                 out = pipeline.handle(
                     msg.topic,
@@ -172,7 +187,7 @@ class Worker:
                     msg.key,
                     msg.value,
                     received,
-                    ack=functools.partial(self.defer_ack, msg.partition, event.ack),
+                    ack=functools.partial(AckOrder.handled, slot, event.ack),
                     caught_up=self._caught_up(msg.partition),
                 )
                 if out.alerts or out.dead_letter is not None:
@@ -195,7 +210,11 @@ class Worker:
 
         @app.timer(interval=0.25, name="churnwatch-event-clock-release")
         async def release_aligned() -> None:
-            if settings.clock is not Clock.EVENT or app.rebalancing:
+            if app.rebalancing:
+                return
+            if settings.clock is not Clock.EVENT:
+                for partition, marks in list(pipeline.watermarks.items()):
+                    marks.value(self._caught_up(partition))  # samples its topics' quiet time between events
                 return
             for partition in list(pipeline.aligners):
                 out = Outcome()
@@ -287,16 +306,12 @@ class Worker:
     def input_topics(self) -> set[str]:
         return set(self.settings.input_topics.values())
 
-    def defer_ack(self, partition: int, ack: Callable[[], Any]) -> None:
-        """Acknowledge a handled event at the next state flush (the list is looked up at call time:
-        with the event clock an event is applied, and this called, long after it arrived)."""
-        self.pending_acks.setdefault(partition, []).append(ack)
-
     async def flush_state(self) -> None:
         """Changelog the changed customers and the offsets they cover, then acknowledge the
         events behind the changes (so a committed offset never outruns the state)."""
         async with self._flushing:
-            acks, self.pending_acks = self.pending_acks, {}
+            # taken before the commit: what is handled after it waits for the next flush
+            acks = self.acks.take(self.owned)
             for partition, engine in list(self.pipeline.engines.items()):
                 self._raise_floors(partition)
                 engine.commit()
@@ -336,6 +351,8 @@ class Worker:
         for p in set(self.pipeline.engines) - assigned:
             await self.release_partitions({p})
         self.owned = set(assigned)
+        self._forget_received(assigned)  # the streams resume at the committed offsets
+        self.acks.forget(assigned)
         recovered = 0
         for p in sorted(assigned):
             if p not in self.pipeline.engines:
@@ -358,9 +375,9 @@ class Worker:
         the next owner gets them again, and skips those whose offsets the changelog holds."""
         if not partitions:
             return
-        for p in partitions:
-            self.pending_acks.pop(p, None)
+        self.acks.forget(partitions)
         self.owned -= partitions
+        self._forget_received(partitions)
         await self.flush_state()
         await self.app.producer.flush()
         if self.redis is not None:  # the next owner rewrites these customers' view: drop ours
@@ -400,6 +417,10 @@ class Worker:
         if removed:
             log.info("Redis view: %d at-risk entries of this worker's partitions had no state; removed", removed)
 
+    def _forget_received(self, partitions: set[int]) -> None:
+        for tp in [tp for tp in self._received if tp.partition in partitions]:
+            del self._received[tp]
+
     def _caught_up(self, partition: int) -> Callable[[str], bool]:
         """Whether a topic's partition has nothing unread (it then holds no watermark back)."""
         known = self._caught_up_of.get(partition)
@@ -408,19 +429,31 @@ class Worker:
         return known
 
     def _make_caught_up(self, partition: int) -> Callable[[str], bool]:
+        """Caught up: the last fetch response for the topic's partition is fresh, and every message
+        below its highwater has reached the events agent. A stale highwater says nothing (the broker
+        away, or the partition's leader not back after a restart: fetches of it fail and leave the old
+        value); and Faust's read offset counts messages still queued for the agent. After an outage
+        every topic has been quiet longer than the idle grace, and the first batch queues one topic's
+        new events before another's older ones: either gap let that topic run ahead of the other
+        (seen in the fault suite as good events dead-lettered ``too_late`` after a broker restart)."""
         consumer: Any = self.app.consumer
 
         def caught_up(topic: str) -> bool:
             tp = TP(topic, partition)
             try:
                 highwater = consumer.highwater(tp)
+                polled = consumer._thread._ensure_consumer().last_poll_timestamp(tp)
             except Exception:
                 return False
-            if highwater is None:
+            if highwater is None or polled is None or time.time() - polled / 1000 > HIGHWATER_FRESH_SECONDS:
                 return False
+            last = self._received.get(tp)
+            if last is not None:
+                return bool(last + 1 >= highwater)
+            # nothing reached the agent since the assignment: Faust's read offset is then the committed
+            # position (nothing to read when the highwater is there), or a message already queued
             position = consumer._read_offset.get(tp)
-            consumed = position + 1 if position is not None else 0
-            return bool(consumed >= highwater)
+            return bool(highwater <= (position if position is not None else 0))
 
         return caught_up
 

@@ -48,6 +48,7 @@ COMPILED: tuple[str, ...] = (
     "rules.frame",
     "rules.history",
     "rules.pack.model",
+    "rules.pack.native",
     "rules.pack.compiled",
     "rules.alerts",
     "rules.acknowledgement",

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rules.history import DEFAULT_LIMIT as DEFAULT_HISTORY_LIMIT
 from rules.model import BuyingModel
@@ -22,17 +21,22 @@ class Outcome(enum.Enum):
 
 class Processed(list[dict[str, Any]]):
     """The result of ``Engine.process``/``apply``: the alerts it published (a list, in order) and
-    the event's ``outcome``."""
+    the event's ``outcome`` (a class attribute: :class:`Duplicate` for a repeated event). No
+    ``__init__`` of its own: building one (once per event) runs no Python-level code."""
 
-    __slots__ = ("outcome",)
-
-    def __init__(self, alerts: Iterable[dict[str, Any]] = (), outcome: Outcome = Outcome.APPLIED) -> None:
-        super().__init__(alerts)
-        self.outcome = outcome
+    __slots__ = ()
+    outcome: ClassVar[Outcome] = Outcome.APPLIED
 
     @property
     def duplicate(self) -> bool:
         return self.outcome is Outcome.DUPLICATE
+
+
+class Duplicate(Processed):
+    """What a repeated event gives: no alerts, the outcome ``DUPLICATE``."""
+
+    __slots__ = ()
+    outcome: ClassVar[Outcome] = Outcome.DUPLICATE
 
 
 @dataclass(frozen=True, slots=True)

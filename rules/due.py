@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -36,10 +36,10 @@ TIME_DEPENDENT: Final = CONTINUOUS | {"customer_value"}
 class Crossings:
     """The thresholds the pack compares each continuous signal with."""
 
-    thresholds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    thresholds: dict[str, tuple[float, ...]] = field(default_factory=dict)
     every_tick: bool = False  # a guard uses a time-dependent signal
     # graded rules over continuous signals: rule id -> (signal, (threshold, full_at, step)), where its weight changes
-    graded: Mapping[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
+    graded: dict[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
     model: bool = False  # the pack reads a model signal: they change once a day (whole days since the first order)
 
 
@@ -73,11 +73,14 @@ def _first_exit(times: Sequence[int], t: float, width: int, out: list[int | floa
         out.append(times[i] + width)
 
 
-def _crossings(base: float | None, scale: float, thresholds: Iterable[float], t: float, out: list[int | float]) -> None:
-    if base is None or scale <= 0:
+def _crossings(
+    base: float | None, scale: float, thresholds: tuple[float, ...] | None, t: float, out: list[int | float]
+) -> None:
+    if base is None or scale <= 0 or thresholds is None:
         return
+    b: float = base
     for x in thresholds:
-        when = base + x * scale
+        when = b + x * scale
         if when > t:
             out.append(when)
 
@@ -135,14 +138,12 @@ def next_due(
         _window_exits(s, t, out)
     elif derived.exit is not None:  # the signals found the earliest window exit on their way
         out.append(derived.exit)
-    last_order, gap, _exit, urgent = derived
+    last_order, gap, urgent = derived.last_order, derived.gap, derived.urgent
     th = crossings.thresholds
-    if "days_since_last_login" in th:
-        _crossings(s.last_login, DAY, th["days_since_last_login"], t, out)
-    if "days_since_last_order" in th:
-        _crossings(last_order, DAY, th["days_since_last_order"], t, out)
-    if "order_gap_ratio" in th and gap:
-        _crossings(last_order, gap * DAY, th["order_gap_ratio"], t, out)
+    _crossings(s.last_login, DAY, th.get("days_since_last_login"), t, out)
+    _crossings(last_order, DAY, th.get("days_since_last_order"), t, out)
+    if gap:
+        _crossings(last_order, gap * DAY, th.get("order_gap_ratio"), t, out)
     if crossings.graded:
         for hit in fired:
             graded = crossings.graded.get(hit.rule)
@@ -152,15 +153,26 @@ def next_due(
         for first in (s.first_order, s.first_login):
             if first is not None and first <= t:
                 out.append(first + (whole_days(t - first) + 1) * DAY)
-    if "open_urgent_ticket_hours" in th:
-        _crossings(urgent, HOUR, th["open_urgent_ticket_hours"], t, out)
+    _crossings(urgent, HOUR, th.get("open_urgent_ticket_hours"), t, out)
     if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:
             out.append(until)
     if s.critical_since is not None and not s.lost:
         out.append(max(s.critical_since + lost_after, t + 1e-6))
-    return min(out) if out else None
+    return _earliest(out)
+
+
+def _earliest(times: list[int | float]) -> int | float | None:
+    """``min(times)`` (the first of equal ones: an int due time stays an int), None for none;
+    a loop, not the builtin, which the compiled core calls through a tuple of arguments."""
+    if not times:
+        return None
+    best = times[0]
+    for x in times:
+        if x < best:
+            best = x
+    return best
 
 
 def _graded_due(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
 
 BUCKET_SECONDS = 60.0
 
@@ -68,8 +67,10 @@ class DueIndex:
         """A time at or before the earliest due time (the start of its bucket); None when empty."""
         return self._numbers[0] * self._width if self._numbers else None
 
-    def pop_due(self, t: float) -> Iterator[tuple[float, str]]:
-        """The customers due at or before ``t``, each once, at its latest due time."""
+    def pop_due(self, t: float) -> list[tuple[float, str]]:
+        """The customers due at or before ``t``, each once, at its latest due time (a list, not a
+        generator: the compiled core's generators cost more than the list)."""
+        out: list[tuple[float, str]] = []
         numbers, buckets, latest = self._numbers, self._buckets, self._latest
         while numbers and numbers[0] * self._width <= t:
             number = numbers[0]
@@ -86,7 +87,7 @@ class DueIndex:
                     continue  # stale: popped already, or moved to another bucket
                 if due <= t:
                     del latest[cid]
-                    yield due, cid
+                    out.append((due, cid))
                 else:
                     waiting.append(cid)
             if whole:
@@ -97,7 +98,8 @@ class DueIndex:
             else:
                 heapq.heappop(numbers)
                 del buckets[number]
-            return
+            return out
+        return out
 
     def clear(self) -> None:
         self._latest.clear()

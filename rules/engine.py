@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
+from operator import itemgetter
 from typing import Any, Final
 
 import orjson
@@ -36,15 +37,16 @@ from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates
 from rules.alerts import decide, revenue_at_risk
 from rules.apply import apply_event
-from rules.config import EngineConfig, Outcome, Processed
+from rules.config import Duplicate, EngineConfig, Processed
+from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads
-from rules.frame import frame
+from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import SignalConfig, compute_signals, model_signals, needed_model_signals
+from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -54,6 +56,9 @@ DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between e
 COMMIT_EVERY: Final = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
 # the engine's clock as of the last commit (the partition's store names it apart)
 CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
+# the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
+VALUE: Final = SLOT["customer_value"]
+SUBSCRIPTION: Final = SLOT["subscription_status"]
 
 
 class Engine(EngineReads):
@@ -80,12 +85,12 @@ class Engine(EngineReads):
         self.evaluations = 0
         self.held_back = 0  # firing alerts not published because of an acknowledgement
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
-        self._lifespan = self.config.expected_lifespan_years
-        self._lost_after = self.config.lost_after_days * DAY
+        self._lifespan, self._lost_after = self.config.expected_lifespan_years, self.config.lost_after_days * DAY
+        config = self.config  # what every evaluation reads, kept as the engine's own fields (native when compiled)
+        self._cooldown, self._tick, self._limit = config.cooldown, config.tick_seconds, config.history_limit
         self._index = DueIndex()
-        # decoded states of recently written customers, oldest write first. An OrderedDict, not a
-        # dict: evicting a dict's first entry over and over scans the dead entries left at its
-        # front (35 us per eviction at 50,000 entries, measured; 0.3 us with popitem(last=False)).
+        # decoded states of recently written customers, oldest write first; an OrderedDict: evicting a dict's first
+        # entry again and again scans the dead entries at its front (35 us at 50,000 entries; 0.3 us with popitem)
         self._cache: OrderedDict[str, tuple[bytes, CustomerState]] = OrderedDict()
         self._dirty: dict[str, CustomerState] = {}  # changed since the last commit, not yet in the store
         self._since_commit = 0
@@ -103,9 +108,8 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
-        # without a model they are null at every evaluation: one dict, not one per evaluation
-        self._null_model = dict.fromkeys(self._model_names) if self.config.model is None else None
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
+        self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
         self._crossings = crossings_for(pack, self.config.model is not None)
 
     # -- the two doors -------------------------------------------------------------------------
@@ -182,7 +186,7 @@ class Engine(EngineReads):
         if state.seen_before(event.event_id):
             if new:
                 self._save(cid, state)
-            return Processed((), Outcome.DUPLICATE)
+            return Duplicate()
         if self.clock is None or ts > self.clock:
             self.clock = ts
         # state keeps what a late event may still need: lateness counts from the watermark when
@@ -191,10 +195,11 @@ class Engine(EngineReads):
         if watermark is not None:
             mark = ts if watermark == -math.inf else min(mark, watermark)
         ref = int(mark - self.config.allowed_lateness)
-        old_nps = state.nps
+        old_nps = state.last_nps
         apply_event(state, event, ref)
         alert = self._evaluate(cid, state, ts, from_index=False)
-        self._agg.nps_changed(old_nps, state.nps)
+        if state.last_nps is not old_nps:  # a survey answer (else no NPS class can change)
+            self._agg.nps_changed(None if old_nps is None else int(old_nps.value), state.nps)
         self._save(cid, state)
         return Processed((alert,)) if alert else Processed()
 
@@ -247,7 +252,7 @@ class Engine(EngineReads):
             candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.customers()]
         else:
             candidates = list(self._index.pop_due(t))
-        candidates.sort(key=lambda item: item[1])  # customers in id order: the same order whatever the index
+        candidates.sort(key=itemgetter(1))  # customers in id order: the same order whatever the index
         for due, cid in candidates:
             state = self._state_of(cid)
             if state is None:
@@ -279,13 +284,10 @@ class Engine(EngineReads):
         """Evaluate the customer at ``t``: its alert (if any), its bookkeeping, its next due time.
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
-        signals, derived = frame(state, t, self._lifespan, self._order_value)
-        if self._null_model is not None:
-            signals.update(self._null_model)
-        elif self._model_names:
-            signals.update(model_signals(state, t, self.config.model, self._model_names))
-        evaluation = self.pack.evaluate(signals)
-        acknowledgement.expire(state, t, self.config.history_limit)
+        signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
+        signals.extend(model_part(state, t, self.config.model, self._model_names))
+        evaluation = self.pack.evaluate_values(signals)
+        acknowledgement.expire(state, t, self._limit)
         rank = TIER_RANK[evaluation.tier]
         before = state.alert
         alert = None
@@ -295,20 +297,25 @@ class Engine(EngineReads):
                 evaluation,
                 customer_id=cid,
                 t=t,
-                cooldown=self.config.cooldown,
+                cooldown=self._cooldown,
                 signals=lambda: compute_signals(state, t, self._signal_config),
             )
         alert = self._screen_and_record(state, before, alert, evaluation, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
-        self._bookkeep(state, rank, revenue_at_risk(signals["customer_value"], evaluation.score), signals, t)
+        # the revenue at risk is 0.0 at a score of 0 whatever the customer value (never negative):
+        # the value (a rounding) is computed for a score above 0 only, unless the pack reads it
+        value = signals[VALUE] if self._value or not evaluation.score else None
+        if value is None and evaluation.score:
+            value = customer_value(state, t, self._lifespan)
+        self._bookkeep(state, rank, revenue_at_risk(value, evaluation.score), signals, t)
         old_due = state.due
         state.due = next_due(
             state,
             t,
             self._crossings,
-            cooldown=self.config.cooldown,
+            cooldown=self._cooldown,
             lost_after=self._lost_after,
-            tick=self.config.tick_seconds,
+            tick=self._tick,
             fired=evaluation.hits,
             derived=derived,
         )
@@ -336,10 +343,10 @@ class Engine(EngineReads):
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
         self.held_back += kept is not None and alert is None
         names = [h.rule for h in evaluation.hits] if evaluation.hits else []  # most evaluations fire nothing
-        history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self.config.history_limit)
+        history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self._limit)
         return alert
 
-    def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: dict[str, Any], t: float) -> None:
+    def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: list[Any], t: float) -> None:
         """The customer's tier, revenue at risk, critical-since time and lost flag after an evaluation."""
         state.tier = rank
         state.rar = rar
@@ -349,7 +356,7 @@ class Engine(EngineReads):
         else:
             state.critical_since = None
         if not state.lost and (
-            signals["subscription_status"] == "cancelled"
+            signals[SUBSCRIPTION] == "cancelled"
             or (state.critical_since is not None and t - state.critical_since >= self._lost_after)
         ):
             state.lost = True

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cel
 
@@ -48,6 +48,12 @@ def as_doubles(source: str) -> str:
     return "".join(out)
 
 
+class Signals(Protocol):
+    """What a condition reads signals from: a dict, or the engine's view of its signal list."""
+
+    def get(self, name: str, /) -> Any: ...
+
+
 CACHE_SIZE = 4096  # per condition: results by the values of its signals (cleared when full)
 
 
@@ -65,7 +71,7 @@ class Guard:
     names: tuple[str, ...] = ()  # ``signals`` in a fixed order (the hot loop)
     cache: dict[tuple[Any, ...], bool] = field(default_factory=dict, compare=False, repr=False)
 
-    def holds(self, signals: Mapping[str, Any]) -> bool:
+    def holds(self, signals: Signals) -> bool:
         values = []
         for name in self.names:
             value = signals.get(name)

@@ -16,7 +16,7 @@ from itertools import pairwise
 from statistics import median
 from typing import Any
 
-from rules.frame import frame
+from rules.frame import FRAME_NAMES, frame
 from rules.model import (
     EXPECTED_LOGIN_DAYS,
     EXPECTED_ORDER_DAYS,
@@ -235,6 +235,12 @@ MODEL_SIGNALS: dict[str, ModelSignalFn] = _model_signals()
 VISIT_SIGNALS: frozenset[str] = frozenset(n for n in MODEL_SIGNALS if "visits" in n or "logins" in n)
 SIGNAL_NAMES: frozenset[str] = frozenset([*SIGNALS, *MODEL_SIGNALS, "customer_value"])
 SIGNAL_TYPES: dict[str, str] = {name: "number" for name in SIGNAL_NAMES} | {"subscription_status": "string"}
+# every signal's position in the list the engine evaluates (RulePack.evaluate_values): the frame's, then the model's
+SLOTS: tuple[str, ...] = (*FRAME_NAMES, *MODEL_SIGNALS)
+SLOT: dict[str, int] = {name: i for i, name in enumerate(SLOTS)}
+MODEL_SLOTS: tuple[str, ...] = SLOTS[len(FRAME_NAMES) :]
+NO_MODEL: tuple[None, ...] = (None,) * len(MODEL_SLOTS)  # the model's part without a model
+assert (*SIGNALS, "customer_value") == FRAME_NAMES and set(SLOTS) == SIGNAL_NAMES
 
 
 SignalFn = Callable[[CustomerState, float], Any]
@@ -257,6 +263,15 @@ def model_signals(
         h = histories[visits]
         out[name] = None if m is None or h is None else round(MODEL_SIGNALS[name](m, h), 6)
     return out
+
+
+def model_part(s: CustomerState, t: float, model: BuyingModel | None, names: Sequence[str]) -> Sequence[float | None]:
+    """The model's part of the engine's signal list (``MODEL_SLOTS`` order): the named model
+    signals, the others null (all of them without a model)."""
+    if model is None or not names:
+        return NO_MODEL
+    out = model_signals(s, t, model, names)
+    return [out.get(name) for name in MODEL_SLOTS]
 
 
 def needed_model_signals(names: Iterable[str]) -> tuple[str, ...]:

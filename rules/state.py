@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import sys
 from array import array
 from collections.abc import Iterable
 from typing import Any, Final
@@ -56,9 +57,31 @@ SUBSCRIPTION_STATUS = {
 __all__ = ["DAY", "ORDER_GAPS", "CustomerState", "id_hash"]
 
 
+_BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword arguments per call
+
+
 def id_hash(text: str) -> int:
-    """A stable 32-bit hash of an id (Python's ``hash`` differs between processes)."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+    """A stable 32-bit hash of an id (Python's ``hash`` differs between processes): its 4-byte
+    BLAKE2b digest (``digest_size=4``), little-endian."""
+    h = _BLAKE2B_4.copy()
+    h.update(text.encode())
+    return int.from_bytes(h.digest(), "little")
+
+
+_BYTEORDER: Final = sys.byteorder
+
+
+def _holds(hashes: array[int], h: int) -> bool:
+    """``h in hashes``, by one search of the array's bytes (``in`` boxes and compares every item)."""
+    size = hashes.itemsize
+    raw = hashes.tobytes()
+    key = h.to_bytes(size, _BYTEORDER)
+    i = raw.find(key)
+    while i >= 0:
+        if i % size == 0:  # a match across two items is not one
+            return True
+        i = raw.find(key, i + 1)
+    return False
 
 
 def times_list(values: Iterable[int] = ()) -> array[int]:
@@ -73,9 +96,22 @@ def hash_list(values: Iterable[int] = ()) -> array[int]:
 
 def _trim_times(times: array[int], history: str, clock: int) -> None:
     """Drop the times at or before ``clock`` − the history's horizon, and the oldest beyond its cap."""
-    cut = max(bisect.bisect_right(times, clock - HORIZONS[history]), len(times) - CAPS[history])
+    floor, cap = clock - HORIZONS[history], CAPS[history]
+    if times[0] > floor and len(times) <= cap:
+        return  # nothing to drop (most events)
+    cut = bisect.bisect_right(times, floor)
+    if len(times) - cap > cut:
+        cut = len(times) - cap
     if cut > 0:
         del times[:cut]
+
+
+def _insort(times: array[int], ts: int) -> None:
+    """``bisect.insort(times, ts)``: an append for a time at or after the last (most events)."""
+    if not times or times[-1] <= ts:
+        times.append(ts)
+    else:
+        bisect.insort(times, ts)
 
 
 class CustomerState:
@@ -150,7 +186,7 @@ class CustomerState:
     def seen_before(self, event_id: str) -> bool:
         """True for a repeat; otherwise remembers the id."""
         h = id_hash(event_id)
-        if h in self.seen:
+        if _holds(self.seen, h):
             return True
         self.seen.append(h)
         if len(self.seen) > MAX_SEEN:
@@ -165,7 +201,7 @@ class CustomerState:
             self.last_login = ts
         if self.first_login is None or ts < self.first_login:
             self.first_login = ts
-        bisect.insort(self.logins, ts)
+        _insort(self.logins, ts)
         _trim_times(self.logins, LOGINS, clock)
 
     # -- orders ---------------------------------------------------------------------------
@@ -212,7 +248,7 @@ class CustomerState:
 
     def add_payment_result(self, ts: int, failed: bool, clock: int) -> None:
         if failed:
-            bisect.insort(self.failures, ts)
+            _insort(self.failures, ts)
         elif self.last_success is None or ts > self.last_success:
             self.last_success = ts
         # keep failures within the horizon and every failure since the last success (with no
@@ -225,7 +261,7 @@ class CustomerState:
             del self.failures[:cut]
 
     def add_chargeback(self, ts: int, clock: int) -> None:
-        bisect.insort(self.chargebacks, ts)
+        _insort(self.chargebacks, ts)
         _trim_times(self.chargebacks, CHARGEBACKS, clock)
 
     def set_subscription(self, ts: int, action: str) -> None:
@@ -238,7 +274,7 @@ class CustomerState:
 
     def ticket_action(self, ts: int, ticket_hash: int, action: str, priority: str | None, clock: int) -> None:
         if action == "opened":
-            bisect.insort(self.opened, ts)
+            _insort(self.opened, ts)
             _trim_times(self.opened, OPENED, clock)
         if action == "survey":
             return

@@ -2,13 +2,20 @@
 
 Times are float epoch seconds (event time). Optional fields are ``None`` when absent.
 Events are immutable, slotted and cheap: the engine receives them after validation
-(:mod:`streams.parse`), so every field here already satisfies the contract's rules.
+(:mod:`streams.parse`), so every field here already satisfies the contract's rules. Each writes
+its own ``__init__`` (``init=False``), setting its fields as a frozen dataclass's generated one
+does: compiled (mypyc) it runs as native code, where the generated one would run interpreted
+(half the cost of building an event, measured). ``tests/unit/test_events.py`` holds each
+``__init__`` to the fields and defaults.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+_set: Final = object.__setattr__  # how a frozen dataclass's __init__ sets its fields
 
 
 class EventType(StrEnum):
@@ -20,7 +27,7 @@ class EventType(StrEnum):
     SUPPORT_TICKET = "support_ticket"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Login:
     event_id: str
     customer_id: str
@@ -29,10 +36,26 @@ class Login:
     channel: str = "web"
     session_seconds: float | None = None
 
+    def __init__(
+        self,
+        event_id: str,
+        customer_id: str,
+        ts: float,
+        success: bool = True,
+        channel: str = "web",
+        session_seconds: float | None = None,
+    ) -> None:
+        _set(self, "event_id", event_id)
+        _set(self, "customer_id", customer_id)
+        _set(self, "ts", ts)
+        _set(self, "success", success)
+        _set(self, "channel", channel)
+        _set(self, "session_seconds", session_seconds)
+
     type = EventType.LOGIN
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Order:
     event_id: str
     customer_id: str
@@ -43,10 +66,30 @@ class Order:
     status: str = "placed"
     items: int | None = None
 
+    def __init__(
+        self,
+        event_id: str,
+        customer_id: str,
+        ts: float,
+        order_id: str,
+        amount: float,
+        currency: str,
+        status: str = "placed",
+        items: int | None = None,
+    ) -> None:
+        _set(self, "event_id", event_id)
+        _set(self, "customer_id", customer_id)
+        _set(self, "ts", ts)
+        _set(self, "order_id", order_id)
+        _set(self, "amount", amount)
+        _set(self, "currency", currency)
+        _set(self, "status", status)
+        _set(self, "items", items)
+
     type = EventType.ORDER
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Payment:
     event_id: str
     customer_id: str
@@ -58,10 +101,32 @@ class Payment:
     action: str | None = None
     plan: str | None = None
 
+    def __init__(
+        self,
+        event_id: str,
+        customer_id: str,
+        ts: float,
+        kind: str = "charge",
+        amount: float | None = None,
+        currency: str | None = None,
+        status: str | None = None,
+        action: str | None = None,
+        plan: str | None = None,
+    ) -> None:
+        _set(self, "event_id", event_id)
+        _set(self, "customer_id", customer_id)
+        _set(self, "ts", ts)
+        _set(self, "kind", kind)
+        _set(self, "amount", amount)
+        _set(self, "currency", currency)
+        _set(self, "status", status)
+        _set(self, "action", action)
+        _set(self, "plan", plan)
+
     type = EventType.PAYMENT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SupportTicket:
     event_id: str
     customer_id: str
@@ -73,6 +138,30 @@ class SupportTicket:
     sentiment: float | None = None
     csat: int | None = None
     nps: int | None = None
+
+    def __init__(
+        self,
+        event_id: str,
+        customer_id: str,
+        ts: float,
+        ticket_id: str,
+        action: str,
+        priority: str | None = None,
+        category: str | None = None,
+        sentiment: float | None = None,
+        csat: int | None = None,
+        nps: int | None = None,
+    ) -> None:
+        _set(self, "event_id", event_id)
+        _set(self, "customer_id", customer_id)
+        _set(self, "ts", ts)
+        _set(self, "ticket_id", ticket_id)
+        _set(self, "action", action)
+        _set(self, "priority", priority)
+        _set(self, "category", category)
+        _set(self, "sentiment", sentiment)
+        _set(self, "csat", csat)
+        _set(self, "nps", nps)
 
     type = EventType.SUPPORT_TICKET
 

@@ -1,4 +1,5 @@
-"""RFC 3339 formatting of epoch seconds (UTC, ``Z``), shared by events, alerts and dead letters."""
+"""RFC 3339 formatting of epoch seconds (UTC, ``Z``), shared by events, alerts and dead letters,
+and the reading of its commonest form (``streams.parse``)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,43 @@ def format_ts_ms(ts: float) -> str:
     """Always with milliseconds (``emitted_at``)."""
     dt = datetime.fromtimestamp(ts, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def utc_seconds(text: str) -> float:
+    """The epoch seconds of ``YYYY-MM-DDTHH:MM:SSZ`` (any separator at 10, ``z`` too) with a valid
+    date and time, exactly what ``datetime.fromisoformat`` and ``timestamp()`` give for it (a whole
+    number of seconds); -1.0 for any other text, which the general path reads (so does a time
+    before 1970, which it rejects)."""
+    if len(text) != 20 or not text.isascii():
+        return -1.0
+    b = text.encode()
+    if b[19] not in (90, 122) or b[4] != 45 or b[7] != 45 or b[13] != 58 or b[16] != 58:  # Z z - - : :
+        return -1.0
+    century, year = _two(b, 0), _two(b, 2)
+    month, day, hour, minute, second = _two(b, 5), _two(b, 8), _two(b, 11), _two(b, 14), _two(b, 17)
+    if century < 0 or year < 0 or hour < 0 or minute < 0 or second < 0:  # not digits
+        return -1.0
+    year += century * 100
+    if year < 1 or not 1 <= month <= 12 or day < 1:
+        return -1.0
+    if day > _month_days(year, month) or hour > 23 or minute > 59 or second > 59:
+        return -1.0
+    # days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
+    y = year - 1 if month <= 2 else year
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    return float(days * 86400 + hour * 3600 + minute * 60 + second)
+
+
+def _two(b: bytes, i: int) -> int:
+    """The two ASCII digits at ``b[i:i + 2]`` as a number; -1 when either is not a digit."""
+    hi, lo = b[i] - 48, b[i + 1] - 48
+    return hi * 10 + lo if 0 <= hi <= 9 and 0 <= lo <= 9 else -1
+
+
+def _month_days(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31

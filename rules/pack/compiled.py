@@ -2,21 +2,29 @@
 
 Comparisons are precompiled to ``functools.partial(operator.X, threshold)`` calls and, for the
 whole pack, to one generated Python function (each comparison inline); CEL runs only for
-``expr`` rules and for a ``when`` guard after its comparison already holds.
+``expr`` rules and for a ``when`` guard after its comparison already holds. The engine hands
+its signals as a list in ``rules.signals.SLOTS`` order (``evaluate_values``), which the
+generated function reads by position. When this module runs compiled (mypyc, ``agents.core``),
+the native loop of ``rules.pack.native`` replaces the generated function (which would run
+interpreted).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+from rules.expressions import Signals
 from rules.pack.model import LIST_OPS, PACK_VERSION, Comparison, Evaluation, Rule, RuleHit, _hit
+from rules.pack.native import FrameView, NativeRule, run
 from rules.scoring import Tiers, score_from_remaining
+from rules.signals import SLOT, SLOTS
 
 _Check = tuple[str, Callable[[Any], bool], "Comparison"]
-_Step = tuple[Rule, tuple[_Check, ...], Callable[[Mapping[str, Any]], bool] | None, float]
-_Fast = Callable[[Mapping[str, Any], list[RuleHit]], float]
+_Step = tuple[Rule, tuple[_Check, ...], Callable[[Signals], bool] | None, float]
+_Fast = Callable[[list[Any], Signals, list[RuleHit]], float]
+NATIVE: Final = not __file__.endswith((".py", ".pyc"))  # this module runs compiled: evaluate with rules.pack.native
 
 
 @dataclass(slots=True)
@@ -31,6 +39,7 @@ class RulePack:
     _plan: tuple[_Step, ...] = field(init=False, repr=False, compare=False, default=())
     _fast: _Fast | None = field(init=False, repr=False, compare=False, default=None)
     _quiet: Evaluation | None = field(init=False, repr=False, compare=False, default=None)
+    _steps: list[NativeRule] = field(init=False, repr=False, compare=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self._plan = tuple(
@@ -45,22 +54,34 @@ class RulePack:
         if not self.signals_used:
             self.signals_used = frozenset().union(*(r.signals for r in self.rules))
         self._fast = _generate(self.rules)
+        self._steps = [NativeRule(rule) for rule in self.rules]
         self._quiet = Evaluation(0.0, self.tiers.tier(0.0), ())
 
     def evaluate(self, signals: Mapping[str, Any]) -> Evaluation:
         """Score one customer's signals: which rules fire (in pack order), the risk score and the tier."""
+        return self._evaluation([signals.get(name) for name in SLOTS], signals)
+
+    def evaluate_values(self, values: list[Any]) -> Evaluation:
+        """``evaluate`` for the signals as a list in ``rules.signals.SLOTS`` order (the engine's)."""
+        return self._evaluation(values, None)
+
+    def _evaluation(self, values: list[Any], signals: Signals | None) -> Evaluation:
         hits: list[RuleHit] = []
-        try:
-            remaining = self._fast(signals, hits) if self._fast is not None else self._evaluate(signals, hits)
-        except TypeError:  # a signal of an unexpected type: redo it comparison by comparison
-            hits = []
-            remaining = self._evaluate(signals, hits)
+        if NATIVE:
+            remaining = run(self._steps, values, signals, hits)
+        else:
+            view = signals if signals is not None else FrameView(values)
+            try:
+                remaining = self._fast(values, view, hits) if self._fast is not None else self._evaluate(view, hits)
+            except TypeError:  # a signal of an unexpected type: redo it comparison by comparison
+                hits = []
+                remaining = self._evaluate(view, hits)
         if not hits and self._quiet is not None:
             return self._quiet
         score = score_from_remaining(remaining)
         return Evaluation(score, self.tiers.tier(score), tuple(hits))
 
-    def _evaluate(self, signals: Mapping[str, Any], hits: list[RuleHit]) -> float:
+    def _evaluate(self, signals: Signals, hits: list[RuleHit]) -> float:
         """The reference evaluation (generic loop); the generated fast path must agree with it."""
         remaining = 1.0
         get = signals.get
@@ -101,7 +122,7 @@ def _generate(rules: tuple[Rule, ...]) -> _Fast | None:
     function's namespace, never pasted into the source; signal names are validated identifiers.
     Returns None (use the generic loop) for a pack it cannot express."""
     env: dict[str, Any] = {"Hit": RuleHit}
-    lines = ["def fast(signals, hits):", "    get = signals.get", "    remaining = 1.0"]
+    lines = ["def fast(values, view, hits):", "    remaining = 1.0"]
     for r, rule in enumerate(rules):
         env[f"R{r}"] = rule
         env[f"W{r}"] = 1.0 - rule.weight / 100.0
@@ -118,22 +139,24 @@ def _generate(rules: tuple[Rule, ...]) -> _Fast | None:
             if rule.guard is None or rule.explain is None:
                 return None
             env[f"E{r}"] = rule.explain.threshold
-            lines.append(f"    if G{r}(signals):")
-            lines.append(f"        v = get({rule.explain.signal!r})")
+            if rule.explain.signal not in SLOT:
+                return None
+            lines.append(f"    if G{r}(view):")
+            lines.append(f"        v = values[{SLOT[rule.explain.signal]}]")
             lines.append("        " + fire.format(sig=rule.explain.signal, thr=f"E{r}"))
             continue
-        if len(rule.comparisons) > 12:  # deeper than Python's nesting allows comfortably
-            return None
+        if len(rule.comparisons) > 12 or any(c.signal not in SLOT for c in rule.comparisons):
+            return None  # deeper than Python's nesting allows comfortably, or a signal never computed
         indent = "    "
         for c, comp in enumerate(rule.comparisons):
             key = f"K{r}_{c}"
             env[key] = frozenset(comp.threshold) if comp.op in LIST_OPS else comp.threshold
             env[f"T{r}_{c}"] = comp.threshold
-            lines.append(f"{indent}v = get({comp.signal!r})")
+            lines.append(f"{indent}v = values[{SLOT[comp.signal]}]")
             lines.append(f"{indent}if v is not None and v {_PY_OPS[comp.op]} {key}:")
             body = indent + "    "
             if rule.guard is not None:
-                lines.append(f"{body}if G{r}(signals):")
+                lines.append(f"{body}if G{r}(view):")
                 body += "    "
             lines.append(body + fire.format(sig=comp.signal, thr=f"T{r}_{c}"))
             if c < len(rule.comparisons) - 1:

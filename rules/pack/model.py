@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from rules.expressions import Guard
 from rules.signals import SIGNAL_NAMES
@@ -211,15 +211,24 @@ class RuleHit:
 _HIT_FIELDS = ("rule", "weight", "signal", "value", "threshold", "reason")
 
 
-@dataclass(frozen=True, slots=True)
+_set: Final = object.__setattr__  # how a frozen dataclass's __init__ sets its fields
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Evaluation:
     """``score`` is the risk score rounded to one decimal; ``tier`` is the tier of that rounded
     score (so a reader never sees 25.0 labelled healthy); ``hits`` are the firing rules in pack
-    order (a tuple: an evaluation is immutable, and the no-hit evaluation is shared)."""
+    order (a tuple: an evaluation is immutable, and the no-hit evaluation is shared). Its own
+    ``__init__`` sets the fields as the generated one would: native code when compiled."""
 
     score: float
     tier: str
     hits: tuple[RuleHit, ...]
+
+    def __init__(self, score: float, tier: str, hits: tuple[RuleHit, ...]) -> None:
+        _set(self, "score", score)
+        _set(self, "tier", tier)
+        _set(self, "hits", hits)
 
 
 def _fmt(value: Any) -> str:

@@ -172,6 +172,33 @@ def wait_for_alerts(bootstrap: str, topic: str, expected: set[str], timeout: flo
     return [a for _, a in consume(bootstrap, topic, idle=2.0)]
 
 
+def wait_for_leaders(bootstrap: str, topics: Iterable[str], timeout: float = 120.0) -> None:
+    """Every partition of ``topics`` has a leader. A broker with many topics brings them back one by
+    one after a restart; a producer writing meanwhile retries the partitions still without a leader
+    and lands their events seconds after those of the others, which no consumer can tell from an
+    idle topic. The fault under test is the worker's outage, not that reordering."""
+    from kafka import KafkaAdminClient
+
+    names = sorted(topics)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+            try:
+                described = admin.describe_topics(names)
+            finally:
+                admin.close()
+            if all(not t["error_code"] and t["partitions"] for t in described) and all(
+                p["leader_id"] >= 0 and not p["error_code"] for t in described for p in t["partitions"]
+            ):
+                return
+        except Exception:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"partitions of {names} without a leader after {timeout} s")
+        time.sleep(0.5)
+
+
 def wait_caught_up(workers: Sequence[WorkerProcess], timeout: float = 120.0) -> None:
     """Every worker reports no consumer lag, every handled offset committed (an offset acknowledged
     twice would stall commits) and no rebalance, three times in a row (the gauges are 5 s old at most)."""

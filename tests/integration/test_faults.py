@@ -38,6 +38,7 @@ from tests.integration.faults import (
     view_differences,
     wait_caught_up,
     wait_for_alerts,
+    wait_for_leaders,
 )
 from tests.integration.harness import LOGS, ROOT, WorkerProcess, consume
 
@@ -200,6 +201,7 @@ def test_broker_stopped_and_restarted_mid_stream(services: dict[str, str], tmp_p
         subprocess.run([str(services_sh), "down", "kafka"], check=True, capture_output=True, timeout=120)
         time.sleep(8.0)
         subprocess.run([str(services_sh), "up", "kafka"], check=True, capture_output=True, timeout=300)
+        wait_for_leaders(worker.settings.kafka_bootstrap, worker.settings.input_topics.values())
         second = PacedProducer(worker, events[half:], rate=2000)
         second.run()
         partitions |= second.finish()

@@ -291,6 +291,8 @@ def test_a_failed_first_event_leaves_no_trace_in_the_aggregates() -> None:
         def evaluate(self, signals: Any) -> Any:
             raise RuntimeError("boom")
 
+        evaluate_values = evaluate  # what the engine calls (its signals as a list)
+
     pack, e.pack = e.pack, Broken()  # type: ignore[assignment]
     with pytest.raises(RuntimeError):
         e.process(login("new", T0 + 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from agents.cli import offline
 from agents.pack_file import load_pack
 from rules.expressions import as_doubles, compile_condition
 from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, parse_pack
+from rules.pack.native import run
 from rules.scoring import Tiers, risk_score
-from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES
+from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES, SLOTS
 
 HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
 
@@ -201,6 +203,8 @@ SIGNAL_VALUES = st.one_of(
     st.none(),
     st.integers(-5, 60),
     st.floats(-2, 300, allow_nan=False),
+    st.integers(2**53 - 2, 2**53 + 2),  # beyond it an int is no exact double (the native loop's edge)
+    st.just(math.nan),
     st.sampled_from(["none", "active", "paused", "downgraded", "cancelled"]),
 )
 
@@ -210,8 +214,14 @@ def test_the_generated_fast_path_agrees_with_the_reference_loop(signals: dict[st
     pack = PACK_WITH_EVERYTHING
     evaluation = pack.evaluate(signals)
     hits: list[Any] = []
-    pack._evaluate(signals, hits)
+    remaining = pack._evaluate(signals, hits)
     assert list(evaluation.hits) == hits
+    values = [signals.get(name) for name in SLOTS]  # the engine's list
+    assert pack.evaluate_values(values) == evaluation
+    native: list[Any] = []  # the compiled core's loop (run here as Python), with and without the dict
+    assert run(pack._steps, values, signals, native) == remaining and native == hits
+    native = []
+    assert run(pack._steps, values, None, native) == remaining and native == hits
 
 
 PACK_WITH_EVERYTHING = load_pack()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 import orjson
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from streams.errors import BadInput, Reason
 from streams.events import EventType, Login, Order, Payment, SupportTicket
 from streams.parse import Limits, event_to_dict, parse_event, parse_line, parse_ts
+from streams.timefmt import utc_seconds
 
 BASE = {"event_id": "e1", "customer_id": "c-42", "ts": "2026-11-22T14:16:30Z"}
 
@@ -168,3 +170,46 @@ def test_arbitrary_objects_give_an_event_or_bad_input(obj: dict[str, object]) ->
         parse_line(orjson.dumps(obj))
     except BadInput as exc:
         assert exc.detail
+
+
+@given(
+    st.integers(1, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.sampled_from("Tt "),
+    st.sampled_from("Zz"),
+)
+def test_the_fast_time_path_reads_what_datetime_reads(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, sep: str, zone: str
+) -> None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` is read without datetime: the same number, or the same error."""
+    text = f"{year:04d}-{month:02d}-{day:02d}{sep}{hour:02d}:{minute:02d}:{second:02d}{zone}"
+    try:
+        want: float | str = datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+    except ValueError:
+        want = "invalid"
+    fast = utc_seconds(text)
+    assert fast == want or (fast == -1.0 and want == "invalid")
+    try:
+        got: float | str = parse_ts(text)
+    except BadInput as exc:
+        got = exc.detail
+    if isinstance(want, float) and 0 <= want < 7258118400.0:
+        assert got == want and type(got) is float
+    else:
+        assert isinstance(got, str)
+
+
+@given(st.integers(0, 19), st.characters(max_codepoint=0x700))
+def test_the_fast_time_path_rejects_what_datetime_rejects(i: int, char: str) -> None:
+    text = "2026-09-02T01:00:00Z"
+    text = text[:i] + char + text[i + 1 :]
+    try:
+        want = datetime.fromisoformat(text[:-1] + "+00:00").timestamp() if text[-1] in "Zz" else None
+    except ValueError:
+        want = None
+    fast = utc_seconds(text)
+    assert fast == -1.0 or fast == want  # -1.0: datetime decides (it accepts "01:00.00" too)

@@ -60,3 +60,22 @@ def test_a_caught_up_quiet_topic_holds_nothing_back() -> None:
     marks.observe("logins", 50.0)
     assert marks.value(lambda topic: topic == "payments") == 50.0
     assert marks.value(lambda _topic: True) == math.inf
+
+
+def test_quiet_counts_only_while_caught_up() -> None:
+    """After an outage a topic has brought nothing for longer than the grace; it holds the others
+    back until it has been seen caught up for the whole grace again."""
+    marks = Watermark(["logins", "orders"], idle_seconds=2.0)
+    marks.observe("logins", 10.0)
+    marks.observe("orders", 20.0)
+    start = marks.arrived["logins"]
+    caught = {"logins": True, "orders": False}
+    assert not marks.idle("logins", caught.__getitem__, now=start + 1.0)  # first seen caught up: the grace starts
+    assert marks.idle("logins", caught.__getitem__, now=start + 5.0)  # quiet and caught up for 4 s
+    caught["logins"] = False  # the broker goes away: nothing fresh is known of logins
+    assert not marks.idle("logins", caught.__getitem__, now=start + 6.0)
+    caught["logins"] = True  # back, and nothing unread is visible yet (its producer still retrying)
+    assert not marks.idle("logins", caught.__getitem__, now=start + 60.0)
+    assert marks.value(caught.__getitem__) == 10.0  # logins still holds orders back
+    assert not marks.idle("logins", caught.__getitem__, now=start + 61.9)
+    assert marks.idle("logins", caught.__getitem__, now=start + 62.0)  # caught up for the whole grace

@@ -1,0 +1,72 @@
+"""Acknowledge each input partition's messages in offset order.
+
+Faust commits, per partition, the run of acknowledged offsets that follows its committed offset.
+faust-streaming 0.15 (``Consumer._new_offset``) takes an acknowledged offset right after the
+committed one as the start of that run even when the committed offset itself (the next one to
+read) is not acknowledged: ``min(acked) - committed_offset > 1`` should be ``> 0``. With the
+event clock the aligner holds an event while later events of its partition (earlier in event
+time) are applied and acknowledged; Faust then commits past the held one, and a crash before it
+is applied loses it for good (seen in the fault suite: one login of a killed worker's partition,
+never applied and never delivered again). Acknowledging in offset order leaves no such gap.
+
+Pure bookkeeping, no I/O: :meth:`AckOrder.received` registers a message as the events agent gets
+it (in offset order per partition), :meth:`AckOrder.handled` records its acknowledgement once the
+pipeline is done with it, and :meth:`AckOrder.take` returns the acknowledgements of each
+partition's handled prefix, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+Ack = Callable[[], Any]
+
+
+class Slot:
+    __slots__ = ("ack", "offset")
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.ack: Ack | None = None  # set once handled
+
+
+class AckOrder:
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, int], deque[Slot]] = {}
+
+    def received(self, topic: str, partition: int, offset: int) -> Slot:
+        """A message reached the agent; its slot waits for :meth:`handled`."""
+        slot = Slot(offset)
+        self._open.setdefault((topic, partition), deque()).append(slot)
+        return slot
+
+    @staticmethod
+    def handled(slot: Slot, ack: Ack) -> None:
+        slot.ack = ack
+
+    def take(self, partitions: Iterable[int]) -> dict[int, list[Ack]]:
+        """The acknowledgements now due for ``partitions``, by partition: each topic partition's
+        slots from the oldest up to the first not yet handled."""
+        wanted = set(partitions)
+        out: dict[int, list[Ack]] = {}
+        for (_, partition), slots in self._open.items():
+            if partition not in wanted:
+                continue
+            due = out.setdefault(partition, [])
+            while slots and slots[0].ack is not None:
+                ack = slots.popleft().ack
+                assert ack is not None
+                due.append(ack)
+        return out
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Revoked or reassigned: their messages come again from the committed offsets."""
+        gone = set(partitions)
+        for key in [key for key in self._open if key[1] in gone]:
+            del self._open[key]
+
+    def waiting(self) -> int:
+        """Messages received and not yet acknowledged (handled or not)."""
+        return sum(len(slots) for slots in self._open.values())

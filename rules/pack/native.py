@@ -1,0 +1,126 @@
+"""The rule pack's loop for the compiled core (mypyc), over the engine's signal list.
+
+``RulePack.evaluate_values`` reads the signals from a list in ``rules.signals.SLOTS`` order (the
+engine's frame, by position: no dict per evaluation). Compiled, :func:`run` is that evaluation:
+the reference loop (``RulePack._evaluate``), with each numeric comparison a comparison of two
+doubles; run as Python, the generated function of ``rules.pack.compiled`` is the faster one.
+A ``when`` guard (CEL, ``rules.expressions``) reads the signals it names through a
+:class:`FrameView`, made only when a guard runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from rules.expressions import Signals
+from rules.pack.model import Comparison, Rule, RuleHit, _hit
+from rules.signals import SLOT
+
+_EXACT: Final = 2**53  # ints up to this are exact doubles: compared as doubles, they compare as ints
+_OPCODES: Final = {">=": 0, ">": 1, "<=": 2, "<": 3, "==": 4, "!=": 5}
+
+
+class FrameView:
+    """The signals of a list in ``SLOTS`` order, read by name (what a guard reads)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        i = SLOT.get(name)
+        return default if i is None else self.values[i]
+
+
+class NativeCheck:
+    """One comparison of a rule: ``holds(value)`` is ``value op threshold`` for a non-null value
+    (False when the two do not compare, as in ``RulePack._evaluate``): two doubles compared when
+    both are numbers a double holds exactly, else the comparison's own test."""
+
+    __slots__ = ("number", "op", "signal", "slot", "test", "threshold")
+
+    def __init__(self, comp: Comparison) -> None:
+        self.signal = comp.signal
+        self.slot = SLOT.get(comp.signal, -1)  # -1: not a signal the engine computes (always null)
+        self.threshold = comp.threshold
+        self.test = comp.test
+        th = comp.threshold
+        numeric = isinstance(th, float) or (isinstance(th, int) and not isinstance(th, bool) and abs(th) <= _EXACT)
+        self.op = _OPCODES.get(comp.op, -1) if numeric else -1
+        self.number = float(th) if numeric else 0.0
+
+    def holds(self, value: Any) -> bool:
+        op = self.op
+        x = 0.0
+        if op < 0:
+            return self._test(value)
+        if isinstance(value, float):
+            x = value
+        elif isinstance(value, int) and -_EXACT <= value <= _EXACT:
+            x = float(value)
+        else:
+            return self._test(value)
+        k = self.number
+        if op == 0:
+            return x >= k
+        if op == 1:
+            return x > k
+        if op == 2:
+            return x <= k
+        if op == 3:
+            return x < k
+        return x == k if op == 4 else x != k
+
+    def _test(self, value: Any) -> bool:
+        try:
+            return bool(self.test(value))
+        except TypeError:  # a value of the wrong type: the comparison does not hold
+            return False
+
+
+class NativeRule:
+    """One rule for :func:`run`: its checks, guard, graded weight and kept share."""
+
+    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.checks = [NativeCheck(c) for c in rule.comparisons]
+        self.guard: Callable[[Signals], bool] | None = rule.guard.holds if rule.guard is not None else None
+        self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
+        self.keep = 1.0 - rule.weight / 100.0
+        self.explain = -1 if rule.explain is None else SLOT.get(rule.explain.signal, -1)
+
+
+def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hits: list[RuleHit]) -> float:
+    """``RulePack._evaluate`` over ``values`` (``SLOTS`` order): the same hits in the same order,
+    the same remaining share. ``signals``: what a guard reads (None: a view of ``values``)."""
+    remaining = 1.0
+    for step in steps:
+        rule, guard = step.rule, step.guard
+        if step.checks:
+            for check in step.checks:
+                value = values[check.slot] if check.slot >= 0 else None
+                if value is None or not check.holds(value):
+                    continue
+                if guard is not None:
+                    if signals is None:
+                        signals = FrameView(values)
+                    if not guard(signals):
+                        break
+                # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
+                weight = step.graded(value) if step.graded is not None else rule.weight
+                hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
+                remaining *= 1.0 - weight / 100.0
+                break
+        elif guard is not None:
+            if signals is None:
+                signals = FrameView(values)
+            if guard(signals):
+                explain = rule.explain
+                assert explain is not None
+                hits.append(_hit(rule, explain, values[step.explain] if step.explain >= 0 else None))
+                remaining *= step.keep
+    return remaining

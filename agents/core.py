@@ -40,6 +40,7 @@ COMPILED: tuple[str, ...] = (
     "streams.parse",
     "rules.windows",
     "rules.records",
+    "rules.codec_json",
     "rules.codec",
     "rules.state",
     "rules.apply",

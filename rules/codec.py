@@ -1,93 +1,253 @@
 """The compact, versioned encoding of a customer's state (``rules.state.CustomerState``).
 
-An orjson list, ``STATE_VERSION`` first, then the fields by position; time lists are packed as
-a first time and base64 of 24-bit deltas, id hashes as base64 of 32-bit words. Every version
-ever written still decodes:
+Version 5 (written): binary, little-endian. A 10-byte head (the version, a bit set of the parts
+present, the lengths of the lists) and the fixed-size fields of the parts present, in one
+``struct``; then the id hashes, the array's own bytes; then, in one ``struct`` of 32-bit words,
+the time lists and the orders' times, id hashes and amounts. Money is in whole cents (as doubles
+when an amount is not a whole number of cents), the revenue at risk and a float due time are
+doubles. The rarely filled records (cancellations, tickets, sentiments, surveys, the alert
+memory once alerted, the history, the acknowledgement) follow as version 4's JSON, only when one
+of them is.
 
-- 1: time lists as plain deltas; 2: time lists and order hashes packed as base64;
-- 3: version 2 with the first login appended;
-- 4 (written): version 3 with the history and the acknowledgement appended (``rules.history``,
-  ``rules.acknowledgement``), left out while both are empty; the alert memory as short as it
-  can be (``[0]`` for a customer never alerted).
+A state whose values do not fit (a time after 2106, more than 255 of a list, a subscription
+status it does not know, ...) is written as version 4 instead; versions 1 to 4 still decode
+(``rules.codec_json``). The first byte tells them apart (``[`` for JSON).
 """
 
 from __future__ import annotations
 
+import math
+import struct
 import sys
 from array import array
-from binascii import a2b_base64, b2a_base64
-from collections.abc import Iterable, Sequence
-from itertools import accumulate
-from operator import sub
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
-from rules.records import AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
+from rules.codec_json import (
+    cancellations,
+    decode_json,
+    encode_json,
+    memory_json,
+    sentiments_of,
+    stamped,
+    tickets_json,
+    tickets_of,
+)
+from rules.records import NEW_MEMORY, AlertMemory, Order, Stamped
 
 if TYPE_CHECKING:
     from rules.state import CustomerState
 
-STATE_VERSION = 4
-V2_FIELDS = 25  # list items of a version 1 or 2 encoding
+STATE_VERSION: Final = 5
 S = TypeVar("S", bound="CustomerState")
-_BIG_ENDIAN = sys.byteorder == "big"
-assert array("I").itemsize == 4
+
+# the parts (bits of the head's second field): which optional fields follow
+LAST_LOGIN: Final = 1
+FIRST_LOGIN: Final = 2
+ORDERS: Final = 4  # orders_total, value_total (absent: no order ever counted)
+FIRST_ORDER: Final = 8
+MONEY_DOUBLES: Final = 16  # value_total and the amounts as doubles, not whole cents
+LAST_SUCCESS: Final = 32
+SUBSCRIPTION: Final = 64
+RAR: Final = 128  # a revenue at risk other than 0.0
+DUE_INT: Final = 256
+DUE_FLOAT: Final = 512
+CRITICAL: Final = 1024
+LOST: Final = 2048
+REST: Final = 4096  # the JSON of the rarely filled records ends the bytes
+# the head: version, parts, the lengths of logins, seen, orders, failures, chargebacks, opened;
+# then the tier and logins_total, then the optional fields of the parts present, in this order
+HEAD: Final = "<BHHBBBBBBI"
+OPTIONAL: Final = (
+    (LAST_LOGIN, "I"),
+    (FIRST_LOGIN, "I"),
+    (ORDERS, "II"),  # orders_total, value_total in cents (a double with MONEY_DOUBLES)
+    (FIRST_ORDER, "I"),
+    (LAST_SUCCESS, "I"),
+    (SUBSCRIPTION, "IB"),  # time, status code
+    (RAR, "d"),
+    (DUE_INT, "I"),
+    (DUE_FLOAT, "d"),
+    (CRITICAL, "I"),
+)
+STATUSES: Final = ("active", "paused", "downgraded", "cancelled")  # rules.state.SUBSCRIPTION_STATUS's values
+STATUS_CODES: Final = {status: code for code, status in enumerate(STATUSES)}
+
+BIG_ENDIAN: Final = sys.byteorder == "big"
+# copied for an empty list, and named tuples made by tuple's own constructor: twice as fast as
+# array("q") and a named tuple's Python __new__
+_NO_TIMES: Final = array("q")
+_NO_HASHES: Final = array("I")
+_new = tuple.__new__
+
+_heads: dict[int, struct.Struct] = {}  # the head and fixed fields, by parts
+_words: dict[int, struct.Struct] = {}  # n unsigned 32-bit words
+_doubles: dict[int, struct.Struct] = {}
 
 
-def _words(values: Iterable[int]) -> bytearray:
-    """Unsigned 32-bit little-endian words (OverflowError for a value outside 0 .. 2^32 - 1)."""
-    words = array("I", values)
-    if _BIG_ENDIAN:
-        words.byteswap()
-    return bytearray(words.tobytes())
+class Unfit(ValueError):
+    """A value version 5 cannot hold."""
 
 
-def _ints(raw: bytes | bytearray) -> array[int]:
-    words = array("I")
-    words.frombytes(raw)
-    if _BIG_ENDIAN:
-        words.byteswap()
+def _head(parts: int) -> struct.Struct:
+    head = _heads.get(parts)
+    if head is None:
+        money = "Id" if parts & MONEY_DOUBLES else "II"
+        fmt = "".join((money if bit == ORDERS else f) for bit, f in OPTIONAL if parts & bit)
+        head = _heads[parts] = struct.Struct(HEAD + fmt)
+    return head
+
+
+def _run(n: int, kind: str = "I") -> struct.Struct:
+    cache = _words if kind == "I" else _doubles
+    run = cache.get(n)
+    if run is None:
+        run = cache[n] = struct.Struct(f"<{n}{kind}")
+    return run
+
+
+# -- encode ---------------------------------------------------------------------------------
+
+
+def encode(s: CustomerState) -> bytes:
+    """Version 5, or version 4 for a state that does not fit it."""
+    try:
+        return _encode_v5(s)
+    except (struct.error, OverflowError, ValueError, TypeError):
+        return encode_json(s)
+
+
+def _raw(values: array[int], kind: str) -> bytes:
+    """An array's machine words, little-endian."""
+    if values.typecode != kind:
+        raise Unfit(f"an array of {values.typecode!r}, not {kind!r}")
+    if not values:
+        return b""
+    if BIG_ENDIAN:
+        values = array(kind, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _hashes(data: bytes, start: int, end: int) -> array[int]:
+    """The id hashes from the bytes of their array."""
+    if start == end:
+        return _NO_HASHES.__copy__()
+    out = array("I", data[start:end])
+    if BIG_ENDIAN:
+        out.byteswap()
+    return out
+
+
+def _plain_zero(x: float) -> bool:
+    return type(x) is float and x == 0.0 and math.copysign(1.0, x) > 0
+
+
+def _cents(values: list[float]) -> list[int] | None:
+    """The amounts in whole cents, None when one is not exactly a number of cents."""
+    out: list[int] = []
+    for x in values:
+        if type(x) is not float:
+            raise Unfit(f"{x!r} is not a float")
+        c = round(x * 100)
+        if c < 0 or c > 0xFFFFFFFF or c / 100 != x or (c == 0 and math.copysign(1.0, x) < 0):
+            return None
+        out.append(c)
+    return out
+
+
+def _add_orders(fixed: list[Any], words: list[int], s: CustomerState) -> tuple[int, list[float]]:
+    """The orders part; returns its bits of the parts and the amounts to write as doubles."""
+    orders = s.orders
+    if not orders and not s.orders_total and s.first_order is None and _plain_zero(s.value_total):
+        return 0, []
+    money = [o.amount for o in orders]
+    money.append(s.value_total)
+    cents = _cents(money)
+    parts = ORDERS if cents is not None else ORDERS | MONEY_DOUBLES
+    fixed.append(s.orders_total)
+    fixed.append(money.pop() if cents is None else cents.pop())
+    if s.first_order is not None:
+        parts |= FIRST_ORDER
+        fixed.append(s.first_order)
+    words.extend([o.time for o in orders])
+    words.extend([o.key for o in orders])
+    if cents is None:
+        return parts, money
+    words.extend(cents)
+    return parts, []
+
+
+def _add_evaluation(fixed: list[Any], s: CustomerState) -> int:
+    """The subscription and the evaluation's results; returns their bits of the parts."""
+    parts = 0
+    sub = s.subscription
+    if sub is not None:
+        parts |= SUBSCRIPTION
+        code = STATUS_CODES.get(sub.value)
+        if code is None:
+            raise Unfit(f"subscription status {sub.value!r}")
+        fixed.append(sub.time)
+        fixed.append(code)
+    rar = s.rar
+    if not _plain_zero(rar):
+        if type(rar) is not float:
+            raise Unfit(f"revenue at risk {rar!r}")
+        parts |= RAR
+        fixed.append(rar)
+    due = s.due
+    if due is not None:
+        parts |= DUE_FLOAT if type(due) is float else DUE_INT
+        fixed.append(due)
+    if s.critical_since is not None:
+        parts |= CRITICAL
+        fixed.append(s.critical_since)
+    if s.lost:
+        parts |= LOST
+    return parts
+
+
+def _words_of(s: CustomerState) -> list[int]:
+    """The time lists' times, in one list."""
+    words: list[int] = s.logins.tolist()
+    if s.failures:
+        words += s.failures.tolist()
+    if s.chargebacks:
+        words += s.chargebacks.tolist()
+    if s.opened:
+        words += s.opened.tolist()
     return words
 
 
-def pack_hashes(hashes: Sequence[int]) -> str:
-    """32-bit hashes as base64 of little-endian words: about 5.3 characters each instead of 11."""
-    return b2a_base64(_words(hashes), newline=False).decode()
-
-
-def unpack_hashes(text: str) -> array[int]:
-    return _ints(a2b_base64(text))
-
-
-def pack_times(times: Sequence[int]) -> list[Any]:
-    """Sorted epoch seconds as [first, base64 of the following deltas in 24-bit little-endian
-    words] (4 characters per time instead of about 8); as [first, *deltas] when a gap reaches
-    2^24 s (194 days, longer than any window keeps)."""
-    if len(times) < 2:  # most lists of most customers: no time, or one
-        return [times[0], ""] if times else []
-    rest = list(map(sub, times[1:], times))
-    if rest and (max(rest) >= 1 << 24 or min(rest) < 0):
-        return [times[0], *rest]
-    packed = _words(rest)
-    del packed[3::4]  # the high byte of each word, always 0
-    return [times[0], b2a_base64(packed, newline=False).decode()]
-
-
-def unpack_times(packed: list[Any]) -> array[int]:
-    if len(packed) == 2 and isinstance(packed[1], str):
-        if not packed[1]:
-            return array("q", (packed[0],))
-        raw = a2b_base64(packed[1])
-        wide = bytearray(len(raw) // 3 * 4)
-        for i in range(3):
-            wide[i::4] = raw[i::3]
-        return array("q", list(accumulate(_ints(wide), initial=packed[0])))
-    return array("q", list(accumulate(packed)))
-
-
-def _unpack_ints(packed: str | list[int]) -> Sequence[int]:
-    return unpack_hashes(packed) if isinstance(packed, str) else packed
+def _encode_v5(s: CustomerState) -> bytes:
+    orders = len(s.orders)
+    lengths = [len(s.logins), len(s.seen), orders, len(s.failures), len(s.chargebacks), len(s.opened)]
+    fixed: list[Any] = [STATE_VERSION, 0, *lengths, s.tier, s.logins_total]
+    parts = 0
+    if s.last_login is not None:
+        parts |= LAST_LOGIN
+        fixed.append(s.last_login)
+    if s.first_login is not None:
+        parts |= FIRST_LOGIN
+        fixed.append(s.first_login)
+    words = _words_of(s)
+    order_parts, doubles = _add_orders(fixed, words, s)
+    parts |= order_parts
+    if s.last_success is not None:
+        parts |= LAST_SUCCESS
+        fixed.append(s.last_success)
+    parts |= _add_evaluation(fixed, s)
+    rest = _rest(s)
+    if rest:
+        parts |= REST
+    fixed[1] = parts
+    out = [_head(parts).pack(*fixed), _raw(s.seen, "I"), _run(len(words)).pack(*words)]
+    if doubles:
+        out.append(_run(orders, "d").pack(*doubles))
+    out.append(rest)
+    return b"".join(out)
 
 
 def _plain(value: Any) -> Any:
@@ -97,128 +257,137 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def compact(data: bytes) -> bytes:
-    """A right-sized copy of orjson's output. orjson (3.x) returns its bytes in a buffer of at
-    least 4 KiB that is never shrunk: kept as a customer's state, every ~200-byte value would
-    hold 4 KiB of memory (measured: 4,097 bytes traced per value; the worker's RSS per customer
-    was 20 to 40 times its encoded state). tests/unit/test_state_memory.py guards it."""
-    return memoryview(data).tobytes()
-
-
-def encode(s: CustomerState) -> bytes:
-    orders = s.orders
-    tickets = [[h, k.last, k.open, k.opened, k.priority, k.rank] for h, k in s.tickets.items()]
-    return compact(
-        orjson.dumps(
-            [
-                STATE_VERSION,
-                pack_hashes(s.seen),
-                pack_times(s.logins),
-                s.logins_total,
-                s.last_login,
-                [
-                    pack_times([o.time for o in orders]),
-                    [o.amount for o in orders],
-                    pack_hashes([o.key for o in orders]),
-                ],
-                s.orders_total,
-                s.value_total,
-                s.first_order,
-                s.cancelled,
-                pack_times(s.failures),
-                s.last_success,
-                pack_times(s.chargebacks),
-                s.subscription,
-                pack_times(s.opened),
-                tickets,
-                s.sentiments,
-                s.last_csat,
-                s.last_nps,
-                _memory(s.alert),
-                s.tier,
-                s.rar,
-                s.critical_since,
-                s.lost,
-                s.due,
-                s.first_login,
-                *_extras(s),
-            ],
-            default=_plain,
-        )
+def _rest(s: CustomerState) -> bytes:
+    """The rarely filled records as JSON; empty when all are empty (most customers)."""
+    empty = not (
+        s.cancelled
+        or s.tickets
+        or s.sentiments
+        or s.last_csat is not None
+        or s.last_nps is not None
+        or s.history
+        or s.ack is not None
     )
+    if empty and s.alert is NEW_MEMORY:
+        return b""
+    memory = memory_json(s.alert)
+    if empty and memory == [0]:
+        return b""
+    rest = [s.cancelled, tickets_json(s.tickets), s.sentiments, s.last_csat, s.last_nps, memory, s.history, s.ack]
+    return orjson.dumps(rest, default=_plain)
 
 
-def _memory(memory: AlertMemory) -> list[Any]:
-    """The alert memory without what a customer never alerted does not need (most customers)."""
-    if memory.previous is not None:
-        return [memory.tier, list(memory.fired), memory.previous]
-    if any(x is not None for x in memory.fired):
-        return [memory.tier, list(memory.fired)]
-    return [memory.tier]
-
-
-def _extras(s: CustomerState) -> list[Any]:
-    """Version 4's history and acknowledgement, left out while both are empty (most customers)."""
-    if s.ack is not None:
-        return [s.history, s.ack]
-    return [s.history] if s.history else []
-
-
-def _orders(orders: list[Any]) -> list[Order]:
-    return [Order(*o) for o in zip(unpack_times(orders[0]), orders[1], _unpack_ints(orders[2]), strict=True)]
-
-
-def _stamped(value: list[Any] | None) -> Stamped | None:
-    return None if value is None else Stamped(value[0], value[1])
+# -- decode ---------------------------------------------------------------------------------
 
 
 def decode(data: bytes, cls: type[S]) -> S:
-    raw = orjson.loads(data)
-    if raw[0] not in (1, 2, 3, STATE_VERSION):
-        raise ValueError(f"customer state version {raw[0]} is not supported (this build reads 1 to {STATE_VERSION})")
-    s = cls.__new__(cls)
-    s.first_login = raw[V2_FIELDS] if raw[0] >= 3 else None
-    extras = raw[V2_FIELDS + 1 :] if raw[0] >= 4 else []
-    s.history = extras[0] if extras else []
-    s.ack = extras[1] if len(extras) > 1 else None
-    (
-        _v,
-        seen,
-        logins,
-        s.logins_total,
-        s.last_login,
-        orders,
-        s.orders_total,
-        s.value_total,
-        s.first_order,
-        cancelled,
-        failures,
-        s.last_success,
-        chargebacks,
-        subscription,
-        opened,
-        tickets,
-        sentiments,
-        last_csat,
-        last_nps,
-        alert,
-        s.tier,
-        s.rar,
-        s.critical_since,
-        s.lost,
-        s.due,
-    ) = raw[:V2_FIELDS]
-    s.seen = unpack_hashes(seen)
-    s.logins = unpack_times(logins)
-    s.orders = _orders(orders) if orders[1] else []
-    s.cancelled = [Cancellation(c[0], c[1]) for c in cancelled] if cancelled else []
-    s.failures = unpack_times(failures)
-    s.chargebacks = unpack_times(chargebacks)
-    s.subscription = _stamped(subscription)
-    s.opened = unpack_times(opened)
-    s.tickets = {k[0]: Ticket(k[1], k[2], k[3], k[4], k[5]) for k in tickets} if tickets else {}
-    s.sentiments = [Sentiment(x[0], x[1]) for x in sentiments] if sentiments else []
-    s.last_csat = _stamped(last_csat)
-    s.last_nps = _stamped(last_nps)
-    s.alert = AlertMemory.of(alert)
+    if data[0] != STATE_VERSION:
+        return decode_json(data, cls)
+    parts = data[1] | data[2] << 8
+    head = _head(parts)
+    v: tuple[Any, ...] = head.unpack_from(data)
+    n_logins: int = v[2]
+    n_seen: int = v[3]
+    n_orders: int = v[4]
+    n_failures: int = v[5]
+    n_chargebacks: int = v[6]
+    n_opened: int = v[7]
+    end = head.size + 4 * n_seen
+    s = cls(True)
+    s.seen = _hashes(data, head.size, end)
+    count = n_logins + n_failures + n_chargebacks + n_opened + n_orders * (2 if parts & MONEY_DOUBLES else 3)
+    words: tuple[int, ...] = _run(count).unpack_from(data, end)
+    end += 4 * count
+    s.logins = _times(words, 0, n_logins)
+    at = n_logins + n_failures
+    s.failures = _times(words, n_logins, at)
+    s.chargebacks = _times(words, at, at + n_chargebacks)
+    at += n_chargebacks
+    s.opened = _times(words, at, at + n_opened)
+    at += n_opened
+    s.tier = v[8]
+    s.logins_total = v[9]
+    i = _decode_fixed(s, v, parts)
+    if n_orders:
+        amounts: Sequence[float]
+        if parts & MONEY_DOUBLES:
+            amounts = _run(n_orders, "d").unpack_from(data, end)
+            end += 8 * n_orders
+        else:
+            amounts = [c / 100 for c in words[at + 2 * n_orders : at + 3 * n_orders]]
+        keys = words[at + n_orders : at + 2 * n_orders]
+        times = words[at : at + n_orders]
+        s.orders = [_new(Order, (t, a, k)) for t, a, k in zip(times, amounts, keys, strict=True)]
+    else:
+        s.orders = []
+    _decode_evaluation(s, v, i, parts)
+    _decode_rest(s, orjson.loads(data[end:]) if parts & REST else None)
     return s
+
+
+def _times(words: tuple[int, ...], start: int, end: int) -> array[int]:
+    return array("q", words[start:end]) if end > start else _NO_TIMES.__copy__()
+
+
+def _decode_fixed(s: CustomerState, v: tuple[Any, ...], parts: int) -> int:
+    """The optional fields up to the last success; returns where the subscription's would be."""
+    i = 10
+    s.last_login = s.first_login = None
+    if parts & LAST_LOGIN:
+        s.last_login = v[i]
+        i += 1
+    if parts & FIRST_LOGIN:
+        s.first_login = v[i]
+        i += 1
+    s.orders_total = 0
+    s.value_total = 0.0
+    if parts & ORDERS:
+        s.orders_total = v[i]
+        s.value_total = v[i + 1] if parts & MONEY_DOUBLES else v[i + 1] / 100
+        i += 2
+    s.first_order = None
+    if parts & FIRST_ORDER:
+        s.first_order = v[i]
+        i += 1
+    s.last_success = None
+    if parts & LAST_SUCCESS:
+        s.last_success = v[i]
+        i += 1
+    return i
+
+
+def _decode_evaluation(s: CustomerState, v: tuple[Any, ...], i: int, parts: int) -> None:
+    s.subscription = None
+    if parts & SUBSCRIPTION:
+        s.subscription = _new(Stamped, (v[i], STATUSES[v[i + 1]]))
+        i += 2
+    s.rar = 0.0
+    if parts & RAR:
+        s.rar = v[i]
+        i += 1
+    s.due = None
+    if parts & (DUE_INT | DUE_FLOAT):
+        s.due = v[i]
+        i += 1
+    s.critical_since = v[i] if parts & CRITICAL else None
+    s.lost = bool(parts & LOST)
+
+
+def _decode_rest(s: CustomerState, rest: list[Any] | None) -> None:
+    if rest is None:
+        s.cancelled = []
+        s.tickets = {}
+        s.sentiments = []
+        s.last_csat = s.last_nps = None
+        s.alert = NEW_MEMORY
+        s.history = []
+        s.ack = None
+        return
+    s.cancelled = cancellations(rest[0])
+    s.tickets = tickets_of(rest[1])
+    s.sentiments = sentiments_of(rest[2])
+    s.last_csat = stamped(rest[3])
+    s.last_nps = stamped(rest[4])
+    s.alert = AlertMemory.of(rest[5])
+    s.history = rest[6]
+    s.ack = rest[7]

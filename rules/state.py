@@ -147,7 +147,11 @@ class CustomerState:
         "value_total",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, blank: bool = False) -> None:
+        """A new customer's state; ``blank``: no field set at all, for the decoder (``rules.codec``)
+        to set every one (a compiled class runs ``__init__`` even from ``cls.__new__``)."""
+        if blank:
+            return
         self.seen = hash_list()  # id hashes, oldest first
         self.logins = times_list()  # successful login times (sorted)
         self.logins_total = 0

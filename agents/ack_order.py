@@ -36,10 +36,13 @@ class AckOrder:
     def __init__(self) -> None:
         self._open: dict[tuple[str, int], deque[Slot]] = {}
 
-    def received(self, topic: str, partition: int, offset: int) -> Slot:
-        """A message reached the agent; its slot waits for :meth:`handled`."""
+    def received(self, tp: tuple[str, int], offset: int) -> Slot:
+        """A message of ``tp`` (topic, partition) reached the agent; its slot waits for :meth:`handled`."""
         slot = Slot(offset)
-        self._open.setdefault((topic, partition), deque()).append(slot)
+        slots = self._open.get(tp)
+        if slots is None:
+            slots = self._open[tp] = deque()
+        slots.append(slot)
         return slot
 
     @staticmethod

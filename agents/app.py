@@ -178,8 +178,9 @@ class Worker:
                 msg = event.message
                 if msg.partition not in self.owned:
                     continue  # revoked while buffered: not acknowledged, its next owner gets it again
-                self._received[TP(msg.topic, msg.partition)] = msg.offset
-                slot = self.acks.received(msg.topic, msg.partition, msg.offset)
+                tp = msg.tp
+                self._received[tp] = msg.offset
+                slot = self.acks.received(tp, msg.offset)
                 received = time.time()
                 out = pipeline.handle(
                     msg.topic,

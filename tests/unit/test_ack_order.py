@@ -8,8 +8,8 @@ from agents.ack_order import AckOrder
 def test_a_held_message_holds_back_the_later_ones_of_its_partition() -> None:
     order = AckOrder()
     acked: list[tuple[str, int]] = []
-    slots = {o: order.received("logins", 3, o) for o in (1119, 1120, 1121)}
-    other = order.received("orders", 3, 7)
+    slots = {o: order.received(("logins", 3), o) for o in (1119, 1120, 1121)}
+    other = order.received(("orders", 3), 7)
 
     def ack(topic: str, offset: int) -> object:
         return lambda: acked.append((topic, offset))
@@ -32,8 +32,8 @@ def test_a_held_message_holds_back_the_later_ones_of_its_partition() -> None:
 
 def test_forgotten_partitions_and_other_partitions() -> None:
     order = AckOrder()
-    a = order.received("logins", 0, 5)
-    b = order.received("logins", 1, 9)
+    a = order.received(("logins", 0), 5)
+    b = order.received(("logins", 1), 9)
     AckOrder.handled(a, lambda: None)
     AckOrder.handled(b, lambda: None)
     assert list(order.take([1])) == [1] and order.waiting() == 1  # partition 0 not asked for

@@ -1,4 +1,5 @@
-"""Acknowledge each input partition's messages in offset order.
+"""What reached the events agent, per input partition: its last offset, and acknowledgements in
+offset order.
 
 Faust commits, per partition, the run of acknowledged offsets that follows its committed offset.
 faust-streaming 0.15 (``Consumer._new_offset``) takes an acknowledged offset right after the
@@ -12,7 +13,8 @@ never applied and never delivered again). Acknowledging in offset order leaves n
 Pure bookkeeping, no I/O: :meth:`AckOrder.received` registers a message as the events agent gets
 it (in offset order per partition), :meth:`AckOrder.handled` records its acknowledgement once the
 pipeline is done with it, and :meth:`AckOrder.take` returns the acknowledgements of each
-partition's handled prefix, oldest first.
+partition's handled prefix, oldest first. :meth:`AckOrder.last` is the last offset received
+(Faust's own read offset runs ahead of it by what waits in the agent's queue).
 """
 
 from __future__ import annotations
@@ -25,20 +27,21 @@ Ack = Callable[[], Any]
 
 
 class Slot:
-    __slots__ = ("ack", "offset")
+    __slots__ = ("ack",)
 
-    def __init__(self, offset: int) -> None:
-        self.offset = offset
+    def __init__(self) -> None:
         self.ack: Ack | None = None  # set once handled
 
 
 class AckOrder:
     def __init__(self) -> None:
         self._open: dict[tuple[str, int], deque[Slot]] = {}
+        self._last: dict[tuple[str, int], int] = {}  # the last offset received, per (topic, partition)
 
     def received(self, tp: tuple[str, int], offset: int) -> Slot:
         """A message of ``tp`` (topic, partition) reached the agent; its slot waits for :meth:`handled`."""
-        slot = Slot(offset)
+        self._last[tp] = offset
+        slot = Slot()
         slots = self._open.get(tp)
         if slots is None:
             slots = self._open[tp] = deque()
@@ -64,11 +67,16 @@ class AckOrder:
                 due.append(ack)
         return out
 
+    def last(self, tp: tuple[str, int]) -> int | None:
+        """The last offset of ``tp`` received since its partition was assigned; None for none."""
+        return self._last.get(tp)
+
     def forget(self, partitions: Iterable[int]) -> None:
         """Revoked or reassigned: their messages come again from the committed offsets."""
         gone = set(partitions)
-        for key in [key for key in self._open if key[1] in gone]:
-            del self._open[key]
+        for known in (self._open, self._last):
+            for key in [key for key in known if key[1] in gone]:
+                del known[key]
 
     def waiting(self) -> int:
         """Messages received and not yet acknowledged (handled or not)."""

@@ -145,13 +145,11 @@ class Worker:
         )
         self.stores: dict[int, PartitionStore] = {}
         self.owned: set[int] = set()  # partitions whose state is recovered and whose events this worker handles
-        self.acks = AckOrder()  # handled messages, acknowledged in offset order at the next state flush
+        # messages received, their last offset per input partition; acknowledged in offset order at the next state flush
+        self.acks = AckOrder()
         self._flushing = asyncio.Lock()
         self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
         self._caught_up_of: dict[int, Callable[[str], bool]] = {}
-        # the last offset of each input partition that reached the events agent since it was assigned
-        # (Faust's own read offset runs ahead of it by what waits in the agent's queue)
-        self._received: dict[TP, int] = {}
         self.pipeline = Pipeline(
             settings,
             self.pack,
@@ -178,9 +176,7 @@ class Worker:
                 msg = event.message
                 if msg.partition not in self.owned:
                     continue  # revoked while buffered: not acknowledged, its next owner gets it again
-                tp = msg.tp
-                self._received[tp] = msg.offset
-                slot = self.acks.received(tp, msg.offset)
+                slot = self.acks.received(msg.tp, msg.offset)
                 received = time.time()
                 out = pipeline.handle(
                     msg.topic,
@@ -353,8 +349,7 @@ class Worker:
         for p in set(self.pipeline.engines) - assigned:
             await self.release_partitions({p})
         self.owned = set(assigned)
-        self._forget_received(assigned)  # the streams resume at the committed offsets
-        self.acks.forget(assigned)
+        self.acks.forget(assigned)  # the streams resume at the committed offsets
         recovered = 0
         for p in sorted(assigned):
             if p not in self.pipeline.engines:
@@ -379,7 +374,6 @@ class Worker:
             return
         self.acks.forget(partitions)
         self.owned -= partitions
-        self._forget_received(partitions)
         await self.flush_state()
         await self.app.producer.flush()
         if self.redis is not None:  # the next owner rewrites these customers' view: drop ours
@@ -418,10 +412,6 @@ class Worker:
             removed = await loop.run_in_executor(None, lambda: redis_view.remove_unknown(wanted, count, known))
         if removed:
             log.info("Redis view: %d at-risk entries of this worker's partitions had no state; removed", removed)
-
-    def _forget_received(self, partitions: set[int]) -> None:
-        for tp in [tp for tp in self._received if tp.partition in partitions]:
-            del self._received[tp]
 
     def _caught_up(self, partition: int) -> Callable[[str], bool]:
         """Whether a topic's partition has nothing unread (it then holds no watermark back)."""
@@ -463,7 +453,7 @@ class Worker:
                 return False
             if highwater is None or polled is None or time.time() - polled / 1000 > HIGHWATER_FRESH_SECONDS:
                 return False
-            last = self._received.get(tp)
+            last = self.acks.last(tp)
             if last is not None:
                 return bool(last + 1 >= highwater)
             # nothing reached the agent since the assignment: Faust's read offset is then the committed

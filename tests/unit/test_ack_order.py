@@ -37,5 +37,7 @@ def test_forgotten_partitions_and_other_partitions() -> None:
     AckOrder.handled(a, lambda: None)
     AckOrder.handled(b, lambda: None)
     assert list(order.take([1])) == [1] and order.waiting() == 1  # partition 0 not asked for
+    assert order.last(("logins", 0)) == 5 and order.last(("logins", 1)) == 9
     order.forget([0])  # revoked: its messages come again from the committed offset
+    assert order.last(("logins", 0)) is None and order.last(("logins", 1)) == 9
     assert order.waiting() == 0 and order.take([0, 1]) == {1: []}

@@ -25,6 +25,7 @@ from agents import core
 from agents.ack_order import AckOrder
 from agents.dead_letter_watch import DeadLetterWatch
 from agents.faust_codec import register_codec
+from agents.faust_consumer import Transport
 from agents.gc_tuning import quiet_gc
 from agents.lag import update_lag
 from agents.metrics import Metrics
@@ -64,10 +65,14 @@ def _credentials(settings: Settings) -> Any:
 
 
 class App(faust.App):
-    """Faust's app, with a hook that runs first when it stops: while the worker still is a member
-    of its group, before Faust stops the consumer (and the group hands its partitions on)."""
+    """Faust's app, with a hook that runs first when it stops (while the worker still is a member
+    of its group, before Faust stops the consumer and the group hands its partitions on), and
+    the consumer of :mod:`agents.faust_consumer`."""
 
     before_stop: Callable[[], Awaitable[None]] | None = None
+
+    def _new_transport(self) -> Any:
+        return Transport(self.conf.broker_consumer, self)
 
     async def on_stop(self) -> None:
         if self.before_stop is not None:

@@ -217,6 +217,17 @@ def wait_caught_up(workers: Sequence[WorkerProcess], timeout: float = 120.0) -> 
     raise AssertionError(f"workers did not catch up in {timeout} s; logs: {[str(w.log) for w in workers]}")
 
 
+def consumer_skips(workers: Sequence[WorkerProcess]) -> list[str]:
+    """The lines of the workers' logs where the consumer skipped input offsets (``agents.faust_consumer``):
+    the tests' producers are not transactional, so their topics have no holes and each line is a fault."""
+    lines: list[str] = []
+    for w in workers:
+        if w.log.exists():
+            text = w.log.read_text(errors="replace")
+            lines += [line for line in text.splitlines() if "skipped by the consumer" in line]
+    return lines
+
+
 def view_differences(
     worker: WorkerProcess, expected: Expected, customers: Iterable[str], *, at_now: bool = False
 ) -> dict[str, Any]:

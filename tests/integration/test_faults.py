@@ -33,6 +33,7 @@ from tests.integration.faults import (
     RedisServer,
     canonical,
     check_alerts,
+    consumer_skips,
     redis_differences,
     replay_partitions,
     view_differences,
@@ -84,6 +85,8 @@ def _event_clock_checks(
         if a["alert_id"] in check.extra:
             _record(name, f"not in replay {str(a)[:400]}")
     logs = [str(w.log) for w in workers]
+    skips = consumer_skips(workers)
+    assert not skips, f"the consumer skipped input offsets: {skips[:3]}; logs {logs}"
     assert not check.missing, f"{check.summary()}; missing e.g. {check.missing[:5]}; logs {logs}"
     assert not check.changed, f"{check.summary()}; changed e.g. {check.changed[:5]}; logs {logs}"
     assert not check.extra, f"{check.summary()}; not in replay e.g. {check.extra[:5]}; logs {logs}"
@@ -249,6 +252,8 @@ def test_wall_clock_late_start_on_a_backlog_with_kills_and_a_second_worker(servi
         check = check_alerts(live, None)
         _record("wall clock late start", f"{len(events)} events ({backlog} backlog); live: {check.summary()}")
         assert not check.changed, f"alert ids with two contents: {check.changed[:5]}; logs {a.log} {b.log}"
+        skips = consumer_skips([a, b])
+        assert not skips, f"the consumer skipped input offsets: {skips[:3]}; logs {a.log} {b.log}"
         expected = replay_partitions(events, partitions, wall=True)
         sample = _sample(events)
         wrong = _settle(lambda: view_differences(a, expected, sample, at_now=True))

@@ -48,11 +48,31 @@ def services() -> dict[str, str]:
         pytest.fail(f"local services did not start (logs in {LOGS}):\n{proc.stderr[-3000:]}")
     kafka_port = os.environ.get("CHURNWATCH_LOCAL_KAFKA_PORT", "9092")
     redis_port = os.environ.get("CHURNWATCH_LOCAL_REDIS_PORT", "6379")
+    if not os.environ.get("CHURNWATCH_KAFKA_BOOTSTRAP"):  # our own broker only
+        _drop_old_test_topics(f"127.0.0.1:{kafka_port}")
     return {
         "bootstrap": os.environ.get("CHURNWATCH_KAFKA_BOOTSTRAP") or f"127.0.0.1:{kafka_port}",
         "redis_url": os.environ.get("CHURNWATCH_REDIS_URL") or f"redis://127.0.0.1:{redis_port}/0",
         "logs": str(LOGS),
     }
+
+
+TEST_TOPIC_PREFIXES = ("t-", "cw-")  # tests.integration.harness: topic prefixes and app ids of test workers
+
+
+def _drop_old_test_topics(bootstrap: str) -> None:
+    """The previous sessions' test topics go (this session's stay until the next one, for a look
+    after a failure). Left to pile up, they slow the broker's restart (it brings partitions back
+    one by one), which the broker-restart fault test does mid-stream."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    try:
+        old = [t for t in admin.list_topics() if t.startswith(TEST_TOPIC_PREFIXES)]
+        for i in range(0, len(old), 100):
+            admin.delete_topics(old[i : i + 100])
+    finally:
+        admin.close()
 
 
 @pytest.fixture(scope="session")

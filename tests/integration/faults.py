@@ -173,14 +173,18 @@ def wait_for_alerts(bootstrap: str, topic: str, expected: set[str], timeout: flo
 
 
 def wait_for_leaders(bootstrap: str, topics: Iterable[str], timeout: float = 120.0) -> None:
-    """Every partition of ``topics`` has a leader. A broker with many topics brings them back one by
-    one after a restart; a producer writing meanwhile retries the partitions still without a leader
-    and lands their events seconds after those of the others, which no consumer can tell from an
-    idle topic. The fault under test is the worker's outage, not that reordering."""
-    from kafka import KafkaAdminClient
+    """Every partition of ``topics`` has a leader that answers. A broker with many topics brings them
+    back one by one after a restart; a producer writing meanwhile retries the partitions not served
+    yet and lands their events seconds after those of the others, which no consumer can tell from
+    an idle topic. The fault under test is the worker's outage, not that reordering. The metadata
+    names a partition's leader before the broker serves it (seen with ~900 topics on the broker:
+    the producer still got NotLeaderForPartition), so each leader must also answer for its end
+    offset."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
     names = sorted(topics)
     deadline = time.monotonic() + timeout
+    last: Exception | None = None
     while True:
         try:
             admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
@@ -191,11 +195,17 @@ def wait_for_leaders(bootstrap: str, topics: Iterable[str], timeout: float = 120
             if all(not t["error_code"] and t["partitions"] for t in described) and all(
                 p["leader_id"] >= 0 and not p["error_code"] for t in described for p in t["partitions"]
             ):
+                tps = [TopicPartition(t["name"], p["partition_index"]) for t in described for p in t["partitions"]]
+                consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+                try:
+                    consumer.end_offsets(tps)  # answered by each partition's leader, or raises
+                finally:
+                    consumer.close()
                 return
-        except Exception:
-            pass
+        except Exception as exc:
+            last = exc
         if time.monotonic() > deadline:
-            raise AssertionError(f"partitions of {names} without a leader after {timeout} s")
+            raise AssertionError(f"partitions of {names} without a leader after {timeout} s; last: {last!r}")
         time.sleep(0.5)
 
 

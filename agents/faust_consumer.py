@@ -49,9 +49,11 @@ class Consumer(faust_aiokafka.Consumer):
             return
         self.stop_flow()
         mine = self._flow_stops
-        await super().perform_seek()
-        if self._flow_stops == mine:  # not stopped again meanwhile (by a rebalance, or stopping)
-            self.resume_flow()
+        try:
+            await super().perform_seek()
+        finally:  # also when the seek failed: the flow as Faust left it
+            if self._flow_stops == mine:  # not stopped again meanwhile (by a rebalance, or stopping)
+                self.resume_flow()
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Offsets ``offset_from .. offset_to - 1`` never came (race 2 above: Faust passes the

@@ -93,3 +93,23 @@ def test_a_seek_does_not_restart_a_flow_stopped_meanwhile_or_before() -> None:
         return stopped_meanwhile, consumer.flow_active
 
     assert asyncio.run(go()) == (False, False)
+
+
+def test_a_failed_seek_leaves_the_flow_as_faust_had_it() -> None:
+    async def go() -> tuple[bool, bool]:
+        consumer = _consumer()
+
+        async def failing() -> dict[TP, int]:
+            raise RuntimeError("no current assignment")
+
+        consumer.seek_to_committed = failing
+        consumer.resume_flow()
+        try:
+            await consumer.perform_seek()
+        except RuntimeError:
+            raised = True
+        else:
+            raised = False
+        return raised, consumer.flow_active
+
+    assert asyncio.run(go()) == (True, True)

@@ -41,6 +41,18 @@ class Crossings:
     # graded rules over continuous signals: rule id -> (signal, (threshold, full_at, step)), where its weight changes
     graded: dict[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
     model: bool = False  # the pack reads a model signal: they change once a day (whole days since the first order)
+    # thresholds[...] of each continuous signal, read by next_due at every evaluation without a dict lookup
+    login: tuple[float, ...] | None = field(init=False, default=None)
+    order: tuple[float, ...] | None = field(init=False, default=None)
+    gap: tuple[float, ...] | None = field(init=False, default=None)
+    urgent: tuple[float, ...] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        th = self.thresholds
+        object.__setattr__(self, "login", th.get("days_since_last_login"))
+        object.__setattr__(self, "order", th.get("days_since_last_order"))
+        object.__setattr__(self, "gap", th.get("order_gap_ratio"))
+        object.__setattr__(self, "urgent", th.get("open_urgent_ticket_hours"))
 
 
 def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
@@ -139,11 +151,10 @@ def next_due(
     elif derived.exit is not None:  # the signals found the earliest window exit on their way
         out.append(derived.exit)
     last_order, gap, urgent = derived.last_order, derived.gap, derived.urgent
-    th = crossings.thresholds
-    _crossings(s.last_login, DAY, th.get("days_since_last_login"), t, out)
-    _crossings(last_order, DAY, th.get("days_since_last_order"), t, out)
+    _crossings(s.last_login, DAY, crossings.login, t, out)
+    _crossings(last_order, DAY, crossings.order, t, out)
     if gap:
-        _crossings(last_order, gap * DAY, th.get("order_gap_ratio"), t, out)
+        _crossings(last_order, gap * DAY, crossings.gap, t, out)
     if crossings.graded:
         for hit in fired:
             graded = crossings.graded.get(hit.rule)
@@ -153,7 +164,7 @@ def next_due(
         for first in (s.first_order, s.first_login):
             if first is not None and first <= t:
                 out.append(first + (whole_days(t - first) + 1) * DAY)
-    _crossings(urgent, HOUR, th.get("open_urgent_ticket_hours"), t, out)
+    _crossings(urgent, HOUR, crossings.urgent, t, out)
     if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:

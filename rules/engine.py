@@ -46,7 +46,7 @@ from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
+from rules.signals import NO_MODEL, SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -108,6 +108,9 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
+        # without a model or a model signal read, the model's part is the constant NO_MODEL
+        # (rules.signals runs as Python: a call there costs as much as a native signal pass's share)
+        self._with_model = self.config.model is not None and bool(self._model_names)
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
         self._crossings = crossings_for(pack, self.config.model is not None)
@@ -285,7 +288,7 @@ class Engine(EngineReads):
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
         signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
-        signals.extend(model_part(state, t, self.config.model, self._model_names))
+        signals.extend(model_part(state, t, self.config.model, self._model_names) if self._with_model else NO_MODEL)
         evaluation = self.pack.evaluate_values(signals)
         acknowledgement.expire(state, t, self._limit)
         rank = TIER_RANK[evaluation.tier]

@@ -40,6 +40,7 @@ PAYMENT_STATUSES: Final = frozenset({"succeeded", "failed"})
 SUBSCRIPTION_ACTIONS: Final = frozenset({"started", "upgraded", "downgraded", "paused", "resumed", "cancelled"})
 TICKET_ACTIONS: Final = frozenset({"opened", "updated", "resolved", "reopened", "survey"})
 PRIORITIES: Final = frozenset({"low", "normal", "high", "urgent"})
+_intern: Final = sys.intern  # a static of the compiled module: no lookup of sys's attribute per event
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +290,7 @@ def parse_dict(
     eid = _id(obj, "event_id")
     # one string per customer, however many events name it: the store's key, the due index and
     # the decoded cache all keep the id, and without this each kept the copy of another event
-    cid = sys.intern(_id(obj, "customer_id"))
+    cid = _intern(_id(obj, "customer_id"))
     if key is not None and key != b"":
         try:
             key_text = key.decode("utf-8")

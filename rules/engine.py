@@ -329,8 +329,8 @@ class Engine(EngineReads):
             self._agg.lost(t)
         if rank:
             self._risky[cid] = (rank, evaluation.score, state.rar)
-        else:
-            self._risky.pop(cid, None)
+        elif cid in self._risky:  # (dict.pop is a generic method call in the compiled core)
+            del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
         if state.due is not None and (from_index or state.due != old_due):

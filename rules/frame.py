@@ -223,11 +223,16 @@ def frame_values(
     logins_7d = prev = 0
     if logins:
         week = _bisect(logins, now - _L7_LO)
-        # the logins are kept for about the wider window: its lower edge is mostly before the first
-        month = 0 if logins[0] > now - _LP_LO else _bisect(logins, now - _LP_LO, 0, week)
-        logins_7d, prev = _upto_now(logins, now) - week, week - month
+        logins_7d = _upto_now(logins, now) - week
         _exit(logins, week, _L7_LO, exits)
-        _exit(logins, month, _LP_LO, exits)
+        first = logins[0]
+        if first > now - _LP_LO:  # the logins are kept for about the wider window: mostly all in it
+            prev = week
+            exits.append(first + _LP_LO)
+        else:
+            month = _bisect(logins, now - _LP_LO, 0, week)
+            prev = week - month
+            _exit(logins, month, _LP_LO, exits)
     last_order, since_order, orders_90d, value_90d, gap = _orders(s, t, now, exits, order_value)
     failures_30d, consecutive = _payments(s, now, exits) if s.failures else (0, 0)
     chargebacks_90d = _count(s.chargebacks, now, _C90, exits) if s.chargebacks else 0

@@ -88,6 +88,7 @@ class Engine(EngineReads):
         self._lifespan, self._lost_after = self.config.expected_lifespan_years, self.config.lost_after_days * DAY
         config = self.config  # what every evaluation reads, kept as the engine's own fields (native when compiled)
         self._cooldown, self._tick, self._limit = config.cooldown, config.tick_seconds, config.history_limit
+        self._lateness, self._scan_all = config.allowed_lateness, config.scan_all
         self._index = DueIndex()
         # decoded states of recently written customers, oldest write first; an OrderedDict: evicting a dict's first
         # entry again and again scans the dead entries at its front (35 us at 50,000 entries; 0.3 us with popitem)
@@ -108,8 +109,7 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
-        # without a model or a model signal read, the model's part is the constant NO_MODEL
-        # (rules.signals runs as Python: a call there costs as much as a native signal pass's share)
+        # without a model (or a model signal read) the model's part is NO_MODEL: no call into rules.signals (Python)
         self._with_model = self.config.model is not None and bool(self._model_names)
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
@@ -129,10 +129,10 @@ class Engine(EngineReads):
         """Run the ticks at the multiples of the tick interval in (clock, t]; the clock becomes t."""
         alerts: list[dict[str, Any]] = []
         if self.clock is not None and t > self.clock:
-            step = self.config.tick_seconds
+            step = self._tick
             nxt = (math.floor(self.clock / step) + 1) * step
             while nxt <= t:
-                if not self.config.scan_all:
+                if not self._scan_all:
                     due = self._index.peek()
                     if due is None:
                         break
@@ -154,7 +154,7 @@ class Engine(EngineReads):
         """
         ts = event.ts
         mark = self._mark(watermark)
-        if mark is not None and ts < mark - self.config.allowed_lateness:
+        if mark is not None and ts < mark - self._lateness:
             raise BadInput(
                 Reason.TOO_LATE,
                 f"event time {format_ts(ts)} is {(mark - ts) / 3600:.1f} h behind the partition's watermark "
@@ -197,7 +197,7 @@ class Engine(EngineReads):
         mark = self.clock
         if watermark is not None:
             mark = ts if watermark == -math.inf else min(mark, watermark)
-        ref = int(mark - self.config.allowed_lateness)
+        ref = int(mark - self._lateness)
         old_nps = state.last_nps
         apply_event(state, event, ref)
         alert = self._evaluate(cid, state, ts, from_index=False)
@@ -251,7 +251,7 @@ class Engine(EngineReads):
     def tick(self, t: float) -> list[dict[str, Any]]:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
         alerts: list[dict[str, Any]] = []
-        if self.config.scan_all:
+        if self._scan_all:
             candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.customers()]
         else:
             candidates = list(self._index.pop_due(t))
@@ -329,7 +329,7 @@ class Engine(EngineReads):
             self._agg.lost(t)
         if rank:
             self._risky[cid] = (rank, evaluation.score, state.rar)
-        elif cid in self._risky:  # (dict.pop is a generic method call in the compiled core)
+        elif cid in self._risky:  # (dict.pop: a generic method call compiled)
             del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)

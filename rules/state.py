@@ -78,9 +78,9 @@ _LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its 
 
 
 def _holds(hashes: array[int], h: int, key: bytes | None = None) -> bool:
-    """``h in hashes``, by one search of the array's bytes (``in`` boxes and compares every item);
-    ``key``: ``h`` as the array stores it, when the caller has it."""
-    size = hashes.itemsize
+    """``h in hashes`` for an array of :func:`hash_list`, by one search of the array's bytes (``in``
+    boxes and compares every item); ``key``: ``h`` as the array stores it, when the caller has it."""
+    size = _HASH_SIZE
     raw = hashes.tobytes()
     if key is None:
         key = h.to_bytes(size, _BYTEORDER)
@@ -100,6 +100,9 @@ def times_list(values: Iterable[int] = ()) -> array[int]:
 def hash_list(values: Iterable[int] = ()) -> array[int]:
     """32-bit id hashes in an array (4 bytes each)."""
     return array("I", values)
+
+
+_HASH_SIZE: Final = hash_list().itemsize
 
 
 # each trimmed time list's horizon and cap (from rules.windows) as statics of the compiled module

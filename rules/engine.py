@@ -86,9 +86,9 @@ class Engine(EngineReads):
         self.held_back = 0  # firing alerts not published because of an acknowledgement
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
         self._lifespan, self._lost_after = self.config.expected_lifespan_years, self.config.lost_after_days * DAY
+        self._lateness, self._scan_all = self.config.allowed_lateness, self.config.scan_all
         config = self.config  # what every evaluation reads, kept as the engine's own fields (native when compiled)
         self._cooldown, self._tick, self._limit = config.cooldown, config.tick_seconds, config.history_limit
-        self._lateness, self._scan_all = config.allowed_lateness, config.scan_all
         self._index = DueIndex()
         # decoded states of recently written customers, oldest write first; an OrderedDict: evicting a dict's first
         # entry again and again scans the dead entries at its front (35 us at 50,000 entries; 0.3 us with popitem)
@@ -329,8 +329,8 @@ class Engine(EngineReads):
             self._agg.lost(t)
         if rank:
             self._risky[cid] = (rank, evaluation.score, state.rar)
-        elif cid in self._risky:  # (dict.pop: a generic method call compiled)
-            del self._risky[cid]
+        else:
+            self._risky.pop(cid, None)
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
         if state.due is not None and (from_index or state.due != old_due):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -41,6 +41,18 @@ class Crossings:
     # graded rules over continuous signals: rule id -> (signal, (threshold, full_at, step)), where its weight changes
     graded: dict[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
     model: bool = False  # the pack reads a model signal: they change once a day (whole days since the first order)
+    # thresholds[...] of each continuous signal, read by next_due at every evaluation without a dict lookup
+    login: tuple[float, ...] | None = field(init=False, default=None)
+    order: tuple[float, ...] | None = field(init=False, default=None)
+    gap: tuple[float, ...] | None = field(init=False, default=None)
+    urgent: tuple[float, ...] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        th = self.thresholds
+        object.__setattr__(self, "login", th.get("days_since_last_login"))
+        object.__setattr__(self, "order", th.get("days_since_last_order"))
+        object.__setattr__(self, "gap", th.get("order_gap_ratio"))
+        object.__setattr__(self, "urgent", th.get("open_urgent_ticket_hours"))
 
 
 def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
@@ -67,27 +79,46 @@ def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
     )
 
 
-def _first_exit(times: Sequence[int], t: float, width: int, out: list[int | float]) -> None:
+class _Soonest:
+    """The earliest of the due times offered, as ``min`` of them in order gives it (the first of
+    equal ones: an int window exit stays an int, as encoded), without a list of boxed numbers
+    compared one by one (an int with a float is the slow comparison)."""
+
+    __slots__ = ("at", "value")
+
+    def __init__(self) -> None:
+        self.at = math.inf
+        self.value: int | float | None = None
+
+    def offer(self, x: float) -> None:
+        if x < self.at:
+            self.at = x
+            self.value = x
+
+    def offer_int(self, x: int) -> None:
+        at = float(x)  # exact: times are far below 2**53
+        if at < self.at:
+            self.at = at
+            self.value = x
+
+
+def _first_exit(times: Sequence[int], t: float, width: int, out: _Soonest) -> None:
     i = bisect.bisect_right(times, t - width)
     if i < len(times):
-        out.append(times[i] + width)
+        out.offer_int(times[i] + width)
 
 
-def _crossings(
-    base: float | None, scale: float, thresholds: tuple[float, ...] | None, t: float, out: list[int | float]
-) -> None:
+def _crossings(base: float | None, scale: float, thresholds: tuple[float, ...] | None, t: float, out: _Soonest) -> None:
     if base is None or scale <= 0 or thresholds is None:
         return
     b: float = base
     for x in thresholds:
         when = b + x * scale
         if when > t:
-            out.append(when)
+            out.offer(when)
 
 
-def _grid_crossing(
-    base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: list[int | float]
-) -> None:
+def _grid_crossing(base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: _Soonest) -> None:
     """The next step of a graded rule's grid that the growing signal ``(t - base) / scale`` reaches."""
     if base is None or scale <= 0:
         return
@@ -95,10 +126,10 @@ def _grid_crossing(
     threshold, full_at, step = grid  # rising grids only (full_at > threshold): see crossings_for
     if threshold <= value < full_at:
         k = math.floor((value - threshold) / step + 1e-9) + 1
-        out.append(max(base + (threshold + k * step) * scale, t + 1e-6))
+        out.offer(max(base + (threshold + k * step) * scale, t + 1e-6))
 
 
-def _window_exits(s: CustomerState, t: float, out: list[int | float]) -> None:
+def _window_exits(s: CustomerState, t: float, out: _Soonest) -> None:
     """When the next event leaves each window over each history (every edge of ``rules.windows``)."""
     lists = ((LOGINS, s.logins), (FAILURES, s.failures), (CHARGEBACKS, s.chargebacks), (OPENED, s.opened))
     for history, times in lists:
@@ -110,7 +141,7 @@ def _window_exits(s: CustomerState, t: float, out: list[int | float]) -> None:
             for width in EDGES[history]:
                 i = bisect.bisect_right(records, (t - width, math.inf))
                 if i < len(records):
-                    out.append(records[i].time + width)
+                    out.offer_int(records[i].time + width)
 
 
 def next_due(
@@ -121,7 +152,7 @@ def next_due(
     cooldown: float,
     lost_after: float,
     tick: float,
-    fired: Iterable[RuleHit] = (),
+    fired: tuple[RuleHit, ...] = (),
     derived: Derived | None = None,
 ) -> int | float | None:
     """The earliest time after ``t`` at which this customer's evaluation can differ.
@@ -132,18 +163,17 @@ def next_due(
     ``derived``: the last order and the median gap at ``t``, when the signals already computed them."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
-    out: list[int | float] = []
+    out = _Soonest()
     if derived is None:
         derived = _derived(s, t)
         _window_exits(s, t, out)
     elif derived.exit is not None:  # the signals found the earliest window exit on their way
-        out.append(derived.exit)
+        out.offer_int(derived.exit)
     last_order, gap, urgent = derived.last_order, derived.gap, derived.urgent
-    th = crossings.thresholds
-    _crossings(s.last_login, DAY, th.get("days_since_last_login"), t, out)
-    _crossings(last_order, DAY, th.get("days_since_last_order"), t, out)
+    _crossings(s.last_login, DAY, crossings.login, t, out)
+    _crossings(last_order, DAY, crossings.order, t, out)
     if gap:
-        _crossings(last_order, gap * DAY, th.get("order_gap_ratio"), t, out)
+        _crossings(last_order, gap * DAY, crossings.gap, t, out)
     if crossings.graded:
         for hit in fired:
             graded = crossings.graded.get(hit.rule)
@@ -152,27 +182,15 @@ def next_due(
     if crossings.model:  # model histories are in whole days from the first order (and the first login)
         for first in (s.first_order, s.first_login):
             if first is not None and first <= t:
-                out.append(first + (whole_days(t - first) + 1) * DAY)
-    _crossings(urgent, HOUR, th.get("open_urgent_ticket_hours"), t, out)
+                out.offer(first + (whole_days(t - first) + 1) * DAY)
+    _crossings(urgent, HOUR, crossings.urgent, t, out)
     if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:
-            out.append(until)
+            out.offer(until)
     if s.critical_since is not None and not s.lost:
-        out.append(max(s.critical_since + lost_after, t + 1e-6))
-    return _earliest(out)
-
-
-def _earliest(times: list[int | float]) -> int | float | None:
-    """``min(times)`` (the first of equal ones: an int due time stays an int), None for none;
-    a loop, not the builtin, which the compiled core calls through a tuple of arguments."""
-    if not times:
-        return None
-    best = times[0]
-    for x in times:
-        if x < best:
-            best = x
-    return best
+        out.offer(max(s.critical_since + lost_after, t + 1e-6))
+    return out.value
 
 
 def _graded_due(
@@ -180,7 +198,7 @@ def _graded_due(
     t: float,
     graded: tuple[str, tuple[float, float, float]],
     derived: Derived,
-    out: list[int | float],
+    out: _Soonest,
 ) -> None:
     signal, grid = graded
     last_order, gap = derived.last_order, derived.gap

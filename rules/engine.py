@@ -46,7 +46,7 @@ from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
+from rules.signals import NO_MODEL, SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -86,6 +86,7 @@ class Engine(EngineReads):
         self.held_back = 0  # firing alerts not published because of an acknowledgement
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
         self._lifespan, self._lost_after = self.config.expected_lifespan_years, self.config.lost_after_days * DAY
+        self._lateness, self._scan_all = self.config.allowed_lateness, self.config.scan_all
         config = self.config  # what every evaluation reads, kept as the engine's own fields (native when compiled)
         self._cooldown, self._tick, self._limit = config.cooldown, config.tick_seconds, config.history_limit
         self._index = DueIndex()
@@ -108,6 +109,8 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
+        # without a model (or a model signal read) the model's part is NO_MODEL: no call into rules.signals (Python)
+        self._with_model = self.config.model is not None and bool(self._model_names)
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
         self._crossings = crossings_for(pack, self.config.model is not None)
@@ -126,10 +129,10 @@ class Engine(EngineReads):
         """Run the ticks at the multiples of the tick interval in (clock, t]; the clock becomes t."""
         alerts: list[dict[str, Any]] = []
         if self.clock is not None and t > self.clock:
-            step = self.config.tick_seconds
+            step = self._tick
             nxt = (math.floor(self.clock / step) + 1) * step
             while nxt <= t:
-                if not self.config.scan_all:
+                if not self._scan_all:
                     due = self._index.peek()
                     if due is None:
                         break
@@ -151,7 +154,7 @@ class Engine(EngineReads):
         """
         ts = event.ts
         mark = self._mark(watermark)
-        if mark is not None and ts < mark - self.config.allowed_lateness:
+        if mark is not None and ts < mark - self._lateness:
             raise BadInput(
                 Reason.TOO_LATE,
                 f"event time {format_ts(ts)} is {(mark - ts) / 3600:.1f} h behind the partition's watermark "
@@ -194,7 +197,7 @@ class Engine(EngineReads):
         mark = self.clock
         if watermark is not None:
             mark = ts if watermark == -math.inf else min(mark, watermark)
-        ref = int(mark - self.config.allowed_lateness)
+        ref = int(mark - self._lateness)
         old_nps = state.last_nps
         apply_event(state, event, ref)
         alert = self._evaluate(cid, state, ts, from_index=False)
@@ -248,7 +251,7 @@ class Engine(EngineReads):
     def tick(self, t: float) -> list[dict[str, Any]]:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
         alerts: list[dict[str, Any]] = []
-        if self.config.scan_all:
+        if self._scan_all:
             candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.customers()]
         else:
             candidates = list(self._index.pop_due(t))
@@ -285,7 +288,7 @@ class Engine(EngineReads):
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
         signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
-        signals.extend(model_part(state, t, self.config.model, self._model_names))
+        signals.extend(model_part(state, t, self.config.model, self._model_names) if self._with_model else NO_MODEL)
         evaluation = self.pack.evaluate_values(signals)
         acknowledgement.expire(state, t, self._limit)
         rank = TIER_RANK[evaluation.tier]

@@ -40,6 +40,8 @@ _T14: Final = _width("tickets_opened_14d", OPENED)
 _S30: Final = _width("avg_sentiment_30d", SENTIMENTS)
 assert _width("order_value_90d", ORDERS) == _O90 and _width("sentiment_count_30d", SENTIMENTS) == _S30
 assert _L7_LO == 7 * DAY  # logins_prev_28d ends where logins_7d begins
+# the bisection as a static of the compiled module (a name from the module's dict is looked up at each call)
+_bisect: Final = bisect_right
 # the window exits found on the way (Derived.exit) are every edge of rules.windows
 _EXITS = {LOGINS: (_L7_LO, _LP_LO), ORDERS: (_O90,), FAILURES: (_F30,), CHARGEBACKS: (_C90,), OPENED: (_T14,)}
 assert {**_EXITS, SENTIMENTS: (_S30,)} == EDGES, EDGES
@@ -102,7 +104,7 @@ def _sentiments_upto(sentiments: list[Sentiment], x: int) -> int:
 
 def _upto_now(times: Sequence[int], now: int) -> int:
     """``bisect_right(times, now)`` of a non-empty list, whose times are mostly all at or before now."""
-    return len(times) if times[-1] <= now else bisect_right(times, now)
+    return len(times) if times[-1] <= now else _bisect(times, now)
 
 
 def _gap(orders: list[Order]) -> float:
@@ -154,8 +156,8 @@ def _payments(s: CustomerState, now: int, exits: list[int]) -> tuple[int, int]:
     failures = s.failures
     f_now = _upto_now(failures, now)
     success = s.last_success
-    f_success = bisect_right(failures, success) if success is not None and success <= now else 0
-    f_month = bisect_right(failures, now - _F30)
+    f_success = _bisect(failures, success) if success is not None and success <= now else 0
+    f_month = _bisect(failures, now - _F30)
     _exit(failures, f_month, _F30, exits)
     return f_now - f_month, f_now - f_success
 
@@ -220,11 +222,19 @@ def frame_values(
     logins = s.logins
     logins_7d = prev = 0
     if logins:
-        week = bisect_right(logins, now - _L7_LO)
-        month = bisect_right(logins, now - _LP_LO)
-        logins_7d, prev = _upto_now(logins, now) - week, week - month
-        _exit(logins, week, _L7_LO, exits)
-        _exit(logins, month, _LP_LO, exits)
+        n = len(logins)
+        week = _bisect(logins, now - _L7_LO)
+        logins_7d = (n if logins[n - 1] <= now else _bisect(logins, now)) - week  # (_upto_now)
+        if week < n:
+            exits.append(logins[week] + _L7_LO)
+        first = logins[0]
+        if first > now - _LP_LO:  # the logins are kept for about the wider window: mostly all in it
+            prev = week
+            exits.append(first + _LP_LO)
+        else:
+            month = _bisect(logins, now - _LP_LO, 0, week)
+            prev = week - month
+            _exit(logins, month, _LP_LO, exits)
     last_order, since_order, orders_90d, value_90d, gap = _orders(s, t, now, exits, order_value)
     failures_30d, consecutive = _payments(s, now, exits) if s.failures else (0, 0)
     chargebacks_90d = _count(s.chargebacks, now, _C90, exits) if s.chargebacks else 0
@@ -273,7 +283,7 @@ def _earliest(times: list[int]) -> int | None:
 
 def _count(times: Sequence[int], now: int, width: int, exits: list[int]) -> int:
     """Events in ``(now - width, now]`` of a non-empty list; the first leaves the window at its time + ``width``."""
-    lo = bisect_right(times, now - width)
+    lo = _bisect(times, now - width)
     _exit(times, lo, width, exits)
     return _upto_now(times, now) - lo
 

@@ -63,19 +63,27 @@ _BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword 
 def id_hash(text: str) -> int:
     """A stable 32-bit hash of an id (Python's ``hash`` differs between processes): its 4-byte
     BLAKE2b digest (``digest_size=4``), little-endian."""
+    return int.from_bytes(_digest(text), "little")
+
+
+def _digest(text: str) -> bytes:
+    """The 4-byte BLAKE2b digest of an id (:func:`id_hash` reads it as a little-endian number)."""
     h = _BLAKE2B_4.copy()
     h.update(text.encode())
-    return int.from_bytes(h.digest(), "little")
+    return h.digest()
 
 
 _BYTEORDER: Final = sys.byteorder
+_LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
 
 
-def _holds(hashes: array[int], h: int) -> bool:
-    """``h in hashes``, by one search of the array's bytes (``in`` boxes and compares every item)."""
-    size = hashes.itemsize
+def _holds(hashes: array[int], h: int, key: bytes | None = None) -> bool:
+    """``h in hashes`` for an array of :func:`hash_list`, by one search of the array's bytes (``in``
+    boxes and compares every item); ``key``: ``h`` as the array stores it, when the caller has it."""
+    size = _HASH_SIZE
     raw = hashes.tobytes()
-    key = h.to_bytes(size, _BYTEORDER)
+    if key is None:
+        key = h.to_bytes(size, _BYTEORDER)
     i = raw.find(key)
     while i >= 0:
         if i % size == 0:  # a match across two items is not one
@@ -94,9 +102,20 @@ def hash_list(values: Iterable[int] = ()) -> array[int]:
     return array("I", values)
 
 
-def _trim_times(times: array[int], history: str, clock: int) -> None:
-    """Drop the times at or before ``clock`` − the history's horizon, and the oldest beyond its cap."""
-    floor, cap = clock - HORIZONS[history], CAPS[history]
+_HASH_SIZE: Final = hash_list().itemsize
+
+
+# each trimmed time list's horizon and cap (from rules.windows) as statics of the compiled module
+_LOGINS_KEPT: Final = (HORIZONS[LOGINS], CAPS[LOGINS])
+_CHARGEBACKS_KEPT: Final = (HORIZONS[CHARGEBACKS], CAPS[CHARGEBACKS])
+_OPENED_KEPT: Final = (HORIZONS[OPENED], CAPS[OPENED])
+
+
+def _trim_times(times: array[int], kept: tuple[int, int], clock: int) -> None:
+    """Drop the times at or before ``clock`` − the history's horizon, and the oldest beyond its
+    cap (``kept``: the history's horizon and cap)."""
+    horizon, cap = kept
+    floor = clock - horizon
     if times[0] > floor and len(times) <= cap:
         return  # nothing to drop (most events)
     cut = bisect.bisect_right(times, floor)
@@ -185,8 +204,9 @@ class CustomerState:
 
     def seen_before(self, event_id: str) -> bool:
         """True for a repeat; otherwise remembers the id."""
-        h = id_hash(event_id)
-        if _holds(self.seen, h):
+        digest = _digest(event_id)
+        h = int.from_bytes(digest, "little")
+        if _holds(self.seen, h, digest if _LITTLE else None):
             return True
         self.seen.append(h)
         if len(self.seen) > MAX_SEEN:
@@ -202,7 +222,7 @@ class CustomerState:
         if self.first_login is None or ts < self.first_login:
             self.first_login = ts
         _insort(self.logins, ts)
-        _trim_times(self.logins, LOGINS, clock)
+        _trim_times(self.logins, _LOGINS_KEPT, clock)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -262,7 +282,7 @@ class CustomerState:
 
     def add_chargeback(self, ts: int, clock: int) -> None:
         _insort(self.chargebacks, ts)
-        _trim_times(self.chargebacks, CHARGEBACKS, clock)
+        _trim_times(self.chargebacks, _CHARGEBACKS_KEPT, clock)
 
     def set_subscription(self, ts: int, action: str) -> None:
         status = SUBSCRIPTION_STATUS[action]
@@ -275,7 +295,7 @@ class CustomerState:
     def ticket_action(self, ts: int, ticket_hash: int, action: str, priority: str | None, clock: int) -> None:
         if action == "opened":
             _insort(self.opened, ts)
-            _trim_times(self.opened, OPENED, clock)
+            _trim_times(self.opened, _OPENED_KEPT, clock)
         if action == "survey":
             return
         rank = TICKET_ACTION_RANK[action]

@@ -5,8 +5,8 @@ Events are immutable, slotted and cheap: the engine receives them after validati
 (:mod:`streams.parse`), so every field here already satisfies the contract's rules. Each writes
 its own ``__init__`` (``init=False``), setting its fields as a frozen dataclass's generated one
 does: compiled (mypyc) it runs as native code, where the generated one would run interpreted
-(half the cost of building an event, measured). ``tests/unit/test_events.py`` holds each
-``__init__`` to the fields and defaults.
+(half the cost of building an event, measured), and stores each field directly (``NATIVE``).
+``tests/unit/test_events.py`` holds each ``__init__`` to the fields and defaults.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from enum import StrEnum
 from typing import Final
 
 _set: Final = object.__setattr__  # how a frozen dataclass's __init__ sets its fields
+# compiled (mypyc), a field is set by a store into the native object (the frozen check is the
+# Python-level __setattr__, which native code does not go through): object.__setattr__ is a
+# generic call, about four fifths of the cost of building an event (measured with callgrind)
+NATIVE: Final = not __file__.endswith((".py", ".pyc"))
 
 
 class EventType(StrEnum):
@@ -45,6 +49,14 @@ class Login:
         channel: str = "web",
         session_seconds: float | None = None,
     ) -> None:
+        if NATIVE:
+            self.event_id = event_id  # type: ignore[misc]
+            self.customer_id = customer_id  # type: ignore[misc]
+            self.ts = ts  # type: ignore[misc]
+            self.success = success  # type: ignore[misc]
+            self.channel = channel  # type: ignore[misc]
+            self.session_seconds = session_seconds  # type: ignore[misc]
+            return
         _set(self, "event_id", event_id)
         _set(self, "customer_id", customer_id)
         _set(self, "ts", ts)
@@ -77,6 +89,16 @@ class Order:
         status: str = "placed",
         items: int | None = None,
     ) -> None:
+        if NATIVE:
+            self.event_id = event_id  # type: ignore[misc]
+            self.customer_id = customer_id  # type: ignore[misc]
+            self.ts = ts  # type: ignore[misc]
+            self.order_id = order_id  # type: ignore[misc]
+            self.amount = amount  # type: ignore[misc]
+            self.currency = currency  # type: ignore[misc]
+            self.status = status  # type: ignore[misc]
+            self.items = items  # type: ignore[misc]
+            return
         _set(self, "event_id", event_id)
         _set(self, "customer_id", customer_id)
         _set(self, "ts", ts)
@@ -113,6 +135,17 @@ class Payment:
         action: str | None = None,
         plan: str | None = None,
     ) -> None:
+        if NATIVE:
+            self.event_id = event_id  # type: ignore[misc]
+            self.customer_id = customer_id  # type: ignore[misc]
+            self.ts = ts  # type: ignore[misc]
+            self.kind = kind  # type: ignore[misc]
+            self.amount = amount  # type: ignore[misc]
+            self.currency = currency  # type: ignore[misc]
+            self.status = status  # type: ignore[misc]
+            self.action = action  # type: ignore[misc]
+            self.plan = plan  # type: ignore[misc]
+            return
         _set(self, "event_id", event_id)
         _set(self, "customer_id", customer_id)
         _set(self, "ts", ts)
@@ -152,6 +185,18 @@ class SupportTicket:
         csat: int | None = None,
         nps: int | None = None,
     ) -> None:
+        if NATIVE:
+            self.event_id = event_id  # type: ignore[misc]
+            self.customer_id = customer_id  # type: ignore[misc]
+            self.ts = ts  # type: ignore[misc]
+            self.ticket_id = ticket_id  # type: ignore[misc]
+            self.action = action  # type: ignore[misc]
+            self.priority = priority  # type: ignore[misc]
+            self.category = category  # type: ignore[misc]
+            self.sentiment = sentiment  # type: ignore[misc]
+            self.csat = csat  # type: ignore[misc]
+            self.nps = nps  # type: ignore[misc]
+            return
         _set(self, "event_id", event_id)
         _set(self, "customer_id", customer_id)
         _set(self, "ts", ts)

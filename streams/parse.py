@@ -14,7 +14,6 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ PAYMENT_STATUSES: Final = frozenset({"succeeded", "failed"})
 SUBSCRIPTION_ACTIONS: Final = frozenset({"started", "upgraded", "downgraded", "paused", "resumed", "cancelled"})
 TICKET_ACTIONS: Final = frozenset({"opened", "updated", "resolved", "reopened", "survey"})
 PRIORITIES: Final = frozenset({"low", "normal", "high", "urgent"})
+_intern: Final = sys.intern  # a static of the compiled module: no lookup of sys's attribute per event
+_loads: Final = orjson.loads  # (the same for orjson's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +121,11 @@ def _number(
         if required:
             raise _schema(f'field "{field}" is required: a number{_range(lo, hi)}')
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not _numeric(value):
         hint = " (numbers must not be quoted)" if isinstance(value, str) else ""
         raise _schema(f'field "{field}": expected a number{_range(lo, hi)}, got {_kind(value)} {_show(value)}{hint}')
-    number = float(value)
-    if not math.isfinite(number):
+    number = _as_float(value)
+    if not _finite(number):
         raise _schema(f'field "{field}": expected a finite number, got {value}')
     if abs(number) > MAX_EXACT:
         raise _schema(f'field "{field}": {_show(value)} is beyond what the field can mean (at most {MAX_EXACT})')
@@ -137,13 +138,34 @@ def _integer(obj: dict[str, Any], field: str, lo: int, hi: int | None = None) ->
     value = obj.get(field)
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_EXACT:
+    if _numeric(value) and not isinstance(value, bool) and abs(value) > MAX_EXACT:
         raise _schema(f'field "{field}": {_show(value)} is beyond what the field can mean (at most {MAX_EXACT})')
     if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
         hint = " (numbers must not be quoted)" if isinstance(value, str) else ""
         expected = f"an integer {lo}..{hi}" if hi is not None else f"an integer >= {lo}"
         raise _schema(f'field "{field}": expected {expected}, got {_kind(value)} {_show(value)}{hint}')
     return value
+
+
+def _numeric(value: Any) -> bool:
+    """``isinstance(value, int | float)`` (a bool is an int: callers rule it out), as two checks:
+    compiled, ``int | float`` builds a union object at every call and checks it generically."""
+    if isinstance(value, float):
+        return True
+    return isinstance(value, int)
+
+
+def _as_float(value: int | float) -> float:
+    """``float(value)`` of a number (compiled: a native conversion, not a call of ``float``)."""
+    if isinstance(value, float):
+        return value
+    return float(value)
+
+
+def _finite(number: float) -> bool:
+    """``math.isfinite`` by arithmetic (compiled: no call through the math module): an infinity
+    or a NaN less itself is a NaN."""
+    return number - number == 0.0
 
 
 def _range(lo: float | None, hi: float | None) -> str:
@@ -176,9 +198,9 @@ def parse_ts(value: Any) -> float:
     """Event time in epoch seconds from an RFC 3339 string with offset or a number of epoch seconds."""
     if isinstance(value, bool) or value is None:
         raise _schema(f'field "ts": expected an RFC 3339 time with offset or epoch seconds, got {_kind(value)}')
-    if isinstance(value, int | float):
-        number = float(value)
-        if not (math.isfinite(number) and 0 <= number < _MAX_EPOCH):
+    if _numeric(value):
+        number = _as_float(value)
+        if not (_finite(number) and 0 <= number < _MAX_EPOCH):
             raise _schema(f'field "ts": epoch seconds out of range (1970..2200), got {_show(value)}')
         return number
     if not isinstance(value, str):
@@ -289,7 +311,7 @@ def parse_dict(
     eid = _id(obj, "event_id")
     # one string per customer, however many events name it: the store's key, the due index and
     # the decoded cache all keep the id, and without this each kept the copy of another event
-    cid = sys.intern(_id(obj, "customer_id"))
+    cid = _intern(_id(obj, "customer_id"))
     if key is not None and key != b"":
         try:
             key_text = key.decode("utf-8")
@@ -330,7 +352,7 @@ def _decode(value: bytes | str, limits: Limits) -> Any:
             f"message of {len(value)} bytes exceeds CHURNWATCH_MAX_EVENT_BYTES={limits.max_event_bytes}",
         )
     try:
-        return orjson.loads(value)
+        return _loads(value)
     except orjson.JSONDecodeError as exc:
         raise BadInput(Reason.INVALID_JSON, f"not valid UTF-8 JSON: {exc}") from None
 

@@ -1,4 +1,4 @@
-"""Faust's Kafka consumer with the gaps it counts as handled corrected (faust-streaming 0.15).
+"""Faust's Kafka consumer (faust-streaming 0.15) with three offset races closed.
 
 Faust commits, per partition, the run of acknowledged offsets after the committed one, and counts
 a *gap* (offsets its fetch loop never saw, as a compacted topic or a transactional producer's
@@ -6,7 +6,7 @@ commit markers leave) as acknowledged. Two of its gaps were not holes, and let F
 input messages the worker had not handled yet: a crash or a rebalance afterwards lost them (seen
 in the fault suite: events of a partition neither in its state nor dead-lettered after a worker
 restarted on a backlog; the next owner resumed after them, and its progress record counted them
-as handled).
+as handled). The third race stalled a table recovery.
 
 1. **Messages delivered before the seek to the committed offsets.** After a table recovery
    (``Recovery.on_recovery_completed``) Faust resumes the input partitions while its fetch loop
@@ -21,6 +21,14 @@ as handled).
    ``read + 1 .. offset`` as handled, the message being delivered included, so it could commit past
    that message before it was handled. The gap here ends before it.
 
+3. **Records fetched while the flow stopped.** When a fetch that started before a rebalance
+   returns after the flow stopped, Faust's ``getmany`` discards its records and seeks back to
+   the committed offsets. Changelog partitions have none, so a table recovery that had just
+   sought them to where it reads from never got those records again and waited for them for
+   ever (seen in the fault suite, about 1 run in 6 of the wall-clock test, and last session:
+   "No event received for active tp ... since recovery start" after a second worker left). Here
+   each partition of such a batch is sought back to its first record, so it is fetched again.
+
 A gap is logged at warning level: the input topics of a plain (non-transactional) producer have
 none, so one there means a consumer fault, not compaction. The consumer's flow is left alone:
 stopping it around the seek also closes race 1, but adds a stop to every rebalance, and Faust's
@@ -33,6 +41,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -44,6 +53,19 @@ class Consumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         # the last offset of each partition delivered before the latest seek to the committed offsets
         self._delivered_before_seek: dict[TP, int] = {}
+
+    async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
+        """The next fetched batch; one that ``getmany`` will discard (the flow stopped while it was
+        fetched) is first sought back to its first records, so it comes again (race 3 above)."""
+        records, active = await super()._wait_next_records(timeout)
+        if records and not self.flow_active:
+            for tp, batch in records.items():
+                if batch:
+                    try:  # the fetch position only: nothing of the batch was delivered
+                        await self._seek(tp, batch[0].offset)
+                    except Exception:  # revoked meanwhile: its next owner reads it from its own offsets
+                        log.debug("no seek back for %s: no longer assigned", tp)
+        return records, active
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek to the committed offsets, and note what was delivered before (race 1 above).

@@ -36,6 +36,10 @@ def test_faust_code_the_fixes_depend_on() -> None:
     seek = inspect.getsource(faust_consumer.Consumer.perform_seek)
     assert "await self.seek_to_committed()\n        read_offset.update(" in seek
     assert "perform_seek()" in inspect.getsource(faust_recovery.Recovery.on_recovery_completed)
+    # getmany discards a batch fetched while the flow stopped, and seeks only to committed offsets
+    getmany = inspect.getsource(faust_consumer.Consumer.getmany)
+    assert "await self._wait_next_records(timeout)" in getmany
+    assert "getmany called while flow not active" in getmany
 
 
 def test_a_gap_ends_before_the_message_delivered() -> None:
@@ -81,3 +85,58 @@ def test_what_was_delivered_before_the_seek_is_no_gap() -> None:
     stale, later = asyncio.run(go())
     assert stale == set()
     assert later == set(range(604, 610))
+
+
+class _Record:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def test_a_batch_fetched_while_the_flow_stopped_is_fetched_again() -> None:
+    """A fetch started before a rebalance returns after the flow stopped: getmany will discard it,
+    so each of its partitions goes back to its first record (a changelog partition has no committed
+    offset to go back to, and its recovery waited for those records for ever)."""
+    changelog = TP("cw-app-customer_state-changelog", 1)
+
+    async def go() -> tuple[list[tuple[TP, int]], bool]:
+        consumer = _consumer()
+        sought: list[tuple[TP, int]] = []
+
+        async def fetch(active_partitions: Any, timeout: float) -> dict[TP, list[_Record]]:
+            consumer.stop_flow()  # a rebalance starts while the fetch waits for the broker
+            return {changelog: [_Record(0), _Record(1)], TP0: [], TP("orders", 0): [_Record(7)]}
+
+        async def seek(tp: TP, offset: int) -> None:
+            sought.append((tp, offset))
+
+        consumer._getmany = fetch
+        consumer._seek = seek
+        consumer._active_partitions = {changelog, TP0}
+        consumer.resume_flow()
+        records, _ = await consumer._wait_next_records(1.0)
+        return sought, bool(records)
+
+    sought, returned = asyncio.run(go())
+    assert returned
+    assert sorted(sought) == [(changelog, 0), (TP("orders", 0), 7)]
+
+
+def test_a_batch_fetched_while_the_flow_runs_is_left_alone() -> None:
+    async def go() -> list[tuple[TP, int]]:
+        consumer = _consumer()
+        sought: list[tuple[TP, int]] = []
+
+        async def fetch(active_partitions: Any, timeout: float) -> dict[TP, list[_Record]]:
+            return {TP0: [_Record(3)]}
+
+        async def seek(tp: TP, offset: int) -> None:
+            sought.append((tp, offset))
+
+        consumer._getmany = fetch
+        consumer._seek = seek
+        consumer._active_partitions = {TP0}
+        consumer.resume_flow()
+        await consumer._wait_next_records(1.0)
+        return sought
+
+    assert asyncio.run(go()) == []

@@ -36,6 +36,15 @@ class EngineReads:
     def _state_of(self, cid: str) -> CustomerState | None:
         raise NotImplementedError
 
+    def _due_of(self, cid: str) -> float | None:
+        """The customer's current due time, what the due index reads (it keeps none of its own):
+        the uncommitted state's, else the stored bytes' (their head only)."""
+        state = self._dirty.get(cid)
+        if state is not None:
+            return state.due
+        raw = self.store.get(cid)
+        return None if raw is None else CustomerState.due_of(raw)
+
     def view(self, customer_id: str, t: float | None = None) -> dict[str, Any] | None:
         """What the HTTP API shows of a customer: signals, score, tier, firing rules, alerted tier."""
         state = self._state_of(customer_id)

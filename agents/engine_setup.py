@@ -54,5 +54,7 @@ OFFLINE_CHANGED = 20_000
 def offline_engine(
     pack: RulePack, config: EngineConfig, store: MutableMapping[str, bytes] | None = None, *, share: int = 1
 ) -> Engine:
-    """An engine for an offline door; ``share``: how many engines divide the held customers."""
-    return Engine(pack, config, store, decoded_cache=0, commit_every=None, max_changed=max(OFFLINE_CHANGED // share, 1))
+    """An engine for an offline door; ``share``: how many engines divide the held customers. It
+    keeps no map of the customers at risk (the worker's views read it, the offline doors do not)."""
+    held = max(OFFLINE_CHANGED // share, 1)
+    return Engine(pack, config, store, decoded_cache=0, commit_every=None, max_changed=held, at_risk=False)

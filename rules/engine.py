@@ -71,15 +71,16 @@ class Engine(EngineReads):
         decoded_cache: int = DECODED_CACHE,
         commit_every: int | None = COMMIT_EVERY,
         max_changed: int = COMMIT_EVERY,
+        at_risk: bool = True,
     ):
         """``decoded_cache``: how many customers' decoded states are kept between events besides
         the store's bytes (speed against memory: a miss costs one decode). ``commit_every``
         applied events (None: no bound) or ``max_changed`` changed customers, whichever comes
-        first, make a commit (between two, the changed customers are held decoded)."""
+        first, make a commit (between two, the changed customers are held decoded). ``at_risk``:
+        keep the customers above healthy for ``at_risk()`` (the worker's views; replay has none)."""
         self.config = config or EngineConfig()
-        self._cache_size = max(decoded_cache, 0)
-        self._commit_every = commit_every
-        self._max_changed = max(max_changed, 1)
+        self._cache_size, self._commit_every = max(decoded_cache, 0), commit_every
+        self._max_changed, self._track_risky = max(max_changed, 1), at_risk
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
         self.evaluations = 0
@@ -324,9 +325,9 @@ class Engine(EngineReads):
         self._agg.moved(old_tier, old_rar, rank, state.rar)
         if state.lost and not was_lost:
             self._agg.lost(t)
-        if rank:
+        if rank and self._track_risky:
             self._risky[cid] = (rank, evaluation.score, state.rar)
-        else:
+        elif self._risky:
             self._risky.pop(cid, None)
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
@@ -396,5 +397,5 @@ class Engine(EngineReads):
             self._agg.add(0.0, state.tier, state.rar, state.nps, fresh=False)
             if state.due is not None:
                 self._index.push(state.due, cid)
-            if state.tier:
+            if state.tier and self._track_risky:
                 self._risky[cid] = (state.tier, 0.0, state.rar)

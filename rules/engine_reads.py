@@ -31,6 +31,7 @@ class EngineReads:
     _signal_config: SignalConfig
     _dirty: dict[str, CustomerState]
     _risky: dict[str, tuple[int, float, float]]
+    _track_risky: bool
     _agg: Aggregates
 
     def _state_of(self, cid: str) -> CustomerState | None:
@@ -94,7 +95,7 @@ class EngineReads:
         changing no state and publishing nothing: after a recovery, the views start from this."""
         evaluation, rar, at = self.current(customer_id)
         rank = TIER_RANK[evaluation.tier]
-        if rank:
+        if rank and self._track_risky:
             self._risky[customer_id] = (rank, evaluation.score, rar)
         else:
             self._risky.pop(customer_id, None)
@@ -114,5 +115,6 @@ class EngineReads:
         return self.totals(t).as_dict()
 
     def at_risk(self) -> dict[str, tuple[int, float, float]]:
-        """Customers above healthy: tier rank, risk score (0 until re-evaluated after a recovery), revenue at risk."""
+        """Customers above healthy: tier rank, risk score (0 until re-evaluated after a recovery), revenue at risk
+        (none kept by an engine made with ``at_risk=False``: the offline doors')."""
         return self._risky

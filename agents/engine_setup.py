@@ -44,11 +44,11 @@ def engine_config_of(
 # by their number only, with no decoded cache beside them, measured best in both speed and peak
 # memory (``churnwatch replay`` of 10k-1M simulated customers; README, "Cost against size"): a
 # customer seen again before the commit is neither decoded nor encoded again, and a cache of
-# committed customers cost its memory for little gain once customers outnumber it. 20,000 and not
-# 50,000: a held customer costs about 1.2 kB decoded, and the peak of a replay fell by about 44 MB
+# committed customers cost its memory for little gain once customers outnumber it. 10,000 and not
+# 50,000: a held customer costs about 1.2 kB decoded, and the peak of a replay fell by about 58 MB
 # at 100k and 300k customers for 2% more CPU at 300k (7% at 100k, where half the customers fit in
-# 50,000 and came back before the commit).
-OFFLINE_CHANGED = 20_000
+# 50,000 and came back before the commit); 5,000 saved 4 MB more for 4% more CPU.
+OFFLINE_CHANGED = 10_000
 
 
 def offline_engine(

@@ -325,6 +325,20 @@ def decode(data: bytes, cls: type[S]) -> S:
     return s
 
 
+def due_of(data: bytes, cls: type[S]) -> float | None:
+    """The due time of an encoded state, read from its head without decoding the rest (an older
+    version's is decoded as ``cls``)."""
+    if data[0] != STATE_VERSION:
+        due: float | None = decode_json(data, cls).due
+        return due
+    parts = data[1] | data[2] << 8
+    if not parts & (DUE_INT | DUE_FLOAT):
+        return None
+    v: tuple[Any, ...] = _head(parts).unpack_from(data)
+    at: float = v[-2] if parts & CRITICAL else v[-1]  # the due time is the last field but critical_since
+    return at
+
+
 def _times(words: tuple[int, ...], start: int, end: int) -> array[int]:
     return array("q", words[start:end]) if end > start else _NO_TIMES.__copy__()
 

@@ -1,51 +1,58 @@
 """The due-time index: which customers a tick must evaluate (their due times: ``rules.due``).
 
 Customers are kept in buckets of ``BUCKET_SECONDS`` of due time, each a plain list of customer
-ids, beside each customer's latest due time. A moved due time leaves the old entry in its bucket,
-skipped when the bucket is popped (the latest time no longer falls in it); when stale entries
-outnumber the live ones the buckets are rebuilt from the latest times, so the index holds at most
-about two entries per customer however many events moved them.
+ids. The index keeps no due times of its own: each customer's current one is its state's
+(``due_of``, given by the engine: the uncommitted state's, else read from the stored bytes
+without decoding them), so an entry is live when the customer's due time falls in its bucket.
+A moved due time leaves the old entry in its bucket, skipped when the bucket is popped; the
+caller says the due time it replaces (``push``), so a move within a bucket adds nothing. When
+the entries outnumber twice those kept at the last compaction, the stale ones are dropped, so
+the index holds at most about two entries per customer however many events moved them.
 
-Memory is what this layout is for: a customer costs its entry in the latest-time dict and a list
-slot (about 80 bytes at a million customers), where a heap of ``(due, customer)`` tuples cost a
-tuple and a slot per entry on top (about 190 bytes).
+Memory is what this layout is for: a customer costs a list slot or two (about 12 bytes at a
+million customers). A dict of each customer's latest due time beside the buckets cost about 63
+bytes more (its slot and a float), a heap of ``(due, customer)`` tuples about 190 in all.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 
 BUCKET_SECONDS = 60.0
 
+DueOf = Callable[[str], float | None]
+
 
 class DueIndex:
-    """Customers by due time: push a customer's latest due time, pop those due by a time."""
+    """Customers by due time: push a customer's new due time, pop those due by a time."""
 
-    def __init__(self, bucket_seconds: float = BUCKET_SECONDS) -> None:
+    def __init__(self, due_of: DueOf, bucket_seconds: float = BUCKET_SECONDS) -> None:
+        """``due_of``: a customer's current due time (None: not due, or not known)."""
+        self._due_of = due_of
         self._width = bucket_seconds
-        self._latest: dict[str, float] = {}
         self._buckets: dict[int, list[str]] = {}  # bucket number -> customer ids (some stale)
         self._numbers: list[int] = []  # heap of the bucket numbers held
         self._entries = 0
+        self._kept = 0  # entries after the last compaction
 
     def __len__(self) -> int:
-        return len(self._latest)
+        """Entries held, stale ones included."""
+        return self._entries
 
     def _bucket(self, due: float) -> int:
         return math.floor(due / self._width)
 
-    def push(self, due: float, customer_id: str) -> None:
-        """The customer's due time is now ``due`` (any earlier one is forgotten)."""
-        latest = self._latest
-        old = latest.get(customer_id)
-        latest[customer_id] = due
+    def push(self, due: float, customer_id: str, old: float | None = None) -> None:
+        """The customer's due time is now ``due``; ``old``: the due time it had, whose entry the
+        index still holds (None when it has none: a new customer, or one just popped)."""
         number = self._bucket(due)
         if old is not None and self._bucket(old) == number:
             return  # its entry in that bucket stands for the new time too
         self._add(number, customer_id)
-        if self._entries > 2 * len(latest) + 1024:
-            self._rebuild()
+        if self._entries > 2 * self._kept + 1024:
+            self._compact(customer_id, due)
 
     def _add(self, number: int, customer_id: str) -> None:
         bucket = self._buckets.get(number)
@@ -56,22 +63,44 @@ class DueIndex:
             bucket.append(customer_id)
         self._entries += 1
 
-    def _rebuild(self) -> None:
-        self._buckets.clear()
-        self._numbers.clear()
-        self._entries = 0
-        for customer_id, due in self._latest.items():
-            self._add(self._bucket(due), customer_id)
+    def _live(self, number: int, customer_id: str) -> float | None:
+        """The customer's due time when it falls in bucket ``number``, else None (a stale entry)."""
+        due = self._due_of(customer_id)
+        if due is None or self._bucket(due) != number:
+            return None
+        return due
+
+    def _compact(self, pushed: str, due: float) -> None:
+        """Drop the stale entries, and the repeats of a customer within a bucket; ``pushed`` is
+        the customer being pushed, at ``due`` (its state may not say so yet)."""
+        entries = 0
+        for number in list(self._buckets):
+            seen: set[str] = set()
+            kept: list[str] = []
+            for cid in self._buckets[number]:
+                if cid in seen:
+                    continue
+                if (self._bucket(due) == number) if cid == pushed else (self._live(number, cid) is not None):
+                    seen.add(cid)
+                    kept.append(cid)
+            if kept:
+                self._buckets[number] = kept
+                entries += len(kept)
+            else:
+                del self._buckets[number]
+        self._numbers = sorted(self._buckets)  # a sorted list is a heap
+        self._entries = self._kept = entries
 
     def peek(self) -> float | None:
         """A time at or before the earliest due time (the start of its bucket); None when empty."""
         return self._numbers[0] * self._width if self._numbers else None
 
     def pop_due(self, t: float) -> list[tuple[float, str]]:
-        """The customers due at or before ``t``, each once, at its latest due time (a list, not a
-        generator: the compiled core's generators cost more than the list)."""
+        """The customers due at or before ``t``, each once, at its current due time (a list, not
+        a generator: the compiled core's generators cost more than the list)."""
         out: list[tuple[float, str]] = []
-        numbers, buckets, latest = self._numbers, self._buckets, self._latest
+        popped: set[str] = set()
+        numbers, buckets = self._numbers, self._buckets
         while numbers and numbers[0] * self._width <= t:
             number = numbers[0]
             bucket = buckets[number]
@@ -82,11 +111,11 @@ class DueIndex:
                 self._entries -= len(bucket)
             waiting: list[str] = []
             for cid in bucket:
-                due = latest.get(cid)
-                if due is None or self._bucket(due) != number:
-                    continue  # stale: popped already, or moved to another bucket
+                due = self._live(number, cid)
+                if due is None or cid in popped:
+                    continue  # stale, or popped already
                 if due <= t:
-                    del latest[cid]
+                    popped.add(cid)
                     out.append((due, cid))
                 else:
                     waiting.append(cid)
@@ -102,7 +131,6 @@ class DueIndex:
         return out
 
     def clear(self) -> None:
-        self._latest.clear()
         self._buckets.clear()
         self._numbers.clear()
-        self._entries = 0
+        self._entries = self._kept = 0

@@ -31,10 +31,20 @@ class EngineReads:
     _signal_config: SignalConfig
     _dirty: dict[str, CustomerState]
     _risky: dict[str, tuple[int, float, float]]
+    _track_risky: bool
     _agg: Aggregates
 
     def _state_of(self, cid: str) -> CustomerState | None:
         raise NotImplementedError
+
+    def _due_of(self, cid: str) -> float | None:
+        """The customer's current due time, what the due index reads (it keeps none of its own):
+        the uncommitted state's, else the stored bytes' (their head only)."""
+        state = self._dirty.get(cid)
+        if state is not None:
+            return state.due
+        raw = self.store.get(cid)
+        return None if raw is None else CustomerState.due_of(raw)
 
     def view(self, customer_id: str, t: float | None = None) -> dict[str, Any] | None:
         """What the HTTP API shows of a customer: signals, score, tier, firing rules, alerted tier."""
@@ -85,7 +95,7 @@ class EngineReads:
         changing no state and publishing nothing: after a recovery, the views start from this."""
         evaluation, rar, at = self.current(customer_id)
         rank = TIER_RANK[evaluation.tier]
-        if rank:
+        if rank and self._track_risky:
             self._risky[customer_id] = (rank, evaluation.score, rar)
         else:
             self._risky.pop(customer_id, None)
@@ -105,5 +115,6 @@ class EngineReads:
         return self.totals(t).as_dict()
 
     def at_risk(self) -> dict[str, tuple[int, float, float]]:
-        """Customers above healthy: tier rank, risk score (0 until re-evaluated after a recovery), revenue at risk."""
+        """Customers above healthy: tier rank, risk score (0 until re-evaluated after a recovery), revenue at risk
+        (none kept by an engine made with ``at_risk=False``: the offline doors')."""
         return self._risky

@@ -366,3 +366,8 @@ class CustomerState:
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
         return codec.decode(data, cls)
+
+    @classmethod
+    def due_of(cls, data: bytes) -> int | float | None:
+        """The due time of encoded state, without decoding the rest."""
+        return codec.due_of(data, cls)

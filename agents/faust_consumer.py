@@ -20,7 +20,6 @@ as handled). The third race stalled a table recovery.
 2. **A gap that includes the message after it.** For a real hole Faust's fetch loop marks
    ``read + 1 .. offset`` as handled, the message being delivered included, so it could commit past
    that message before it was handled. The gap here ends before it.
-
 3. **Records fetched while the flow stopped.** When a fetch that started before a rebalance
    returns after the flow stopped, Faust's ``getmany`` discards its records and seeks back to
    the committed offsets. Changelog partitions have none, so a table recovery that had just

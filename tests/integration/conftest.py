@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -66,13 +67,16 @@ def _drop_old_test_topics(bootstrap: str) -> None:
     one by one), which the broker-restart fault test does mid-stream."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
     try:
-        old = [t for t in admin.list_topics() if t.startswith(TEST_TOPIC_PREFIXES)]
-        for i in range(0, len(old), 100):
-            admin.delete_topics(old[i : i + 100])
-    finally:
-        admin.close()
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+        try:
+            old = [t for t in admin.list_topics() if t.startswith(TEST_TOPIC_PREFIXES)]
+            for i in range(0, len(old), 100):
+                admin.delete_topics(old[i : i + 100])
+        finally:
+            admin.close()
+    except Exception as exc:  # housekeeping: the tests do not depend on it
+        warnings.warn(f"old test topics not deleted: {exc!r}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

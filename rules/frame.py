@@ -222,15 +222,12 @@ def frame_values(
     logins = s.logins
     logins_7d = prev = 0
     if logins:
-        n = len(logins)
         week = _bisect(logins, now - _L7_LO)
-        logins_7d = (n if logins[n - 1] <= now else _bisect(logins, now)) - week  # (_upto_now)
-        if week < n:
-            exits.append(logins[week] + _L7_LO)
-        first = logins[0]
-        if first > now - _LP_LO:  # the logins are kept for about the wider window: mostly all in it
+        logins_7d = _upto_now(logins, now) - week
+        _exit(logins, week, _L7_LO, exits)
+        if logins[0] > now - _LP_LO:  # the logins are kept for about the wider window: mostly all in it
             prev = week
-            exits.append(first + _LP_LO)
+            _exit(logins, 0, _LP_LO, exits)
         else:
             month = _bisect(logins, now - _LP_LO, 0, week)
             prev = week - month

@@ -8,7 +8,8 @@ read) is not acknowledged: ``min(acked) - committed_offset > 1`` should be ``> 0
 event clock the aligner holds an event while later events of its partition (earlier in event
 time) are applied and acknowledged; Faust then commits past the held one, and a crash before it
 is applied loses it for good (seen in the fault suite: one login of a killed worker's partition,
-never applied and never delivered again). Acknowledging in offset order leaves no such gap.
+never applied and never delivered again). Acknowledging in offset order leaves no such gap (and
+the worker's consumer no longer commits such a run: ``agents.faust_consumer``, race 3).
 
 Pure bookkeeping, no I/O: :meth:`AckOrder.received` registers a message as the events agent gets
 it (in offset order per partition), :meth:`AckOrder.handled` records its acknowledgement once the
@@ -77,6 +78,11 @@ class AckOrder:
         for known in (self._open, self._last):
             for key in [key for key in known if key[1] in gone]:
                 del known[key]
+
+    def forget_topic_partition(self, tp: tuple[str, int]) -> None:
+        """Sought back to its committed offset: its messages come again from there."""
+        self._open.pop(tp, None)
+        self._last.pop(tp, None)
 
     def waiting(self) -> int:
         """Messages received and not yet acknowledged (handled or not)."""

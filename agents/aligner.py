@@ -55,6 +55,12 @@ class Aligner:
         heapq.heappush(self.heap, Held(event.ts, self.seq, event, topic, ack, received, origin))
         self.marks.observe(topic, event.ts)
 
+    def drop_topic(self, topic: str) -> None:
+        """Forget the held events of ``topic``, and how far it had reached: it is read again."""
+        self.heap = [held for held in self.heap if held.topic != topic]
+        heapq.heapify(self.heap)
+        self.marks.reset(topic)
+
     def watermark(self, caught_up: Callable[[str], bool]) -> float:
         return self.marks.value(caught_up)
 

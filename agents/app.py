@@ -13,7 +13,7 @@ import base64
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
@@ -27,6 +27,7 @@ from agents.dead_letter_watch import DeadLetterWatch
 from agents.faust_codec import register_codec
 from agents.faust_consumer import Transport
 from agents.gc_tuning import quiet_gc
+from agents.input_order import InputOrder, Verdict
 from agents.lag import update_lag
 from agents.metrics import Metrics
 from agents.pack_file import load_pack
@@ -70,6 +71,9 @@ class App(faust.App):
     the consumer of :mod:`agents.faust_consumer`."""
 
     before_stop: Callable[[], Awaitable[None]] | None = None
+    # called by the consumer when it seeks input partitions back to their committed offsets
+    on_input_seek: Callable[[Mapping[TP, int]], None] | None = None
+    input_topics: frozenset[str] = frozenset()  # the consumer seeks these to the log's start when uncommitted
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
@@ -152,6 +156,9 @@ class Worker:
         self.owned: set[int] = set()  # partitions whose state is recovered and whose events this worker handles
         # messages received, their last offset per input partition; acknowledged in offset order at the next state flush
         self.acks = AckOrder()
+        self.order = InputOrder()  # each input partition's messages once, in offset order, from the committed offset
+        self._stalls: dict[TP, int] = {}  # input partitions read again at the same offset, how often in a row
+        self._stall_at: dict[TP, int] = {}
         self._flushing = asyncio.Lock()
         self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
         self._caught_up_of: dict[int, Callable[[str], bool]] = {}
@@ -164,6 +171,8 @@ class Worker:
             progress_for=lambda partition: self._store_for(partition).progress,
         )
         self.app.before_stop = self.leave
+        self.app.on_input_seek = self.restart_inputs
+        self.app.input_topics = frozenset(settings.input_topics.values())
         self.ce_source = cloudevents.source_of(settings.app_id)
         self.dead_letter_watch = DeadLetterWatch(self.metrics, settings)
         self.started = time.time()
@@ -177,10 +186,25 @@ class Worker:
 
         @app.agent(self.inputs, name="churnwatch-events")
         async def events(stream: Any) -> None:
+            consumer: Any = app.consumer
+            order = self.order
             async for event in stream.noack().events():
                 msg = event.message
                 if msg.partition not in self.owned:
                     continue  # revoked while buffered: not acknowledged, its next owner gets it again
+                verdict = order.admit(msg.tp, msg.offset)
+                if verdict is not Verdict.ADMIT:
+                    if verdict is Verdict.REREAD:  # messages before it never came: read them again
+                        start = order.next_offset(msg.tp)
+                        log.info(
+                            "%s[%d]: read again from offset %s (%d came first)",
+                            msg.topic,
+                            msg.partition,
+                            start,
+                            msg.offset,
+                        )
+                        await consumer.reread(msg.tp, start)
+                    continue
                 slot = self.acks.received(msg.tp, msg.offset)
                 received = time.time()
                 out = pipeline.handle(
@@ -223,6 +247,21 @@ class Worker:
                 out = Outcome()
                 pipeline.release(partition, self._caught_up(partition), out)
                 await self.emit(out)
+
+        @app.timer(interval=1.0, name="churnwatch-input-watch")
+        async def input_watch() -> None:
+            if app.rebalancing:
+                return
+            consumer: Any = app.consumer
+            for topic in sorted(self.input_topics):
+                for partition in sorted(self.owned):
+                    tp = TP(topic, partition)
+                    try:
+                        highwater = consumer.highwater(tp)
+                    except Exception:  # not assigned (any more): nothing to watch
+                        continue
+                    if self.order.stalled(tp, highwater):
+                        await self.read_stalled_again(tp)
 
         @app.timer(interval=1.0, name="churnwatch-wall-ticks")
         async def wall_ticks() -> None:
@@ -355,6 +394,7 @@ class Worker:
             await self.release_partitions({p})
         self.owned = set(assigned)
         self.acks.forget(assigned)  # the streams resume at the committed offsets
+        self.order.stop(assigned)  # nothing admitted until the consumer seeks them there
         recovered = 0
         for p in sorted(assigned):
             if p not in self.pipeline.engines:
@@ -363,6 +403,57 @@ class Worker:
                 recovered += len(keys)
         log.info("partitions %s ready (%d keys recovered; %s core)", sorted(assigned), recovered, core.active())
         await self.refresh_views(assigned)
+
+    def restart_inputs(self, sought: Mapping[TP, int]) -> None:
+        """The consumer sought these input partitions to their committed offsets (or the log's
+        start, where the group has none): their runs start there (``agents.input_order``). What was admitted from them
+        before comes again; their held events and pending acknowledgements go, so that each is
+        applied in order, once."""
+        restarted = sorted(tp for tp in sought if tp.topic in self.input_topics and tp.partition in self.owned)
+        for tp in restarted:
+            self.order.start(tp, sought[tp])
+            self.acks.forget_topic_partition(tp)
+            self.pipeline.restart(tp.partition, tp.topic)
+        if restarted:
+            log.info(
+                "read again from the committed offsets: %s",
+                ", ".join(f"{t}[{p}]@{sought[TP(t, p)]}" for t, p in restarted),
+            )
+
+    async def read_stalled_again(self, tp: TP) -> None:
+        """An input partition with messages to read admitted none for a few seconds: read it again
+        from its next offset, or from the log's start if retention deleted that offset unread."""
+        consumer: Any = self.app.consumer
+        start = self.order.next_offset(tp)
+        if start is None:
+            return
+        earliest = (await consumer.earliest_offsets(tp)).get(tp)
+        if earliest is not None and start < earliest:
+            log.error(
+                "%s[%d]: offsets %d..%d were deleted by the topic's retention before this worker read them; "
+                "reading on from %d (those events are lost: keep the input topics' retention above the "
+                "longest outage)",
+                tp.topic,
+                tp.partition,
+                start,
+                earliest - 1,
+                earliest,
+            )
+            self.order.start(tp, earliest)
+            await consumer.skip_to(tp, start, earliest)
+            return
+        stalls = self._stalls[tp] = self._stalls.get(tp, 0) + 1 if self._stall_at.get(tp) == start else 1
+        self._stall_at[tp] = start
+        report = log.error if stalls >= 3 else log.warning
+        report(
+            "%s[%d]: offset %d has not come in %d checks; reading again from it%s",
+            tp.topic,
+            tp.partition,
+            start,
+            stalls,
+            " (a transactional or compacted input topic leaves such holes: not supported)" if stalls >= 3 else "",
+        )
+        await consumer.reread(tp, start)
 
     async def leave(self) -> None:
         """Stopping: the state of every partition to the changelog and its events acknowledged,
@@ -378,6 +469,7 @@ class Worker:
         if not partitions:
             return
         self.acks.forget(partitions)
+        self.order.stop(partitions)
         self.owned -= partitions
         await self.flush_state()
         await self.app.producer.flush()

@@ -83,6 +83,13 @@ class Pipeline:
             self.aligners.pop(p, None)
             self.watermarks.pop(p, None)
 
+    def restart(self, partition: int, topic: str) -> None:
+        """The topic's partition is delivered again from its committed offset: the events held
+        from it go (they come again), and so does what the aligner knew of its time."""
+        aligner = self.aligners.get(partition)
+        if aligner is not None:
+            aligner.drop_topic(topic)
+
     def set_pack(self, pack: RulePack) -> None:
         self.pack = pack
         for engine in self.engines.values():

@@ -36,6 +36,12 @@ class Watermark:
         if seen is None or ts > seen:
             self.latest[topic] = ts
 
+    def reset(self, topic: str) -> None:
+        """``topic`` is read again from an earlier offset: nothing of it seen yet, and not quiet."""
+        self.latest[topic] = None
+        self.arrived[topic] = time.monotonic()
+        self.caught_up_since[topic] = None
+
     def idle(self, topic: str, caught_up: Callable[[str], bool], now: float | None = None) -> bool:
         """Caught up, and quiet for ``idle_seconds`` since both its last event and the moment it was
         last seen not caught up (callers sample this often: each event, and a timer)."""

@@ -41,3 +41,14 @@ def test_forgotten_partitions_and_other_partitions() -> None:
     order.forget([0])  # revoked: its messages come again from the committed offset
     assert order.last(("logins", 0)) is None and order.last(("logins", 1)) == 9
     assert order.waiting() == 0 and order.take([0, 1]) == {1: []}
+
+
+def test_a_topic_partition_sought_back_is_forgotten_alone() -> None:
+    order = AckOrder()
+    logins = order.received(("logins", 0), 5)
+    orders = order.received(("orders", 0), 2)
+    AckOrder.handled(logins, lambda: None)
+    AckOrder.handled(orders, lambda: None)
+    order.forget_topic_partition(("logins", 0))  # its messages come again from the committed offset
+    assert order.last(("logins", 0)) is None and order.last(("orders", 0)) == 2
+    assert [len(acks) for acks in order.take([0]).values()] == [1]

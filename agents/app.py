@@ -186,7 +186,6 @@ class Worker:
 
         @app.agent(self.inputs, name="churnwatch-events")
         async def events(stream: Any) -> None:
-            consumer: Any = app.consumer
             order = self.order
             async for event in stream.noack().events():
                 msg = event.message
@@ -194,8 +193,8 @@ class Worker:
                     continue  # revoked while buffered: not acknowledged, its next owner gets it again
                 verdict = order.admit(msg.tp, msg.offset)
                 if verdict is not Verdict.ADMIT:
-                    if verdict is Verdict.REREAD:  # messages before it never came: read them again
-                        start = order.next_offset(msg.tp)
+                    start = order.next_offset(msg.tp)
+                    if verdict is Verdict.REREAD and start is not None:  # messages before it never came
                         log.info(
                             "%s[%d]: read again from offset %s (%d came first)",
                             msg.topic,
@@ -203,7 +202,7 @@ class Worker:
                             start,
                             msg.offset,
                         )
-                        await consumer.reread(msg.tp, start)
+                        await self.reread(msg.tp, start)
                     continue
                 slot = self.acks.received(msg.tp, msg.offset)
                 received = time.time()
@@ -406,9 +405,9 @@ class Worker:
 
     def restart_inputs(self, sought: Mapping[TP, int]) -> None:
         """The consumer sought these input partitions to their committed offsets (or the log's
-        start, where the group has none): their runs start there (``agents.input_order``). What was admitted from them
-        before comes again; their held events and pending acknowledgements go, so that each is
-        applied in order, once."""
+        start, where the group has none): their runs start there (``agents.input_order``). What
+        was admitted from them before comes again; their held events and pending
+        acknowledgements go, so that each is applied in order, once."""
         restarted = sorted(tp for tp in sought if tp.topic in self.input_topics and tp.partition in self.owned)
         for tp in restarted:
             self.order.start(tp, sought[tp])
@@ -427,7 +426,11 @@ class Worker:
         start = self.order.next_offset(tp)
         if start is None:
             return
-        earliest = (await consumer.earliest_offsets(tp)).get(tp)
+        try:
+            earliest = (await consumer.earliest_offsets(tp)).get(tp)
+        except Exception as exc:  # the broker away, or revoked meanwhile: the next check tries again
+            log.info("%s[%d]: no log start offset (%s)", tp.topic, tp.partition, exc)
+            return
         if earliest is not None and start < earliest:
             log.error(
                 "%s[%d]: offsets %d..%d were deleted by the topic's retention before this worker read them; "
@@ -440,7 +443,10 @@ class Worker:
                 earliest,
             )
             self.order.start(tp, earliest)
-            await consumer.skip_to(tp, start, earliest)
+            try:
+                await consumer.skip_to(tp, start, earliest)
+            except Exception as exc:  # revoked meanwhile
+                log.info("%s[%d] not read again: %s", tp.topic, tp.partition, exc)
             return
         stalls = self._stalls[tp] = self._stalls.get(tp, 0) + 1 if self._stall_at.get(tp) == start else 1
         self._stall_at[tp] = start
@@ -453,7 +459,14 @@ class Worker:
             stalls,
             " (a transactional or compacted input topic leaves such holes: not supported)" if stalls >= 3 else "",
         )
-        await consumer.reread(tp, start)
+        await self.reread(tp, start)
+
+    async def reread(self, tp: TP, offset: int) -> None:
+        consumer: Any = self.app.consumer
+        try:
+            await consumer.reread(tp, offset)
+        except Exception as exc:  # revoked meanwhile: its next owner reads it from the committed offset
+            log.info("%s[%d] not read again: %s", tp.topic, tp.partition, exc)
 
     async def leave(self) -> None:
         """Stopping: the state of every partition to the changelog and its events acknowledged,

@@ -298,7 +298,7 @@ class Worker:
         async def gauges() -> None:
             pipeline.update_gauges()
             self.update_uncommitted()
-            await update_lag(app, self.metrics, set(settings.input_topics.values()))
+            await update_lag(app, self.metrics, set(settings.input_topics.values()), self.order.next_offset)
 
         @app.timer(interval=settings.dead_letter_warn_seconds, name="churnwatch-dead-letter-watch")
         async def dead_letter_watch() -> None:

@@ -102,8 +102,9 @@ class Consumer(faust_aiokafka.Consumer):
         fresh = [tp for tp in mine if tp not in starts and inputs]
         if fresh:
             committed = dict(committed)
-            for tp, offset in (await self.earliest_offsets(*fresh)).items():
-                await self._seek(tp, offset)
+            earliest = dict(await self.earliest_offsets(*fresh))
+            await self.seek_wait(earliest)  # in the consumer's thread, as aiokafka wants
+            for tp, offset in earliest.items():
                 starts[tp] = committed[tp] = offset  # Faust's read and committed offsets start there
         self._seek_pending.update(starts)
         hook = getattr(self.app, "on_input_seek", None)
@@ -113,7 +114,8 @@ class Consumer(faust_aiokafka.Consumer):
 
     async def reread(self, tp: TP, offset: int) -> None:
         """Read ``tp`` again from ``offset`` (a later message reached the worker first)."""
-        await self.seek(tp, offset)  # sets the read offset there once sought
+        await self.seek_wait({tp: offset})  # in the consumer's thread, as aiokafka wants (``seek`` is not)
+        self._read_offset[tp] = offset if offset else None  # as ``seek`` sets it
         self._seek_pending[tp] = offset
 
     async def skip_to(self, tp: TP, missing: int, offset: int) -> None:

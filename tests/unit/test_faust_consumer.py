@@ -41,6 +41,8 @@ def test_faust_code_the_fixes_depend_on() -> None:
     getmany = inspect.getsource(faust_consumer.Consumer.getmany)
     assert "await self._wait_next_records(timeout)" in getmany
     assert "getmany called while flow not active" in getmany
+    # a seek run in the consumer's thread (``seek`` calls aiokafka from the event loop's thread)
+    assert "self._thread.seek_wait(partitions)" in inspect.getsource(faust_consumer.ThreadDelegateConsumer.seek_wait)
     # the off-by-one the commit fix corrects (the committed offset is the next one to read)
     assert "min(acked) - committed_offset > 1" in inspect.getsource(faust_consumer.Consumer._new_offset)
     # a message below the read offset is dropped by the fetch loop, one at it delivered again
@@ -200,11 +202,11 @@ def test_a_seek_tells_the_app_where_each_input_partition_starts() -> None:
         async def earliest(*tps: TP) -> dict[TP, int]:
             return dict.fromkeys(tps, 4)
 
-        async def seek(tp: TP, offset: int) -> None:
-            sought.append((tp, offset))
+        async def seek_wait(partitions: dict[TP, int]) -> None:
+            sought.extend(partitions.items())
 
         consumer.earliest_offsets = earliest
-        consumer._seek = seek
+        consumer.seek_wait = seek_wait
         await consumer.perform_seek()
         return consumer, heard, sought
 
@@ -271,10 +273,10 @@ def test_reading_again_seeks_the_partition_and_delivers_from_there() -> None:
         consumer = _consumer()
         sought: list[tuple[TP, int]] = []
 
-        async def seek(tp: TP, offset: int) -> None:
-            sought.append((tp, offset))
+        async def seek_wait(partitions: dict[TP, int]) -> None:
+            sought.extend(partitions.items())
 
-        consumer._seek = seek
+        consumer.seek_wait = seek_wait
         _fetching(consumer, {TP0: [_FullRecord(13), _FullRecord(14), _FullRecord(10), _FullRecord(11)]})
         await consumer.reread(TP0, 10)
         delivered = [message.offset async for _tp, message in consumer.getmany(1.0)]
@@ -290,10 +292,10 @@ def test_retention_s_hole_is_a_gap_and_reading_goes_on_after_it() -> None:
         consumer = _consumer()
         sought: list[tuple[TP, int]] = []
 
-        async def seek(tp: TP, offset: int) -> None:
-            sought.append((tp, offset))
+        async def seek_wait(partitions: dict[TP, int]) -> None:
+            sought.extend(partitions.items())
 
-        consumer._seek = seek
+        consumer.seek_wait = seek_wait
         consumer._committed_offset[TP0] = 10
         await consumer.skip_to(TP0, 10, 40)
         return consumer, sought

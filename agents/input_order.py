@@ -39,9 +39,9 @@ class Verdict(enum.Enum):
 
 class InputOrder:
     def __init__(self) -> None:
-        self._next: dict[TopicPartition, int | None] = {}  # started partitions: the next offset (None: any)
+        self._next: dict[TopicPartition, int] = {}  # started partitions: the next offset
         self._reread: dict[TopicPartition, int] = {}  # partitions being read again: from which offset
-        self._watched: dict[TopicPartition, tuple[int | None, int]] = {}  # next offset at the last check, checks since
+        self._watched: dict[TopicPartition, tuple[int, int]] = {}  # next offset at the last check, checks since
 
     def stop(self, partitions: Iterable[int]) -> None:
         """Revoked or assigned again: wait for their start (the seek to the committed offsets)."""
@@ -50,9 +50,8 @@ class InputOrder:
             for tp in [tp for tp in known if tp[1] in gone]:
                 del known[tp]
 
-    def start(self, tp: TopicPartition, offset: int | None) -> None:
-        """The consumer sought ``tp`` to ``offset`` (None: the group has no committed offset, the
-        consumer starts where its reset policy says): the run starts there."""
+    def start(self, tp: TopicPartition, offset: int) -> None:
+        """The consumer sought ``tp`` to ``offset``: the run starts there."""
         self._next[tp] = offset
         self._reread.pop(tp, None)
         self._watched.pop(tp, None)
@@ -62,7 +61,7 @@ class InputOrder:
         if tp not in self._next:
             return Verdict.SKIP
         expected = self._next[tp]
-        if expected is None or offset == expected:
+        if offset == expected:
             self._next[tp] = offset + 1
             self._reread.pop(tp, None)
             return Verdict.ADMIT
@@ -80,8 +79,8 @@ class InputOrder:
         if tp not in self._next:
             return False
         expected = self._next[tp]
-        last, count = self._watched.get(tp, (None, 0))
-        waiting = expected is not None and highwater is not None and expected < highwater
+        last, count = self._watched.get(tp, (-1, 0))
+        waiting = highwater is not None and expected < highwater
         count = count + 1 if waiting and last == expected else 0
         if count >= checks:
             self._watched[tp] = (expected, 0)

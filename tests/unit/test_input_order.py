@@ -45,12 +45,6 @@ def test_a_partition_admitting_nothing_while_it_has_messages_to_read_is_stalled(
     assert not order.stalled(ORDERS, highwater=5)  # not started: nothing to watch
 
 
-def test_no_committed_offset_starts_at_the_first_message() -> None:
-    order = InputOrder()
-    order.start(ORDERS, None)
-    assert _admitted(order, ORDERS, [0, 1, 1, 2]) == [0, 1, 2]
-
-
 def test_partitions_stopped_wait_for_their_next_start_and_start_again() -> None:
     order = InputOrder()
     order.start(LOGINS, 5)

@@ -78,14 +78,12 @@ _BYTEORDER: Final = sys.byteorder
 _LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
 
 
-def _holds(hashes: array[int], h: int, key: bytes | None = None) -> bool:
-    """``h in hashes`` for an array of :func:`hash_list`, by one search of the array's bytes (``in``
-    boxes and compares every item); ``key``: ``h`` as the array stores it, when the caller has it."""
-    size = _HASH_SIZE
+def _holds(hashes: array[int], key: bytes) -> bool:
+    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are
+    ``key``, by a search of the array's bytes (``in`` on the array boxes and compares every item)."""
     raw = hashes.tobytes()
-    if key is None:
-        key = h.to_bytes(size, _BYTEORDER)
-    i = raw.find(key)
+    size = _HASH_SIZE
+    i = raw.find(key)  # (``key in raw`` tries the key as an int first: an exception raised and cleared)
     while i >= 0:
         if i % size == 0:  # a match across two items is not one
             return True
@@ -211,12 +209,18 @@ class CustomerState:
     def seen_before(self, event_id: str) -> bool:
         """True for a repeat; otherwise remembers the id."""
         digest = _digest(event_id)
-        h = int.from_bytes(digest, "little")
-        if _holds(self.seen, h, digest if _LITTLE else None):
-            return True
-        self.seen.append(h)
-        if len(self.seen) > MAX_SEEN:
-            del self.seen[0]
+        seen = self.seen
+        if _LITTLE:  # the array holds each hash as its digest's very bytes: no int in between
+            if _holds(seen, digest):
+                return True
+            seen.frombytes(digest)
+        else:
+            h = int.from_bytes(digest, "little")
+            if _holds(seen, h.to_bytes(_HASH_SIZE, _BYTEORDER)):
+                return True
+            seen.append(h)
+        if len(seen) > MAX_SEEN:
+            del seen[0]
         return False
 
     # -- logins ---------------------------------------------------------------------------

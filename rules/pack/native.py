@@ -19,6 +19,11 @@ from rules.signals import SLOT
 
 _EXACT: Final = 2**53  # ints up to this are exact doubles: compared as doubles, they compare as ints
 _OPCODES: Final = {">=": 0, ">": 1, "<=": 2, "<": 3, "==": 4, "!=": 5}
+# a text value against a text threshold (== !=) or a list of options (in, not_in): compared natively
+_TEXT_EQ: Final = 1
+_TEXT_NE: Final = 2
+_TEXT_IN: Final = 3
+_TEXT_NOT_IN: Final = 4
 
 
 class FrameView:
@@ -37,9 +42,11 @@ class FrameView:
 class NativeCheck:
     """One comparison of a rule: ``holds(value)`` is ``value op threshold`` for a non-null value
     (False when the two do not compare, as in ``RulePack._evaluate``): two doubles compared when
-    both are numbers a double holds exactly, else the comparison's own test."""
+    both are numbers a double holds exactly, two strings (or a string and the options of ``in``
+    and ``not_in``, as the test's frozenset holds them) when the value is text, else the
+    comparison's own test."""
 
-    __slots__ = ("number", "op", "signal", "slot", "test", "threshold")
+    __slots__ = ("number", "op", "options", "signal", "slot", "test", "text", "text_op", "threshold")
 
     def __init__(self, comp: Comparison) -> None:
         self.signal = comp.signal
@@ -50,11 +57,26 @@ class NativeCheck:
         numeric = isinstance(th, float) or (isinstance(th, int) and not isinstance(th, bool) and abs(th) <= _EXACT)
         self.op = _OPCODES.get(comp.op, -1) if numeric else -1
         self.number = float(th) if numeric else 0.0
+        self.text = th if isinstance(th, str) else ""
+        self.options: frozenset[Any] = frozenset()
+        self.text_op = 0
+        if isinstance(th, str) and comp.op in ("==", "!="):
+            self.text_op = _TEXT_EQ if comp.op == "==" else _TEXT_NE
+        elif comp.op in ("in", "not_in") and isinstance(th, list | tuple | set | frozenset):
+            self.options = frozenset(th)  # as rules.pack.model's test holds them
+            self.text_op = _TEXT_IN if comp.op == "in" else _TEXT_NOT_IN
 
     def holds(self, value: Any) -> bool:
         op = self.op
         x = 0.0
         if op < 0:
+            text_op = self.text_op
+            if text_op and isinstance(value, str):
+                if text_op == _TEXT_EQ:
+                    return value == self.text
+                if text_op == _TEXT_NE:
+                    return value != self.text
+                return (value in self.options) == (text_op == _TEXT_IN)
             return self._test(value)
         if isinstance(value, float):
             x = value

@@ -59,6 +59,7 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
+Alert = dict[str, Any]  # contract section 6, without emitted_at
 
 
 class Engine(EngineReads):
@@ -304,7 +305,7 @@ class Engine(EngineReads):
                 cooldown=self._cooldown,
                 signals=lambda: compute_signals(state, t, self._signal_config),
             )
-        alert = self._screen_and_record(state, before, alert, evaluation, t)
+        alert = self._screen_and_record(state, before, alert, evaluation, rank, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         # the revenue at risk is 0.0 at a score of 0 whatever the customer value (never negative):
         # the value (a rounding) is computed for a score above 0 only, unless the pack reads it
@@ -330,8 +331,8 @@ class Engine(EngineReads):
             self._agg.lost(t)
         if rank and self._track_risky:
             self._risky[cid] = (rank, evaluation.score, state.rar)
-        elif self._risky:
-            self._risky.pop(cid, None)
+        elif cid in self._risky:
+            del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
         if state.due is not None and (from_index or state.due != old_due):
@@ -339,15 +340,15 @@ class Engine(EngineReads):
         return alert
 
     def _screen_and_record(
-        self, state: CustomerState, before: AlertMemory, alert: dict[str, Any] | None, evaluation: Evaluation, t: float
+        self, state: CustomerState, before: AlertMemory, alert: Alert | None, ev: Evaluation, rank: int, t: float
     ) -> dict[str, Any] | None:
         """An active acknowledgement holds back a firing at its tier or below (the memory stays as
-        ``before``); the history records a change of tier or firing rules."""
+        ``before``); the history records a change of tier (``rank``: the evaluation's) or firing rules."""
         kept = alert
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
         self.held_back += kept is not None and alert is None
-        names = [h.rule for h in evaluation.hits] if evaluation.hits else []  # most evaluations fire nothing
-        history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self._limit)
+        names = [h.rule for h in ev.hits] if ev.hits else []  # most evaluations fire nothing
+        history.record(state.history, t, rank, ev.score, names, self._limit)
         return alert
 
     def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: list[Any], t: float) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from rules.expressions import Signals
+from rules.expressions import Guard, Signals
 from rules.pack.model import Comparison, Rule, RuleHit, _hit
 from rules.signals import SLOT
 
@@ -105,15 +105,35 @@ class NativeCheck:
 class NativeRule:
     """One rule for :func:`run`: its checks, guard, graded weight and kept share."""
 
-    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule")
+    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule", "slots")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.checks = [NativeCheck(c) for c in rule.comparisons]
-        self.guard: Callable[[Signals], bool] | None = rule.guard.holds if rule.guard is not None else None
+        self.guard: Guard | None = rule.guard
+        self.slots = [SLOT.get(name, -1) for name in rule.guard.names] if rule.guard is not None else []
         self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
         self.keep = 1.0 - rule.weight / 100.0
         self.explain = -1 if rule.explain is None else SLOT.get(rule.explain.signal, -1)
+
+    def passes(self, values: list[Any], signals: Signals | None) -> bool:
+        """The guard over ``signals``, or over ``values`` when None (the engine's): then its
+        memoised result is read here, from the guard's own cache by the key ``Guard.holds``
+        makes (its signals' values in its order, ints as floats), and CEL runs for a new key only."""
+        guard = self.guard
+        assert guard is not None
+        if signals is not None:
+            return guard.holds(signals)
+        key: list[Any] = []
+        for slot in self.slots:
+            value = values[slot] if slot >= 0 else None
+            if value is None:
+                return False
+            key.append(float(value) if type(value) is int else value)
+        cached = guard.cache.get(tuple(key))
+        if cached is not None:
+            return cached
+        return guard.holds(FrameView(values))
 
 
 def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hits: list[RuleHit]) -> float:
@@ -121,28 +141,22 @@ def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hit
     the same remaining share. ``signals``: what a guard reads (None: a view of ``values``)."""
     remaining = 1.0
     for step in steps:
-        rule, guard = step.rule, step.guard
+        rule = step.rule
         if step.checks:
             for check in step.checks:
                 value = values[check.slot] if check.slot >= 0 else None
                 if value is None or not check.holds(value):
                     continue
-                if guard is not None:
-                    if signals is None:
-                        signals = FrameView(values)
-                    if not guard(signals):
-                        break
+                if step.guard is not None and not step.passes(values, signals):
+                    break
                 # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
                 weight = step.graded(value) if step.graded is not None else rule.weight
                 hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
                 remaining *= 1.0 - weight / 100.0
                 break
-        elif guard is not None:
-            if signals is None:
-                signals = FrameView(values)
-            if guard(signals):
-                explain = rule.explain
-                assert explain is not None
-                hits.append(_hit(rule, explain, values[step.explain] if step.explain >= 0 else None))
-                remaining *= step.keep
+        elif step.guard is not None and step.passes(values, signals):
+            explain = rule.explain
+            assert explain is not None
+            hits.append(_hit(rule, explain, values[step.explain] if step.explain >= 0 else None))
+            remaining *= step.keep
     return remaining

@@ -292,7 +292,8 @@ class Engine(EngineReads):
         signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
         signals.extend(model_part(state, t, self.config.model, self._model_names) if self._with_model else NO_MODEL)
         evaluation = self.pack.evaluate_values(signals)
-        acknowledgement.expire(state, t, self._limit)
+        if state.ack is not None:  # (most customers: none; no call)
+            acknowledgement.expire(state, t, self._limit)
         rank = TIER_RANK[evaluation.tier]
         before = state.alert
         alert = None
@@ -312,7 +313,7 @@ class Engine(EngineReads):
         value = signals[VALUE] if self._value or not evaluation.score else None
         if value is None and evaluation.score:
             value = customer_value(state, t, self._lifespan)
-        self._bookkeep(state, rank, revenue_at_risk(value, evaluation.score), signals, t)
+        self._bookkeep(state, rank, 0.0 if value is None else revenue_at_risk(value, evaluation.score), signals, t)
         old_due = state.due
         state.due = next_due(
             state,

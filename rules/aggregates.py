@@ -150,6 +150,8 @@ class Aggregates:
         self._new.pop()
 
     def moved(self, old_tier: int, old_rar: float, tier: int, rar: float) -> None:
+        if tier == old_tier and rar == 0.0 and old_rar == 0.0:
+            return  # nothing moves (most evaluations); x - 0.0 + 0.0 is x for a sum of amounts, never -0.0
         s = self._totals
         s.by_tier[old_tier] -= 1
         s.revenue_at_risk[old_tier] -= old_rar

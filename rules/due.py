@@ -108,17 +108,18 @@ def _first_exit(times: Sequence[int], t: float, width: int, out: _Soonest) -> No
         out.offer_int(times[i] + width)
 
 
-def _crossings(base: float | None, scale: float, thresholds: tuple[float, ...] | None, t: float, out: _Soonest) -> None:
+def _crossings(base: int | None, scale: float, thresholds: tuple[float, ...] | None, t: float, out: _Soonest) -> None:
+    """Each time after ``t`` at which ``(time - base) / scale`` reaches a threshold (``base``: an int
+    time, typed so: compiled, a boxed int read as a double goes through a float object)."""
     if base is None or scale <= 0 or thresholds is None:
         return
-    b: float = base
     for x in thresholds:
-        when = b + x * scale
+        when = base + x * scale
         if when > t:
             out.offer(when)
 
 
-def _grid_crossing(base: float | None, scale: float, grid: tuple[float, float, float], t: float, out: _Soonest) -> None:
+def _grid_crossing(base: int | None, scale: float, grid: tuple[float, float, float], t: float, out: _Soonest) -> None:
     """The next step of a graded rule's grid that the growing signal ``(t - base) / scale`` reaches."""
     if base is None or scale <= 0:
         return

@@ -16,7 +16,6 @@ bytes more (its slot and a float), a heap of ``(due, customer)`` tuples about 19
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable
 
@@ -33,7 +32,11 @@ class DueIndex:
         self._due_of = due_of
         self._width = bucket_seconds
         self._buckets: dict[int, list[str]] = {}  # bucket number -> customer ids (some stale)
-        self._numbers: list[int] = []  # heap of the bucket numbers held
+        # the bucket numbers held: in order, then the new ones, sorted in when the order is read (a
+        # tick pops the due ones from the front all at once; a heap sifts for each pop, a sorted
+        # list moves its tail for each push)
+        self._numbers: list[int] = []
+        self._new: list[int] = []
         self._entries = 0
         self._kept = 0  # entries after the last compaction
 
@@ -58,7 +61,7 @@ class DueIndex:
         bucket = self._buckets.get(number)
         if bucket is None:
             self._buckets[number] = [customer_id]
-            heapq.heappush(self._numbers, number)
+            self._new.append(number)
         else:
             bucket.append(customer_id)
         self._entries += 1
@@ -88,25 +91,37 @@ class DueIndex:
                 entries += len(kept)
             else:
                 del self._buckets[number]
-        self._numbers = sorted(self._buckets)  # a sorted list is a heap
+        self._numbers = sorted(self._buckets)
+        self._new = []
         self._entries = self._kept = entries
+
+    def _ordered(self) -> list[int]:
+        """The bucket numbers held, in order (the new ones sorted in: one run merged into another)."""
+        numbers = self._numbers
+        if self._new:
+            numbers.extend(self._new)
+            numbers.sort()
+            self._new = []
+        return numbers
 
     def peek(self) -> float | None:
         """A time at or before the earliest due time (the start of its bucket); None when empty."""
-        return self._numbers[0] * self._width if self._numbers else None
+        numbers = self._ordered()
+        return numbers[0] * self._width if numbers else None
 
     def pop_due(self, t: float) -> list[tuple[float, str]]:
         """The customers due at or before ``t``, each once, at its current due time (a list, not
         a generator: the compiled core's generators cost more than the list)."""
         out: list[tuple[float, str]] = []
         popped: set[str] = set()
-        numbers, buckets = self._numbers, self._buckets
-        while numbers and numbers[0] * self._width <= t:
-            number = numbers[0]
+        numbers, buckets = self._ordered(), self._buckets
+        done = 0  # the buckets emptied, from the front of numbers
+        while done < len(numbers) and numbers[done] * self._width <= t:
+            number = numbers[done]
             bucket = buckets[number]
             whole = (number + 1) * self._width <= t
             if whole:
-                heapq.heappop(numbers)
+                done += 1
                 del buckets[number]
                 self._entries -= len(bucket)
             waiting: list[str] = []
@@ -125,12 +140,15 @@ class DueIndex:
             if waiting:
                 buckets[number] = waiting
             else:
-                heapq.heappop(numbers)
+                done += 1
                 del buckets[number]
-            return out
+            break
+        if done:
+            del numbers[:done]
         return out
 
     def clear(self) -> None:
         self._buckets.clear()
         self._numbers.clear()
+        self._new.clear()
         self._entries = self._kept = 0

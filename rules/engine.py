@@ -59,6 +59,7 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
+Alert = dict[str, Any]  # contract section 6, without emitted_at
 
 
 class Engine(EngineReads):
@@ -291,7 +292,8 @@ class Engine(EngineReads):
         signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
         signals.extend(model_part(state, t, self.config.model, self._model_names) if self._with_model else NO_MODEL)
         evaluation = self.pack.evaluate_values(signals)
-        acknowledgement.expire(state, t, self._limit)
+        if state.ack is not None:  # (most customers: none; no call)
+            acknowledgement.expire(state, t, self._limit)
         rank = TIER_RANK[evaluation.tier]
         before = state.alert
         alert = None
@@ -304,14 +306,14 @@ class Engine(EngineReads):
                 cooldown=self._cooldown,
                 signals=lambda: compute_signals(state, t, self._signal_config),
             )
-        alert = self._screen_and_record(state, before, alert, evaluation, t)
+        alert = self._screen_and_record(state, before, alert, evaluation, rank, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         # the revenue at risk is 0.0 at a score of 0 whatever the customer value (never negative):
         # the value (a rounding) is computed for a score above 0 only, unless the pack reads it
         value = signals[VALUE] if self._value or not evaluation.score else None
         if value is None and evaluation.score:
             value = customer_value(state, t, self._lifespan)
-        self._bookkeep(state, rank, revenue_at_risk(value, evaluation.score), signals, t)
+        self._bookkeep(state, rank, 0.0 if value is None else revenue_at_risk(value, evaluation.score), signals, t)
         old_due = state.due
         state.due = next_due(
             state,
@@ -330,8 +332,8 @@ class Engine(EngineReads):
             self._agg.lost(t)
         if rank and self._track_risky:
             self._risky[cid] = (rank, evaluation.score, state.rar)
-        elif self._risky:
-            self._risky.pop(cid, None)
+        elif cid in self._risky:
+            del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
         if state.due is not None and (from_index or state.due != old_due):
@@ -339,15 +341,15 @@ class Engine(EngineReads):
         return alert
 
     def _screen_and_record(
-        self, state: CustomerState, before: AlertMemory, alert: dict[str, Any] | None, evaluation: Evaluation, t: float
+        self, state: CustomerState, before: AlertMemory, alert: Alert | None, ev: Evaluation, rank: int, t: float
     ) -> dict[str, Any] | None:
         """An active acknowledgement holds back a firing at its tier or below (the memory stays as
-        ``before``); the history records a change of tier or firing rules."""
+        ``before``); the history records a change of tier (``rank``: the evaluation's) or firing rules."""
         kept = alert
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
         self.held_back += kept is not None and alert is None
-        names = [h.rule for h in evaluation.hits] if evaluation.hits else []  # most evaluations fire nothing
-        history.record(state.history, t, TIER_RANK[evaluation.tier], evaluation.score, names, self._limit)
+        names = [h.rule for h in ev.hits] if ev.hits else []  # most evaluations fire nothing
+        history.record(state.history, t, rank, ev.score, names, self._limit)
         return alert
 
     def _bookkeep(self, state: CustomerState, rank: int, rar: float, signals: list[Any], t: float) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from rules import codec
+from rules.memo import Memo
 from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 from rules.windows import CAPS, CHARGEBACKS, DAY, FAILURES, HORIZONS, LOGINS, OPENED, ORDERS, SENTIMENTS
 
@@ -77,14 +78,12 @@ _BYTEORDER: Final = sys.byteorder
 _LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
 
 
-def _holds(hashes: array[int], h: int, key: bytes | None = None) -> bool:
-    """``h in hashes`` for an array of :func:`hash_list`, by one search of the array's bytes (``in``
-    boxes and compares every item); ``key``: ``h`` as the array stores it, when the caller has it."""
-    size = _HASH_SIZE
+def _holds(hashes: array[int], key: bytes) -> bool:
+    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are
+    ``key``, by a search of the array's bytes (``in`` on the array boxes and compares every item)."""
     raw = hashes.tobytes()
-    if key is None:
-        key = h.to_bytes(size, _BYTEORDER)
-    i = raw.find(key)
+    size = _HASH_SIZE
+    i = raw.find(key)  # (``key in raw`` tries the key as an int first: an exception raised and cleared)
     while i >= 0:
         if i % size == 0:  # a match across two items is not one
             return True
@@ -111,18 +110,19 @@ _CHARGEBACKS_KEPT: Final = (HORIZONS[CHARGEBACKS], CAPS[CHARGEBACKS])
 _OPENED_KEPT: Final = (HORIZONS[OPENED], CAPS[OPENED])
 
 
-def _trim_times(times: array[int], kept: tuple[int, int], clock: int) -> None:
+def _trim_times(times: array[int], kept: tuple[int, int], clock: int) -> int:
     """Drop the times at or before ``clock`` − the history's horizon, and the oldest beyond its
-    cap (``kept``: the history's horizon and cap)."""
+    cap (``kept``: the history's horizon and cap); how many were dropped."""
     horizon, cap = kept
     floor = clock - horizon
     if times[0] > floor and len(times) <= cap:
-        return  # nothing to drop (most events)
+        return 0  # nothing to drop (most events)
     cut = bisect.bisect_right(times, floor)
     if len(times) - cap > cut:
         cut = len(times) - cap
     if cut > 0:
         del times[:cut]
+    return cut
 
 
 def _insort(times: array[int], ts: int) -> None:
@@ -154,6 +154,7 @@ class CustomerState:
         "logins",
         "logins_total",
         "lost",
+        "memo",
         "opened",
         "orders",
         "orders_total",
@@ -169,6 +170,9 @@ class CustomerState:
     def __init__(self, blank: bool = False) -> None:
         """A new customer's state; ``blank``: no field set at all, for the decoder (``rules.codec``)
         to set every one (a compiled class runs ``__init__`` even from ``cls.__new__``)."""
+        # what the last evaluation found in the histories (rules.memo; never encoded): each
+        # method below that changes a history drops what it kept of that history
+        self.memo: Memo | None = None
         if blank:
             return
         self.seen = hash_list()  # id hashes, oldest first
@@ -205,12 +209,18 @@ class CustomerState:
     def seen_before(self, event_id: str) -> bool:
         """True for a repeat; otherwise remembers the id."""
         digest = _digest(event_id)
-        h = int.from_bytes(digest, "little")
-        if _holds(self.seen, h, digest if _LITTLE else None):
-            return True
-        self.seen.append(h)
-        if len(self.seen) > MAX_SEEN:
-            del self.seen[0]
+        seen = self.seen
+        if _LITTLE:  # the array holds each hash as its digest's very bytes: no int in between
+            if _holds(seen, digest):
+                return True
+            seen.frombytes(digest)
+        else:
+            h = int.from_bytes(digest, "little")
+            if _holds(seen, h.to_bytes(_HASH_SIZE, _BYTEORDER)):
+                return True
+            seen.append(h)
+        if len(seen) > MAX_SEEN:
+            del seen[0]
         return False
 
     # -- logins ---------------------------------------------------------------------------
@@ -221,12 +231,22 @@ class CustomerState:
             self.last_login = ts
         if self.first_login is None or ts < self.first_login:
             self.first_login = ts
-        _insort(self.logins, ts)
-        _trim_times(self.logins, _LOGINS_KEPT, clock)
+        times = self.logins
+        at = len(times)
+        if at and times[at - 1] > ts:
+            at = bisect.bisect_right(times, ts)
+            times.insert(at, ts)  # bisect.insort
+        else:
+            times.append(ts)  # most logins
+        cut = _trim_times(times, _LOGINS_KEPT, clock)
+        if self.memo is not None:
+            self.memo.login_added(at, ts, cut)
 
     # -- orders ---------------------------------------------------------------------------
 
     def add_order(self, ts: int, amount: float, order_hash: int, clock: int) -> None:
+        if self.memo is not None:
+            self.memo.orders = None
         for i, c in enumerate(self.cancelled):
             if c.key == order_hash:  # its cancellation came first: the order counts nowhere
                 del self.cancelled[i]
@@ -239,6 +259,8 @@ class CustomerState:
         self._trim_orders(clock)
 
     def cancel_order(self, ts: int, order_hash: int, clock: int) -> None:
+        if self.memo is not None:
+            self.memo.orders = None
         for i, o in enumerate(self.orders):
             if o.key == order_hash:
                 del self.orders[i]
@@ -267,6 +289,8 @@ class CustomerState:
     # -- payments -------------------------------------------------------------------------
 
     def add_payment_result(self, ts: int, failed: bool, clock: int) -> None:
+        if self.memo is not None:
+            self.memo.failures = None
         if failed:
             _insort(self.failures, ts)
         elif self.last_success is None or ts > self.last_success:
@@ -281,6 +305,8 @@ class CustomerState:
             del self.failures[:cut]
 
     def add_chargeback(self, ts: int, clock: int) -> None:
+        if self.memo is not None:
+            self.memo.chargebacks = None
         _insort(self.chargebacks, ts)
         _trim_times(self.chargebacks, _CHARGEBACKS_KEPT, clock)
 
@@ -293,6 +319,9 @@ class CustomerState:
     # -- tickets --------------------------------------------------------------------------
 
     def ticket_action(self, ts: int, ticket_hash: int, action: str, priority: str | None, clock: int) -> None:
+        if self.memo is not None:
+            self.memo.opened = None
+            self.memo.tickets = False
         if action == "opened":
             _insort(self.opened, ts)
             _trim_times(self.opened, _OPENED_KEPT, clock)
@@ -339,6 +368,8 @@ class CustomerState:
         self.tickets = keep
 
     def add_sentiment(self, ts: int, value: float, clock: int) -> None:
+        if self.memo is not None:
+            self.memo.sentiments = None
         bisect.insort(self.sentiments, Sentiment(ts, value))
         cut = max(
             bisect.bisect_right(self.sentiments, (clock - HORIZONS[SENTIMENTS], 2.0)),

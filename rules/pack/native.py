@@ -13,12 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from rules.expressions import Signals
+from rules.expressions import Guard, Signals
 from rules.pack.model import Comparison, Rule, RuleHit, _hit
 from rules.signals import SLOT
 
 _EXACT: Final = 2**53  # ints up to this are exact doubles: compared as doubles, they compare as ints
 _OPCODES: Final = {">=": 0, ">": 1, "<=": 2, "<": 3, "==": 4, "!=": 5}
+# a text value against a text threshold (== !=) or a list of options (in, not_in): compared natively
+_TEXT_EQ: Final = 1
+_TEXT_NE: Final = 2
+_TEXT_IN: Final = 3
+_TEXT_NOT_IN: Final = 4
 
 
 class FrameView:
@@ -37,9 +42,11 @@ class FrameView:
 class NativeCheck:
     """One comparison of a rule: ``holds(value)`` is ``value op threshold`` for a non-null value
     (False when the two do not compare, as in ``RulePack._evaluate``): two doubles compared when
-    both are numbers a double holds exactly, else the comparison's own test."""
+    both are numbers a double holds exactly, two strings (or a string and the options of ``in``
+    and ``not_in``, as the test's frozenset holds them) when the value is text, else the
+    comparison's own test."""
 
-    __slots__ = ("number", "op", "signal", "slot", "test", "threshold")
+    __slots__ = ("number", "op", "options", "signal", "slot", "test", "text", "text_op", "threshold")
 
     def __init__(self, comp: Comparison) -> None:
         self.signal = comp.signal
@@ -50,11 +57,26 @@ class NativeCheck:
         numeric = isinstance(th, float) or (isinstance(th, int) and not isinstance(th, bool) and abs(th) <= _EXACT)
         self.op = _OPCODES.get(comp.op, -1) if numeric else -1
         self.number = float(th) if numeric else 0.0
+        self.text = th if isinstance(th, str) else ""
+        self.options: frozenset[Any] = frozenset()
+        self.text_op = 0
+        if isinstance(th, str) and comp.op in ("==", "!="):
+            self.text_op = _TEXT_EQ if comp.op == "==" else _TEXT_NE
+        elif comp.op in ("in", "not_in") and isinstance(th, list | tuple | set | frozenset):
+            self.options = frozenset(th)  # as rules.pack.model's test holds them
+            self.text_op = _TEXT_IN if comp.op == "in" else _TEXT_NOT_IN
 
     def holds(self, value: Any) -> bool:
         op = self.op
         x = 0.0
         if op < 0:
+            text_op = self.text_op
+            if text_op and isinstance(value, str):
+                if text_op == _TEXT_EQ:
+                    return value == self.text
+                if text_op == _TEXT_NE:
+                    return value != self.text
+                return (value in self.options) == (text_op == _TEXT_IN)
             return self._test(value)
         if isinstance(value, float):
             x = value
@@ -83,15 +105,35 @@ class NativeCheck:
 class NativeRule:
     """One rule for :func:`run`: its checks, guard, graded weight and kept share."""
 
-    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule")
+    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule", "slots")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.checks = [NativeCheck(c) for c in rule.comparisons]
-        self.guard: Callable[[Signals], bool] | None = rule.guard.holds if rule.guard is not None else None
+        self.guard: Guard | None = rule.guard
+        self.slots = [SLOT.get(name, -1) for name in rule.guard.names] if rule.guard is not None else []
         self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
         self.keep = 1.0 - rule.weight / 100.0
         self.explain = -1 if rule.explain is None else SLOT.get(rule.explain.signal, -1)
+
+    def passes(self, values: list[Any], signals: Signals | None) -> bool:
+        """The guard over ``signals``, or over ``values`` when None (the engine's): then its
+        memoised result is read here, from the guard's own cache by the key ``Guard.holds``
+        makes (its signals' values in its order, ints as floats), and CEL runs for a new key only."""
+        guard = self.guard
+        assert guard is not None
+        if signals is not None:
+            return guard.holds(signals)
+        key: list[Any] = []
+        for slot in self.slots:
+            value = values[slot] if slot >= 0 else None
+            if value is None:
+                return False
+            key.append(float(value) if type(value) is int else value)
+        cached = guard.cache.get(tuple(key))
+        if cached is not None:
+            return cached
+        return guard.holds(FrameView(values))
 
 
 def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hits: list[RuleHit]) -> float:
@@ -99,28 +141,22 @@ def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hit
     the same remaining share. ``signals``: what a guard reads (None: a view of ``values``)."""
     remaining = 1.0
     for step in steps:
-        rule, guard = step.rule, step.guard
+        rule = step.rule
         if step.checks:
             for check in step.checks:
                 value = values[check.slot] if check.slot >= 0 else None
                 if value is None or not check.holds(value):
                     continue
-                if guard is not None:
-                    if signals is None:
-                        signals = FrameView(values)
-                    if not guard(signals):
-                        break
+                if step.guard is not None and not step.passes(values, signals):
+                    break
                 # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
                 weight = step.graded(value) if step.graded is not None else rule.weight
                 hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
                 remaining *= 1.0 - weight / 100.0
                 break
-        elif guard is not None:
-            if signals is None:
-                signals = FrameView(values)
-            if guard(signals):
-                explain = rule.explain
-                assert explain is not None
-                hits.append(_hit(rule, explain, values[step.explain] if step.explain >= 0 else None))
-                remaining *= step.keep
+        elif step.guard is not None and step.passes(values, signals):
+            explain = rule.explain
+            assert explain is not None
+            hits.append(_hit(rule, explain, values[step.explain] if step.explain >= 0 else None))
+            remaining *= step.keep
     return remaining

@@ -23,7 +23,8 @@ from streams.simulate import SimConfig, generate
 
 # the state's fields, read from its source: a compiled CustomerState has no __slots__ to list them
 SOURCE = (Path(__file__).parents[2] / "rules" / "state.py").read_text()
-FIELDS = re.findall(r'"(\w+)",', SOURCE.split("__slots__ = (")[1].split(")")[0])
+# (but its memo: what the last evaluation found, never encoded)
+FIELDS = [f for f in re.findall(r'"(\w+)",', SOURCE.split("__slots__ = (")[1].split(")")[0]) if f != "memo"]
 T0 = 1_790_000_000
 
 

@@ -157,8 +157,7 @@ class Worker:
         # messages received, their last offset per input partition; acknowledged in offset order at the next state flush
         self.acks = AckOrder()
         self.order = InputOrder()  # each input partition's messages once, in offset order, from the committed offset
-        self._stalls: dict[TP, int] = {}  # input partitions read again at the same offset, how often in a row
-        self._stall_at: dict[TP, int] = {}
+        self._stalls: dict[TP, tuple[int, int]] = {}  # input partitions read again: at which offset, how often in a row
         self._flushing = asyncio.Lock()
         self._redis_lock = asyncio.Lock()  # one Redis write at a time: a revoked partition's last batch lands first
         self._caught_up_of: dict[int, Callable[[str], bool]] = {}
@@ -443,16 +442,14 @@ class Worker:
                 earliest,
             )
             self.order.start(tp, earliest)
-            try:
-                await consumer.skip_to(tp, start, earliest)
-            except Exception as exc:  # revoked meanwhile
-                log.info("%s[%d] not read again: %s", tp.topic, tp.partition, exc)
+            await self.reread(tp, earliest, gone_from=start)
             return
-        stalls = self._stalls[tp] = self._stalls.get(tp, 0) + 1 if self._stall_at.get(tp) == start else 1
-        self._stall_at[tp] = start
+        at, stalls = self._stalls.get(tp, (start, 0))
+        stalls = stalls + 1 if at == start else 1
+        self._stalls[tp] = (start, stalls)
         report = log.error if stalls >= 3 else log.warning
         report(
-            "%s[%d]: offset %d has not come in %d checks; reading again from it%s",
+            "%s[%d]: offset %d has not come (%d time(s) in a row); reading again from it%s",
             tp.topic,
             tp.partition,
             start,
@@ -461,10 +458,15 @@ class Worker:
         )
         await self.reread(tp, start)
 
-    async def reread(self, tp: TP, offset: int) -> None:
+    async def reread(self, tp: TP, offset: int, *, gone_from: int | None = None) -> None:
+        """Have the consumer read ``tp`` again from ``offset`` (``gone_from``: the offsets from
+        there up to ``offset`` are gone from the topic, and commits may pass them)."""
         consumer: Any = self.app.consumer
         try:
-            await consumer.reread(tp, offset)
+            if gone_from is None:
+                await consumer.reread(tp, offset)
+            else:
+                await consumer.skip_to(tp, gone_from, offset)
         except Exception as exc:  # revoked meanwhile: its next owner reads it from the committed offset
             log.info("%s[%d] not read again: %s", tp.topic, tp.partition, exc)
 

@@ -19,10 +19,10 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
-from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from agents import core
 from agents.ack_order import AckOrder
+from agents.dead_letter_send import DEAD_LETTER_ATTEMPTS, dead_letter_retrying
 from agents.dead_letter_watch import DeadLetterWatch
 from agents.faust_codec import register_codec
 from agents.faust_consumer import Transport
@@ -40,7 +40,6 @@ from rules.pack import PackError
 from streams import cloudevents
 
 log = logging.getLogger("churnwatch")
-DEAD_LETTER_ATTEMPTS = 5
 # a partition's highwater older than this (its last fetch response) says nothing of what is unread:
 # the consumer fetches every partition at least every 1.5 s (Faust's fetch_max_wait_ms)
 HIGHWATER_FRESH_SECONDS = 4.0
@@ -586,11 +585,7 @@ class Worker:
         (with where the message came from, so it can be found again), never raised into the agent."""
         key = base64.b64decode(d["key_base64"]) if d.get("key_base64") else None
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(DEAD_LETTER_ATTEMPTS),
-                wait=wait_exponential(multiplier=0.2, max=5.0),
-                reraise=True,
-            ):
+            async for attempt in dead_letter_retrying():
                 with attempt:
                     await self.dead_topic.send(key=key, value=d)
         except Exception as exc:

@@ -27,8 +27,8 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
+from agents.dead_letter_send import dead_letter_retrying
 from agents.kafka_config import kafka_python_config
 from agents.notify.delivery import Result, deliver
 from agents.notify.formats import body as alert_body
@@ -41,7 +41,6 @@ from streams.cloudevents import http_headers, source_of
 from streams.timefmt import format_ts_ms
 
 log = logging.getLogger("churnwatch.notify")
-DEAD_LETTER_ATTEMPTS = 5
 REVOKE_WAIT_SECONDS = 10.0
 STOP_WAIT_SECONDS = 20.0
 COMMIT_INTERVAL = 1.0
@@ -243,11 +242,7 @@ class Notifier:
         assert self.producer is not None
         producer = self.producer
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(DEAD_LETTER_ATTEMPTS),
-                wait=wait_exponential(multiplier=0.2, max=5.0),
-                reraise=True,
-            ):
+            async for attempt in dead_letter_retrying():
                 with attempt:
                     await producer.send_and_wait(
                         self.dead_topic, key=key.encode() if key else None, value=orjson.dumps(record)

@@ -28,3 +28,29 @@ def payment(cid: str, ts: float, **fields: Any) -> Payment:
 def ticket(cid: str, ts: float, tid: str, action: str, **fields: Any) -> SupportTicket:
     eid = fields.pop("eid", None) or f"t-{cid}-{tid}-{action}-{ts}"
     return SupportTicket(eid, cid, ts, ticket_id=tid, action=action, **fields)
+
+
+# an alert's fields in the contract's order
+ALERT_FIELDS = (
+    "schema_version",
+    "alert_id",
+    "customer_id",
+    "status",
+    "tier",
+    "previous_tier",
+    "risk_score",
+    "event_time",
+    "rules",
+    "signals",
+    "revenue_at_risk",
+    "changes",
+)
+# the rule of the contract's example alert, as it shows in the alert
+CONTRACT_EXAMPLE_RULE = {
+    "rule": "login_inactivity",
+    "weight": 35,
+    "signal": "days_since_last_login",
+    "value": 15.2,
+    "threshold": 14,
+    "reason": "no login for 15.2 days (threshold 14)",
+}

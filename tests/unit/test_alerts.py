@@ -11,6 +11,7 @@ from rules.alerts import alert_id, alerted_tier, decide, new_memory, revenue_at_
 from rules.pack import Evaluation
 from rules.records import AlertMemory
 from rules.signals import SIGNAL_NAMES
+from tests.unit.helpers import ALERT_FIELDS, CONTRACT_EXAMPLE_RULE
 
 DAY = 86400.0
 T0 = 1_795_357_790.0  # 2026-11-22T14:29:50Z
@@ -126,20 +127,7 @@ def test_firing_alert_has_the_contract_fields() -> None:
     assert (evaluation.score, evaluation.tier) == (51.3, "at_risk")
     _, alert = decide(new_memory(), evaluation, customer_id="c-42", t=T0, cooldown=COOLDOWN, signals=signals)
     assert alert is not None
-    assert list(alert) == [
-        "schema_version",
-        "alert_id",
-        "customer_id",
-        "status",
-        "tier",
-        "previous_tier",
-        "risk_score",
-        "event_time",
-        "rules",
-        "signals",
-        "revenue_at_risk",
-        "changes",
-    ]
+    assert list(alert) == list(ALERT_FIELDS)
     assert alert["changes"] == {
         "previous_score": None,
         "previous_tier": "healthy",
@@ -156,14 +144,7 @@ def test_firing_alert_has_the_contract_fields() -> None:
     )
     assert alert["risk_score"] == 51.3
     assert alert["event_time"] == "2026-11-22T14:29:50Z"
-    assert alert["rules"][0] == {
-        "rule": "login_inactivity",
-        "weight": 35,
-        "signal": "days_since_last_login",
-        "value": 15.2,
-        "threshold": 14,
-        "reason": "no login for 15.2 days (threshold 14)",
-    }
+    assert alert["rules"][0] == CONTRACT_EXAMPLE_RULE
     assert [r["rule"] for r in alert["rules"]] == ["login_inactivity", "login_decline"]
     assert alert["signals"]["logins_7d"] == 0 and alert["signals"]["customer_value"] == 1840.0
     assert alert["revenue_at_risk"] == 943.92  # 1840 x 51.3 / 100

@@ -9,6 +9,7 @@ import pytest
 from agents.pack_file import check_pack, load_pack, run_check
 from rules.pack import DEFAULT_PACK
 from rules.signals import SIGNAL_NAMES
+from tests.unit.helpers import CONTRACT_EXAMPLE_RULE
 
 PACK = load_pack()
 
@@ -163,14 +164,7 @@ def test_payment_failures_reports_the_first_comparison_that_holds() -> None:
 
 def test_the_contract_example_alert_rule() -> None:
     (hit,) = PACK.evaluate(quiet(days_since_last_login=15.2, logins_total=9)).hits
-    assert hit.as_dict() == {
-        "rule": "login_inactivity",
-        "weight": 35,
-        "signal": "days_since_last_login",
-        "value": 15.2,
-        "threshold": 14,
-        "reason": "no login for 15.2 days (threshold 14)",
-    }
+    assert hit.as_dict() == CONTRACT_EXAMPLE_RULE
 
 
 def test_scores_and_tiers_of_the_default_pack() -> None:

@@ -18,7 +18,7 @@ from rules.state import CustomerState
 from streams.errors import BadInput, Reason
 from streams.parse import parse_line
 from streams.simulate import SimConfig, generate
-from tests.unit.helpers import DAY, T0, login, payment, ticket
+from tests.unit.helpers import ALERT_FIELDS, DAY, T0, login, payment, ticket
 
 PACK = load_pack()
 
@@ -66,20 +66,7 @@ def test_alert_format_and_deterministic_id() -> None:
     a = engine().process(payment("c-42", T0, kind="subscription", action="cancelled"))[0]
     b = engine().process(payment("c-42", T0, kind="subscription", action="cancelled"))[0]
     assert a == b
-    assert set(a) == {
-        "schema_version",
-        "alert_id",
-        "customer_id",
-        "status",
-        "tier",
-        "previous_tier",
-        "risk_score",
-        "event_time",
-        "rules",
-        "signals",
-        "revenue_at_risk",
-        "changes",
-    }
+    assert set(a) == set(ALERT_FIELDS)
     assert a["tier"] == "critical" and a["risk_score"] == 100.0 and a["schema_version"] == 1
     other = engine().process(payment("c-43", T0, kind="subscription", action="cancelled"))[0]
     assert other["alert_id"] != a["alert_id"]

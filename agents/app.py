@@ -29,6 +29,7 @@ from agents.faust_consumer import Transport
 from agents.gc_tuning import quiet_gc
 from agents.input_order import InputOrder, Verdict
 from agents.lag import update_lag
+from agents.malloc_trim import Trimmer
 from agents.metrics import Metrics
 from agents.pack_file import load_pack
 from agents.partition_store import PartitionStore, StateTable
@@ -156,6 +157,7 @@ class Worker:
         self.owned: set[int] = set()  # partitions whose state is recovered and whose events this worker handles
         # messages received, their last offset per input partition; acknowledged in offset order at the next state flush
         self.acks = AckOrder()
+        self.trimmer = Trimmer()  # agents.malloc_trim: freed memory back to the system after a burst
         self.order = InputOrder()  # each input partition's messages once, in offset order, from the committed offset
         self._stalls: dict[TP, tuple[int, int]] = {}  # input partitions read again: at which offset, how often in a row
         self._flushing = asyncio.Lock()
@@ -231,7 +233,7 @@ class Worker:
 
         @app.timer(interval=0.2, name="churnwatch-state-flush")
         async def state_flush() -> None:
-            await self.flush_state()
+            self.trimmer.flushed(await self.flush_state())
 
         @app.timer(interval=0.25, name="churnwatch-event-clock-release")
         async def release_aligned() -> None:
@@ -346,9 +348,11 @@ class Worker:
     def input_topics(self) -> set[str]:
         return set(self.settings.input_topics.values())
 
-    async def flush_state(self) -> None:
+    async def flush_state(self) -> int:
         """Changelog the changed customers and the offsets they cover, then acknowledge the
-        events behind the changes (so a committed offset never outruns the state)."""
+        events behind the changes (so a committed offset never outruns the state); returns
+        how many keys went to the changelog."""
+        written = 0
         async with self._flushing:
             # taken before the commit: what is handled after it waits for the next flush
             acks = self.acks.take(self.owned)
@@ -358,11 +362,12 @@ class Worker:
                 self._store_for(partition).checkpoint()  # nothing is applied between the two
                 await asyncio.sleep(0)  # one partition's encoding at a time: the agent runs in between
             for store in list(self.stores.values()):
-                await store.flush()
+                written += await store.flush()
             for partition, partition_acks in acks.items():
                 if partition in self.owned:  # a revoked partition's offsets are its next owner's
                     for ack in partition_acks:
                         ack()
+        return written
 
     def _raise_floors(self, partition: int) -> None:
         """Offsets below Kafka's committed offset are handled: the progress record forgets them."""

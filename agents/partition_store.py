@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterator, MutableMapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
 import faust
+import faust.stores.memory
+from yarl import URL
 
 from agents.progress import Progress
 from rules.engine import RESERVED_PREFIX
@@ -47,6 +50,23 @@ class StateTable(faust.Table):
         self.key_serializer = "raw"
         self.value_serializer = "raw"
 
+    def _new_store_by_url(self, url: str | URL) -> Any:
+        """The memory store is :class:`PartitionedMemoryStore`; the others Faust's own."""
+        if URL(str(url)).scheme != "memory":
+            return super()._new_store_by_url(url)
+        return PartitionedMemoryStore(
+            url,
+            self.app,
+            self,
+            table_name=self.name,
+            key_type=self.key_type,
+            key_serializer=self.key_serializer,
+            value_serializer=self.value_serializer,
+            value_type=self.value_type,
+            loop=self.loop,
+            options=self.options,
+        )
+
     def _to_value(self, v: Any) -> Any:
         return v.encode() if isinstance(v, str) else v
 
@@ -62,11 +82,7 @@ class StateTable(faust.Table):
             if partition not in dbs:
                 return []
             return [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in dbs[partition].keys()]  # noqa: SIM118
-        return [key for key, p in data._key_partition.items() if p == partition]
-
-    def holds(self, partition: int, key: str) -> bool:
-        """Whether ``key`` is one of the partition's keys (memory store)."""
-        return bool(self.data._key_partition.get(key) == partition)  # type: ignore[attr-defined]
+        return list(data.parts.get(partition, ()))
 
 
 class PartitionStore(MutableMapping[str, bytes]):
@@ -76,6 +92,7 @@ class PartitionStore(MutableMapping[str, bytes]):
         self.table = table
         self.partition = partition
         self._rocks = hasattr(table.data, "_db_for_partition")
+        self._parts: dict[int, dict[str, bytes]] = {} if self._rocks else table.data.parts  # type: ignore[attr-defined]
         self.dirty: dict[str, bytes] = {}  # written locally, changelog not sent yet (see Worker.flush_state)
         self.progress = Progress.decode(self.get(PROGRESS_KEY))
 
@@ -89,10 +106,9 @@ class PartitionStore(MutableMapping[str, bytes]):
         if self._rocks:  # this partition's database only
             raw = data._db_for_partition(self.partition).get(data._encode_key(key))
             value = None if raw is None else data._decode_value(raw)
-        elif self.table.holds(self.partition, key):
-            value = data.get(key)
         else:
-            value = None
+            part = self._parts.get(self.partition)
+            value = None if part is None else part.get(key)
         if value is None:
             raise KeyError(key)
         return value
@@ -111,8 +127,7 @@ class PartitionStore(MutableMapping[str, bytes]):
             data._db_for_partition(self.partition).put(encoded, data._encode_value(value))
             data._key_index[encoded] = self.partition
         else:
-            data[key] = value
-            data._key_partition[key] = self.partition  # Faust's memory store drops it when the partition goes
+            data.put(self.partition, key, value)  # the store drops the partition's dict when the partition goes
         self.dirty[key] = value
 
     def checkpoint(self) -> None:
@@ -159,3 +174,98 @@ class PartitionStore(MutableMapping[str, bytes]):
 def _sent(table: StateTable, fut: Any) -> None:
     if not fut.cancelled() and fut.exception() is None:  # Faust calls it only for messages Kafka has
         table._on_changelog_sent(fut)
+
+
+class PartitionedMemoryStore(faust.stores.memory.Store):
+    """Faust's memory store with one dict per partition (``parts``) in place of one dict for all
+    keys beside a key-to-partition dict. Same behaviour: the changelog is applied as Faust's
+    store applies it (a key written in another partition moves there; a deleted key goes unless
+    the batch wrote it again), and when a recovery completes the partitions not assigned as
+    active go. ``data`` is a mapping over all partitions, for what Faust reads through it."""
+
+    def __post_init__(self) -> None:
+        self.parts: dict[int, dict[str, bytes]] = {}
+        self.data: MutableMapping = _AllPartitions(self.parts)
+
+    def put(self, partition: int, key: str, value: bytes) -> None:
+        parts = self.parts
+        part = parts.get(partition)
+        if part is None:
+            part = parts[partition] = {}
+        if key not in part and len(parts) > 1:
+            for other in parts.values():  # a key lives in one partition: the one that wrote it last
+                if other is not part:
+                    other.pop(key, None)
+        part[key] = value
+
+    def _clear(self) -> None:
+        self.parts.clear()
+
+    def apply_changelog_batch(
+        self, batch: Iterable[Any], to_key: Callable[[Any], Any], to_value: Callable[[Any], Any]
+    ) -> None:
+        deleted: set[Any] = set()
+        for event in batch:
+            key = to_key(event.key)
+            if isinstance(key, str):
+                key = sys.intern(key)  # the parser's string for this id, once an event names it
+            if event.message.value is None:
+                deleted.add(key)
+            self.put(event.message.partition, key, to_value(event.value))
+        for key in deleted:  # unless the batch wrote it again (Faust's rule)
+            for part in self.parts.values():
+                if key in part and not part[key]:
+                    del part[key]
+
+    async def on_recovery_completed(self, active_tps: set[Any], standby_tps: set[Any]) -> None:
+        active = {partition for _, partition in active_tps}
+        for partition in [p for p in self.parts if p not in active]:
+            del self.parts[partition]
+
+
+class _AllPartitions(MutableMapping[Any, Any]):
+    """The partitions' dicts as one mapping (a key is in one partition). A write of a new key
+    goes to the partition of the event being processed, as Faust's table writes its changelog."""
+
+    def __init__(self, parts: dict[int, dict[Any, Any]]) -> None:
+        self.parts = parts
+
+    def _part_of(self, key: Any) -> dict[Any, Any] | None:
+        for part in self.parts.values():
+            if key in part:
+                return part
+        return None
+
+    def __getitem__(self, key: Any) -> Any:
+        part = self._part_of(key)
+        if part is None:
+            raise KeyError(key)
+        return part[key]
+
+    def __contains__(self, key: object) -> bool:
+        return self._part_of(key) is not None
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        part = self._part_of(key)
+        if part is None:
+            event = faust.current_event()
+            if event is None:
+                raise RuntimeError(f"no partition for the new key {key!r} outside an event")
+            part = self.parts.setdefault(event.message.partition, {})
+        part[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        part = self._part_of(key)
+        if part is None:
+            raise KeyError(key)
+        del part[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        for part in list(self.parts.values()):
+            yield from part
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts.values())
+
+    def clear(self) -> None:
+        self.parts.clear()

@@ -1,0 +1,69 @@
+"""agents.partition_store's memory store: one dict per partition, restored from the changelog
+as Faust's memory store restores it, the partitions not assigned dropped after a recovery, and
+each partition's view reading and writing its own keys only."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+from faust.types import TP
+
+from agents.app import App
+from agents.partition_store import PartitionedMemoryStore, PartitionStore, StateTable
+
+
+def _table(store: str = "memory://") -> StateTable:
+    app = App("cw-unit-store", broker="kafka://127.0.0.1:1", store=store, autodiscover=False)
+    return app.tables.add(StateTable(app, name="customer_state", default=None, partitions=4))  # type: ignore[return-value]
+
+
+def _changelog(key: bytes, value: bytes | None, partition: int) -> Any:
+    return SimpleNamespace(key=key, value=value, message=SimpleNamespace(partition=partition, value=value))
+
+
+def test_the_memory_store_is_one_dict_per_partition_restored_from_the_changelog() -> None:
+    table = _table()
+    store = table.data
+    assert isinstance(store, PartitionedMemoryStore)
+    table.apply_changelog_batch(
+        [
+            _changelog(b"c-1", b"a", 0),
+            _changelog(b"c-2", b"b", 1),
+            _changelog(b"c-3", b"c", 1),
+            _changelog(b"c-1", b"a2", 0),
+            _changelog(b"c-3", None, 1),  # deleted
+            _changelog(b"c-2", None, 1),
+            _changelog(b"c-2", b"b2", 1),  # written again after its deletion in the same batch: kept
+        ]
+    )
+    assert table.partition_keys(0) == ["c-1"]
+    assert table.partition_keys(1) == ["c-2"]
+    assert table.partition_keys(2) == []
+    assert store.parts == {0: {"c-1": b"a2"}, 1: {"c-2": b"b2"}}
+    key = table.partition_keys(0)[0]
+    assert key is sys.intern("c-1")  # recovered ids are the parser's strings
+    assert dict(store.items()) == {"c-1": b"a2", "c-2": b"b2"} and len(store) == 2 and "c-2" in store
+    table.apply_changelog_batch([_changelog(b"c-1", b"moved", 1)])  # a key lives where it was written last
+    assert store.parts == {0: {}, 1: {"c-2": b"b2", "c-1": b"moved"}}
+    asyncio.run(store.on_recovery_completed({TP("x", 1)}, set()))
+    assert store.parts == {1: {"c-2": b"b2", "c-1": b"moved"}}
+
+
+def test_a_partition_store_reads_and_writes_its_partition_only() -> None:
+    table = _table()
+    p0, p1 = PartitionStore(table, 0), PartitionStore(table, 1)
+    p0["c-1"] = b"one"
+    p1["c-2"] = b"two"
+    p0["\x00clock"] = b"5"
+    assert p0.get("c-1") == b"one" and p0.get("c-2") is None and p1.get("c-1") is None
+    assert p0.get("\x00clock") == b"5" and p1.get("\x00clock") is None
+    assert sorted(p0) == ["\x00clock@0", "c-1"] and len(p1) == 1
+    assert p0.dirty == {"c-1": b"one", "\x00clock@0": b"5"}
+    assert table.data.parts == {0: {"c-1": b"one", "\x00clock@0": b"5"}, 1: {"c-2": b"two"}}  # type: ignore[attr-defined]
+    asyncio.run(table.data.on_recovery_completed({TP("x", 1)}, set()))
+    assert p0.get("c-1") is None and list(p0) == []
+    p0["c-1"] = b"again"  # the partition comes back
+    assert p0["c-1"] == b"again"

@@ -46,7 +46,7 @@ from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import NO_MODEL, SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
+from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -60,6 +60,13 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
 Alert = dict[str, Any]  # contract section 6, without emitted_at
+
+
+def _seconds(x: int | float) -> float:
+    """``float(x)`` of a time (compiled: an int converts natively, not through a float object)."""
+    if isinstance(x, float):
+        return x
+    return float(x)
 
 
 class Engine(EngineReads):
@@ -111,7 +118,7 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
-        # without a model (or a model signal read) the model's part is NO_MODEL: no call into rules.signals (Python)
+        # without a model (or a model signal read) the model's part is null: no call into rules.signals (Python)
         self._with_model = self.config.model is not None and bool(self._model_names)
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
@@ -262,7 +269,7 @@ class Engine(EngineReads):
             state = self._state_of(cid)
             if state is None:
                 continue
-            if due is not None and state.due != due:
+            if due is not None and (state.due is None or _seconds(state.due) != due):
                 continue  # stale entry: the customer's due time moved
             try:
                 alert = self._evaluate(cid, state, t, from_index=True)
@@ -290,7 +297,8 @@ class Engine(EngineReads):
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
         signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
-        signals.extend(model_part(state, t, self.config.model, self._model_names) if self._with_model else NO_MODEL)
+        if self._with_model:  # without one the list ends with the frame's part: the pack reads the model's as null
+            signals.extend(model_part(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate_values(signals)
         if state.ack is not None:  # (most customers: none; no call)
             acknowledgement.expire(state, t, self._limit)
@@ -298,14 +306,7 @@ class Engine(EngineReads):
         before = state.alert
         alert = None
         if rank > before.tier or (rank == 0 and before.tier > 0):  # else decide() changes nothing
-            state.alert, alert = decide(
-                before,
-                evaluation,
-                customer_id=cid,
-                t=t,
-                cooldown=self._cooldown,
-                signals=lambda: compute_signals(state, t, self._signal_config),
-            )
+            alert = self._decide(cid, state, before, evaluation, t)
         alert = self._screen_and_record(state, before, alert, evaluation, rank, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         # the revenue at risk is 0.0 at a score of 0 whatever the customer value (never negative):
@@ -315,7 +316,7 @@ class Engine(EngineReads):
             value = customer_value(state, t, self._lifespan)
         self._bookkeep(state, rank, 0.0 if value is None else revenue_at_risk(value, evaluation.score), signals, t)
         old_due = state.due
-        state.due = next_due(
+        due = next_due(
             state,
             t,
             self._crossings,
@@ -325,7 +326,7 @@ class Engine(EngineReads):
             fired=evaluation.hits,
             derived=derived,
         )
-        state.due = acknowledgement.due(state.ack, state.due)
+        due = state.due = acknowledgement.due(state.ack, due)
         # side effects on the engine
         self._agg.moved(old_tier, old_rar, rank, state.rar)
         if state.lost and not was_lost:
@@ -336,9 +337,36 @@ class Engine(EngineReads):
             del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
-        if state.due is not None and (from_index or state.due != old_due):
-            self._index.push(state.due, cid, None if from_index else old_due)  # a popped customer has no entry
+        if due is not None:
+            self._push_due(cid, due, None if from_index else old_due, from_index)
         return alert
+
+    def _decide(
+        self, cid: str, state: CustomerState, before: AlertMemory, evaluation: Evaluation, t: float
+    ) -> Alert | None:
+        """``rules.alerts.decide`` (a method of its own: its signals function is a closure, which
+        compiled makes every local of the method holding it a field of an object built per call)."""
+        state.alert, alert = decide(
+            before,
+            evaluation,
+            customer_id=cid,
+            t=t,
+            cooldown=self._cooldown,
+            signals=lambda: compute_signals(state, t, self._signal_config),
+        )
+        return alert
+
+    def _push_due(self, cid: str, due: int | float, old: int | float | None, popped: bool) -> None:
+        """Index the customer's new due time unless the entry for ``old`` stands for it (a popped
+        customer has none). Times are compared as doubles (exact for times; an int with a float
+        compared as objects is the slow comparison)."""
+        at = _seconds(due)
+        if popped or old is None:
+            self._index.push(at, cid, None)
+            return
+        was = _seconds(old)
+        if at != was:
+            self._index.push(at, cid, was)
 
     def _screen_and_record(
         self, state: CustomerState, before: AlertMemory, alert: Alert | None, ev: Evaluation, rank: int, t: float

@@ -59,6 +59,10 @@ __all__ = ["DAY", "ORDER_GAPS", "CustomerState", "id_hash"]
 
 
 _BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword arguments per call
+# its methods, called as functions (compiled: no method lookup by name per call)
+_COPY: Final = type(_BLAKE2B_4).copy
+_UPDATE: Final = type(_BLAKE2B_4).update
+_DIGEST: Final = type(_BLAKE2B_4).digest
 
 
 def id_hash(text: str) -> int:
@@ -69,9 +73,10 @@ def id_hash(text: str) -> int:
 
 def _digest(text: str) -> bytes:
     """The 4-byte BLAKE2b digest of an id (:func:`id_hash` reads it as a little-endian number)."""
-    h = _BLAKE2B_4.copy()
-    h.update(text.encode())
-    return h.digest()
+    h = _COPY(_BLAKE2B_4)
+    _UPDATE(h, text.encode())
+    digest: bytes = _DIGEST(h)
+    return digest
 
 
 _BYTEORDER: Final = sys.byteorder

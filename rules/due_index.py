@@ -66,9 +66,13 @@ class DueIndex:
             bucket.append(customer_id)
         self._entries += 1
 
+    def due_of(self, customer_id: str) -> float | None:
+        """The customer's current due time (``due_of`` as given; a subclass may read it directly)."""
+        return self._due_of(customer_id)
+
     def _live(self, number: int, customer_id: str) -> float | None:
         """The customer's due time when it falls in bucket ``number``, else None (a stale entry)."""
-        due = self._due_of(customer_id)
+        due = self.due_of(customer_id)
         if due is None or self._bucket(due) != number:
             return None
         return due

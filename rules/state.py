@@ -85,14 +85,17 @@ _LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its 
 
 def _holds(hashes: array[int], key: bytes) -> bool:
     """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are
-    ``key``, by a search of the array's bytes (``in`` on the array boxes and compares every item)."""
-    raw = hashes.tobytes()
+    ``key``, by a search of the array's bytes (``in`` on the array boxes and compares every item),
+    as latin-1 text: compiled, ``str.find`` is a native call, where ``bytes.find`` parses its
+    arguments as a tuple (and ``key in raw`` tries the key as an int first: an exception raised and cleared)."""
+    raw = hashes.tobytes().decode("latin-1")
+    text = key.decode("latin-1")
     size = _HASH_SIZE
-    i = raw.find(key)  # (``key in raw`` tries the key as an int first: an exception raised and cleared)
+    i = raw.find(text)
     while i >= 0:
         if i % size == 0:  # a match across two items is not one
             return True
-        i = raw.find(key, i + 1)
+        i = raw.find(text, i + 1)
     return False
 
 

@@ -40,7 +40,7 @@ from rules.apply import apply_event
 from rules.config import Duplicate, EngineConfig, Processed
 from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, next_due
-from rules.due_index import DueIndex
+from rules.due_index import DueIndex, as_time
 from rules.engine_reads import RESERVED_PREFIX, EngineReads, StateDueIndex
 from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
@@ -60,13 +60,6 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
 Alert = dict[str, Any]  # contract section 6, without emitted_at
-
-
-def _seconds(x: int | float) -> float:
-    """``float(x)`` of a time (compiled: an int converts natively, not through a float object)."""
-    if isinstance(x, float):
-        return x
-    return float(x)
 
 
 class Engine(EngineReads):
@@ -269,7 +262,8 @@ class Engine(EngineReads):
             state = self._state_of(cid)
             if state is None:
                 continue
-            if due is not None and (state.due is None or _seconds(state.due) != due):
+            current: object = state.due  # (as an object: see _push_due)
+            if due is not None and (current is None or as_time(current) != due):
                 continue  # stale entry: the customer's due time moved
             try:
                 alert = self._evaluate(cid, state, t, from_index=True)
@@ -337,8 +331,7 @@ class Engine(EngineReads):
             del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
-        if due is not None:
-            self._push_due(cid, due, None if from_index else old_due, from_index)
+        self._push_due(cid, due, None if from_index else old_due, from_index)
         return alert
 
     def _decide(
@@ -356,15 +349,18 @@ class Engine(EngineReads):
         )
         return alert
 
-    def _push_due(self, cid: str, due: int | float, old: int | float | None, popped: bool) -> None:
-        """Index the customer's new due time unless the entry for ``old`` stands for it (a popped
-        customer has none). Times are compared as doubles (exact for times; an int with a float
-        compared as objects is the slow comparison)."""
-        at = _seconds(due)
+    def _push_due(self, cid: str, due: object, old: object, popped: bool) -> None:
+        """Index the customer's new due time (None: not due) unless the entry for ``old`` stands
+        for it (a popped customer has none). Times are compared as doubles (exact for times; an
+        int with a float compared as objects is the slow comparison), taken as objects (compiled:
+        a float-typed time is unboxed, an int one through ``PyLong_AsDouble``)."""
+        if due is None:
+            return
+        at = as_time(due)
         if popped or old is None:
             self._index.push(at, cid, None)
             return
-        was = _seconds(old)
+        was = as_time(old)
         if at != was:
             self._index.push(at, cid, was)
 

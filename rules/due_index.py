@@ -68,6 +68,19 @@ class DueIndex:
         if self._entries > 2 * self._kept + 1024:
             self._compact(customer_id, due)
 
+    def move(self, customer_id: str, due: object, old: object = None) -> None:
+        """``push`` of due times as a state holds them (an int or a float; ``due`` None: not due),
+        taken as objects (see :func:`as_time`)."""
+        if due is None:
+            return
+        at = as_time(due)
+        if old is None:
+            self.push(at, customer_id)
+            return
+        was = as_time(old)
+        if at != was:  # (else its entry stands, as push would find)
+            self.push(at, customer_id, was)
+
     def _add(self, number: int, customer_id: str) -> None:
         bucket = self._buckets.get(number)
         if bucket is None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
+from functools import partial
 from operator import itemgetter
 from typing import Any, Final
 
@@ -262,7 +263,7 @@ class Engine(EngineReads):
             state = self._state_of(cid)
             if state is None:
                 continue
-            current: object = state.due  # (as an object: see _push_due)
+            current: object = state.due  # (an object: see rules.due_index.as_time)
             if due is not None and (current is None or as_time(current) != due):
                 continue  # stale entry: the customer's due time moved
             try:
@@ -331,38 +332,15 @@ class Engine(EngineReads):
             del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
-        self._push_due(cid, due, None if from_index else old_due, from_index)
+        self._index.move(cid, due, None if from_index else old_due)  # a popped customer has no entry
         return alert
 
-    def _decide(
-        self, cid: str, state: CustomerState, before: AlertMemory, evaluation: Evaluation, t: float
-    ) -> Alert | None:
-        """``rules.alerts.decide`` (a method of its own: its signals function is a closure, which
-        compiled makes every local of the method holding it a field of an object built per call)."""
-        state.alert, alert = decide(
-            before,
-            evaluation,
-            customer_id=cid,
-            t=t,
-            cooldown=self._cooldown,
-            signals=lambda: compute_signals(state, t, self._signal_config),
-        )
+    def _decide(self, cid: str, state: CustomerState, before: AlertMemory, ev: Evaluation, t: float) -> Alert | None:
+        """``decide``, with the signals computed only for an alert (a partial: compiled, a closure
+        would make every local of the method holding it a field of an object built per call)."""
+        signals = partial(compute_signals, state, t, self._signal_config)
+        state.alert, alert = decide(before, ev, customer_id=cid, t=t, cooldown=self._cooldown, signals=signals)
         return alert
-
-    def _push_due(self, cid: str, due: object, old: object, popped: bool) -> None:
-        """Index the customer's new due time (None: not due) unless the entry for ``old`` stands
-        for it (a popped customer has none). Times are compared as doubles (exact for times; an
-        int with a float compared as objects is the slow comparison), taken as objects (compiled:
-        a float-typed time is unboxed, an int one through ``PyLong_AsDouble``)."""
-        if due is None:
-            return
-        at = as_time(due)
-        if popped or old is None:
-            self._index.push(at, cid, None)
-            return
-        was = as_time(old)
-        if at != was:
-            self._index.push(at, cid, was)
 
     def _screen_and_record(
         self, state: CustomerState, before: AlertMemory, alert: Alert | None, ev: Evaluation, rank: int, t: float

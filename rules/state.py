@@ -59,8 +59,7 @@ __all__ = ["DAY", "ORDER_GAPS", "CustomerState", "id_hash"]
 
 
 _BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword arguments per call
-# its methods, called as functions (compiled: no method lookup by name per call)
-_COPY: Final = type(_BLAKE2B_4).copy
+_COPY: Final = type(_BLAKE2B_4).copy  # its methods as functions (compiled: no lookup by name per call)
 _UPDATE: Final = type(_BLAKE2B_4).update
 _DIGEST: Final = type(_BLAKE2B_4).digest
 
@@ -84,10 +83,9 @@ _LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its 
 
 
 def _holds(hashes: array[int], key: bytes) -> bool:
-    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are
-    ``key``, by a search of the array's bytes (``in`` on the array boxes and compares every item),
-    as latin-1 text: compiled, ``str.find`` is a native call, where ``bytes.find`` parses its
-    arguments as a tuple (and ``key in raw`` tries the key as an int first: an exception raised and cleared)."""
+    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are ``key``:
+    a search of the array's bytes as latin-1 text (``in`` on the array boxes every item; compiled,
+    ``str.find`` is native, ``bytes.find`` parses a tuple and ``in`` on bytes tries an int first)."""
     raw = hashes.tobytes().decode("latin-1")
     text = key.decode("latin-1")
     size = _HASH_SIZE

@@ -121,14 +121,25 @@ def _trim_times(times: array[int], kept: tuple[int, int], clock: int) -> int:
     cap (``kept``: the history's horizon and cap); how many were dropped."""
     horizon, cap = kept
     floor = clock - horizon
-    if times[0] > floor and len(times) <= cap:
-        return 0  # nothing to drop (most events)
-    cut = bisect.bisect_right(times, floor)
-    if len(times) - cap > cut:
-        cut = len(times) - cap
+    n = len(times)
+    if times[0] > floor:
+        if n <= cap:
+            return 0  # nothing to drop (most events)
+        cut = 0
+    else:  # the few oldest are read one by one (each array read boxes an int), then a bisection
+        cut = 1
+        while cut < n and cut < 4 and times[cut] <= floor:
+            cut += 1
+        if cut == 4 and cut < n:
+            cut = _bisect_right(times, floor, 4)
+    if n - cap > cut:
+        cut = n - cap
     if cut > 0:
         del times[:cut]
     return cut
+
+
+_bisect_right: Final = bisect.bisect_right  # (a static: no lookup of the module's attribute per call)
 
 
 def _insort(times: array[int], ts: int) -> None:

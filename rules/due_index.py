@@ -24,6 +24,17 @@ BUCKET_SECONDS = 60.0
 DueOf = Callable[[str], float | None]
 
 
+def as_time(x: object) -> float:
+    """A due time (an int or a float) as a double. Compiled, taken as an object, an int converts
+    as a machine integer (a float parameter would take it through ``PyLong_AsDouble``, several
+    times slower for a time-sized int)."""
+    if isinstance(x, float):
+        return x
+    if isinstance(x, int):
+        return float(x)
+    raise TypeError(f"not a time: {x!r}")
+
+
 class DueIndex:
     """Customers by due time: push a customer's new due time, pop those due by a time."""
 
@@ -57,6 +68,19 @@ class DueIndex:
         if self._entries > 2 * self._kept + 1024:
             self._compact(customer_id, due)
 
+    def move(self, customer_id: str, due: object, old: object = None) -> None:
+        """``push`` of due times as a state holds them (an int or a float; ``due`` None: not due),
+        taken as objects (see :func:`as_time`)."""
+        if due is None:
+            return
+        at = as_time(due)
+        if old is None:
+            self.push(at, customer_id)
+            return
+        was = as_time(old)
+        if at != was:  # (else its entry stands, as push would find)
+            self.push(at, customer_id, was)
+
     def _add(self, number: int, customer_id: str) -> None:
         bucket = self._buckets.get(number)
         if bucket is None:
@@ -66,12 +90,17 @@ class DueIndex:
             bucket.append(customer_id)
         self._entries += 1
 
+    def due_of(self, customer_id: str) -> float | None:
+        """The customer's current due time (``due_of`` as given; a subclass may read it directly)."""
+        return self._due_of(customer_id)
+
     def _live(self, number: int, customer_id: str) -> float | None:
         """The customer's due time when it falls in bucket ``number``, else None (a stale entry)."""
-        due = self._due_of(customer_id)
-        if due is None or self._bucket(due) != number:
+        due: object = self.due_of(customer_id)  # (as an object: see as_time)
+        if due is None:
             return None
-        return due
+        at = as_time(due)
+        return at if self._bucket(at) == number else None
 
     def _compact(self, pushed: str, due: float) -> None:
         """Drop the stale entries, and the repeats of a customer within a bucket; ``pushed`` is
@@ -118,12 +147,13 @@ class DueIndex:
         done = 0  # the buckets emptied, from the front of numbers
         while done < len(numbers) and numbers[done] * self._width <= t:
             number = numbers[done]
-            bucket = buckets[number]
             whole = (number + 1) * self._width <= t
-            if whole:
+            if whole:  # (pop: one lookup of the boxed number, not two)
                 done += 1
-                del buckets[number]
+                bucket = buckets.pop(number)
                 self._entries -= len(bucket)
+            else:
+                bucket = buckets[number]
             waiting: list[str] = []
             for cid in bucket:
                 due = self._live(number, cid)

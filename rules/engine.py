@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
+from functools import partial
 from operator import itemgetter
 from typing import Any, Final
 
@@ -40,13 +41,13 @@ from rules.apply import apply_event
 from rules.config import Duplicate, EngineConfig, Processed
 from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, next_due
-from rules.due_index import DueIndex
-from rules.engine_reads import RESERVED_PREFIX, EngineReads
+from rules.due_index import DueIndex, as_time
+from rules.engine_reads import RESERVED_PREFIX, EngineReads, StateDueIndex
 from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import NO_MODEL, SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
+from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -91,7 +92,7 @@ class Engine(EngineReads):
         self._lateness, self._scan_all = self.config.allowed_lateness, self.config.scan_all
         config = self.config  # what every evaluation reads, kept as the engine's own fields (native when compiled)
         self._cooldown, self._tick, self._limit = config.cooldown, config.tick_seconds, config.history_limit
-        self._index = DueIndex(self._due_of)
+        self._index: DueIndex = StateDueIndex(self)
         # decoded states of recently written customers, oldest write first; an OrderedDict: evicting a dict's first
         # entry again and again scans the dead entries at its front (35 us at 50,000 entries; 0.3 us with popitem)
         self._cache: OrderedDict[str, tuple[bytes, CustomerState]] = OrderedDict()
@@ -111,7 +112,7 @@ class Engine(EngineReads):
         self.pack = pack
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
-        # without a model (or a model signal read) the model's part is NO_MODEL: no call into rules.signals (Python)
+        # without a model (or a model signal read) the model's part is null: no call into rules.signals (Python)
         self._with_model = self.config.model is not None and bool(self._model_names)
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
@@ -262,7 +263,8 @@ class Engine(EngineReads):
             state = self._state_of(cid)
             if state is None:
                 continue
-            if due is not None and state.due != due:
+            current: object = state.due  # (an object: see rules.due_index.as_time)
+            if due is not None and (current is None or as_time(current) != due):
                 continue  # stale entry: the customer's due time moved
             try:
                 alert = self._evaluate(cid, state, t, from_index=True)
@@ -290,7 +292,8 @@ class Engine(EngineReads):
         Everything that can fail comes before the engine's own side effects (aggregates, views)."""
         self.evaluations += 1
         signals, derived = frame_values(state, t, self._lifespan, self._order_value, self._value)
-        signals.extend(model_part(state, t, self.config.model, self._model_names) if self._with_model else NO_MODEL)
+        if self._with_model:  # without one the list ends with the frame's part: the pack reads the model's as null
+            signals.extend(model_part(state, t, self.config.model, self._model_names))
         evaluation = self.pack.evaluate_values(signals)
         if state.ack is not None:  # (most customers: none; no call)
             acknowledgement.expire(state, t, self._limit)
@@ -298,14 +301,7 @@ class Engine(EngineReads):
         before = state.alert
         alert = None
         if rank > before.tier or (rank == 0 and before.tier > 0):  # else decide() changes nothing
-            state.alert, alert = decide(
-                before,
-                evaluation,
-                customer_id=cid,
-                t=t,
-                cooldown=self._cooldown,
-                signals=lambda: compute_signals(state, t, self._signal_config),
-            )
+            alert = self._decide(cid, state, before, evaluation, t)
         alert = self._screen_and_record(state, before, alert, evaluation, rank, t)
         old_tier, old_rar, was_lost = state.tier, state.rar, state.lost
         # the revenue at risk is 0.0 at a score of 0 whatever the customer value (never negative):
@@ -315,7 +311,7 @@ class Engine(EngineReads):
             value = customer_value(state, t, self._lifespan)
         self._bookkeep(state, rank, 0.0 if value is None else revenue_at_risk(value, evaluation.score), signals, t)
         old_due = state.due
-        state.due = next_due(
+        due = next_due(
             state,
             t,
             self._crossings,
@@ -325,7 +321,7 @@ class Engine(EngineReads):
             fired=evaluation.hits,
             derived=derived,
         )
-        state.due = acknowledgement.due(state.ack, state.due)
+        due = state.due = acknowledgement.due(state.ack, due)
         # side effects on the engine
         self._agg.moved(old_tier, old_rar, rank, state.rar)
         if state.lost and not was_lost:
@@ -336,8 +332,14 @@ class Engine(EngineReads):
             del self._risky[cid]
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
-        if state.due is not None and (from_index or state.due != old_due):
-            self._index.push(state.due, cid, None if from_index else old_due)  # a popped customer has no entry
+        self._index.move(cid, due, None if from_index else old_due)  # a popped customer has no entry
+        return alert
+
+    def _decide(self, cid: str, state: CustomerState, before: AlertMemory, ev: Evaluation, t: float) -> Alert | None:
+        """``decide``, with the signals computed only for an alert (a partial: compiled, a closure
+        would make every local of the method holding it a field of an object built per call)."""
+        signals = partial(compute_signals, state, t, self._signal_config)
+        state.alert, alert = decide(before, ev, customer_id=cid, t=t, cooldown=self._cooldown, signals=signals)
         return alert
 
     def _screen_and_record(

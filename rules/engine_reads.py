@@ -13,6 +13,7 @@ from rules import acknowledgement, history
 from rules.aggregates import Aggregates, Totals
 from rules.alerts import revenue_at_risk
 from rules.config import EngineConfig
+from rules.due_index import DueIndex
 from rules.pack import Evaluation, RulePack
 from rules.scoring import TIER_NAMES, TIER_RANK
 from rules.signals import SignalConfig, compute_signals
@@ -118,3 +119,15 @@ class EngineReads:
         """Customers above healthy: tier rank, risk score (0 until re-evaluated after a recovery), revenue at risk
         (none kept by an engine made with ``at_risk=False``: the offline doors')."""
         return self._risky
+
+
+class StateDueIndex(DueIndex):
+    """The engine's due index, reading each customer's due time from the engine by a method call
+    (compiled: a native call; the stored bound method of ``DueIndex`` is a call through Python)."""
+
+    def __init__(self, reads: EngineReads) -> None:
+        super().__init__(reads._due_of)
+        self._reads = reads
+
+    def due_of(self, customer_id: str) -> float | None:
+        return self._reads._due_of(customer_id)

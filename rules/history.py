@@ -117,8 +117,16 @@ def last_snapshot(history: Sequence[Entry]) -> Snapshot:
 def record(history: list[Entry], t: float, rank: int, score: float, rules: list[str], limit: int) -> bool:
     """Append a snapshot when the tier or the set of firing rules differs from the last one;
     True when one was appended."""
-    if not history and rank == 0 and not rules:  # the initial snapshot: most customers, most evaluations
-        return False
+    if not history:
+        if rank == 0 and not rules:  # the initial snapshot: most customers, most evaluations
+            return False
+    else:
+        last = history[-1]
+        kind = last[1]
+        # the last entry a snapshot of this tier and these very rules (most evaluations of a customer
+        # with a history): no unpacking of its rules (names are packed one way only)
+        if isinstance(kind, int) and kind == rank and last[3] == (pack_rules(rules) if rules else ""):
+            return False
     last_rank, _score, last_rules = last_snapshot(history)
     if rank == last_rank and (rules == last_rules or set(rules) == set(last_rules)):
         return False

@@ -59,6 +59,9 @@ __all__ = ["DAY", "ORDER_GAPS", "CustomerState", "id_hash"]
 
 
 _BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword arguments per call
+_COPY: Final = type(_BLAKE2B_4).copy  # its methods as functions (compiled: no lookup by name per call)
+_UPDATE: Final = type(_BLAKE2B_4).update
+_DIGEST: Final = type(_BLAKE2B_4).digest
 
 
 def id_hash(text: str) -> int:
@@ -69,9 +72,10 @@ def id_hash(text: str) -> int:
 
 def _digest(text: str) -> bytes:
     """The 4-byte BLAKE2b digest of an id (:func:`id_hash` reads it as a little-endian number)."""
-    h = _BLAKE2B_4.copy()
-    h.update(text.encode())
-    return h.digest()
+    h = _COPY(_BLAKE2B_4)
+    _UPDATE(h, text.encode())
+    digest: bytes = _DIGEST(h)
+    return digest
 
 
 _BYTEORDER: Final = sys.byteorder
@@ -79,15 +83,17 @@ _LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its 
 
 
 def _holds(hashes: array[int], key: bytes) -> bool:
-    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are
-    ``key``, by a search of the array's bytes (``in`` on the array boxes and compares every item)."""
-    raw = hashes.tobytes()
+    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are ``key``:
+    a search of the array's bytes as latin-1 text (``in`` on the array boxes every item; compiled,
+    ``str.find`` is native, ``bytes.find`` parses a tuple and ``in`` on bytes tries an int first)."""
+    raw = hashes.tobytes().decode("latin-1")
+    text = key.decode("latin-1")
     size = _HASH_SIZE
-    i = raw.find(key)  # (``key in raw`` tries the key as an int first: an exception raised and cleared)
+    i = raw.find(text)
     while i >= 0:
         if i % size == 0:  # a match across two items is not one
             return True
-        i = raw.find(key, i + 1)
+        i = raw.find(text, i + 1)
     return False
 
 
@@ -115,14 +121,25 @@ def _trim_times(times: array[int], kept: tuple[int, int], clock: int) -> int:
     cap (``kept``: the history's horizon and cap); how many were dropped."""
     horizon, cap = kept
     floor = clock - horizon
-    if times[0] > floor and len(times) <= cap:
-        return 0  # nothing to drop (most events)
-    cut = bisect.bisect_right(times, floor)
-    if len(times) - cap > cut:
-        cut = len(times) - cap
+    n = len(times)
+    if times[0] > floor:
+        if n <= cap:
+            return 0  # nothing to drop (most events)
+        cut = 0
+    else:  # the few oldest are read one by one (each array read boxes an int), then a bisection
+        cut = 1
+        while cut < n and cut < 4 and times[cut] <= floor:
+            cut += 1
+        if cut == 4 and cut < n:
+            cut = _bisect_right(times, floor, 4)
+    if n - cap > cut:
+        cut = n - cap
     if cut > 0:
         del times[:cut]
     return cut
+
+
+_bisect_right: Final = bisect.bisect_right  # (a static: no lookup of the module's attribute per call)
 
 
 def _insort(times: array[int], ts: int) -> None:

@@ -62,7 +62,10 @@ class RulePack:
         return self._evaluation([signals.get(name) for name in SLOTS], signals)
 
     def evaluate_values(self, values: list[Any]) -> Evaluation:
-        """``evaluate`` for the signals as a list in ``rules.signals.SLOTS`` order (the engine's)."""
+        """``evaluate`` for the signals as a list in ``rules.signals.SLOTS`` order (the engine's); a
+        shorter list has the signals past its end null (the engine's without a model: the frame's part)."""
+        if not NATIVE and len(values) < len(SLOTS):  # the generated function reads every slot
+            values = values + [None] * (len(SLOTS) - len(values))
         return self._evaluation(values, None)
 
     def _evaluation(self, values: list[Any], signals: Signals | None) -> Evaluation:

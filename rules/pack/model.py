@@ -212,6 +212,7 @@ _HIT_FIELDS = ("rule", "weight", "signal", "value", "threshold", "reason")
 
 
 _set: Final = object.__setattr__  # how a frozen dataclass's __init__ sets its fields
+NATIVE: Final = not __file__.endswith((".py", ".pyc"))  # this module runs compiled (see streams.events)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -226,6 +227,11 @@ class Evaluation:
     hits: tuple[RuleHit, ...]
 
     def __init__(self, score: float, tier: str, hits: tuple[RuleHit, ...]) -> None:
+        if NATIVE:  # compiled: a store into the native object (object.__setattr__ is a generic call)
+            self.score = score  # type: ignore[misc]
+            self.tier = tier  # type: ignore[misc]
+            self.hits = hits  # type: ignore[misc]
+            return
         _set(self, "score", score)
         _set(self, "tier", tier)
         _set(self, "hits", hits)

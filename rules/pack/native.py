@@ -1,7 +1,8 @@
 """The rule pack's loop for the compiled core (mypyc), over the engine's signal list.
 
 ``RulePack.evaluate_values`` reads the signals from a list in ``rules.signals.SLOTS`` order (the
-engine's frame, by position: no dict per evaluation). Compiled, :func:`run` is that evaluation:
+engine's frame, by position: no dict per evaluation); a list that ends before a slot (the engine's
+without a model: the frame's part only) has that signal null. Compiled, :func:`run` is that evaluation:
 the reference loop (``RulePack._evaluate``), with each numeric comparison a comparison of two
 doubles; run as Python, the generated function of ``rules.pack.compiled`` is the faster one.
 A ``when`` guard (CEL, ``rules.expressions``) reads the signals it names through a
@@ -36,7 +37,9 @@ class FrameView:
 
     def get(self, name: str, default: Any = None) -> Any:
         i = SLOT.get(name)
-        return default if i is None else self.values[i]
+        if i is None:
+            return default
+        return self.values[i] if i < len(self.values) else None  # (a list without the model's part)
 
 
 class NativeCheck:
@@ -126,7 +129,7 @@ class NativeRule:
             return guard.holds(signals)
         key: list[Any] = []
         for slot in self.slots:
-            value = values[slot] if slot >= 0 else None
+            value = values[slot] if 0 <= slot < len(values) else None
             if value is None:
                 return False
             key.append(float(value) if type(value) is int else value)
@@ -137,14 +140,15 @@ class NativeRule:
 
 
 def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hits: list[RuleHit]) -> float:
-    """``RulePack._evaluate`` over ``values`` (``SLOTS`` order): the same hits in the same order,
+    """``RulePack._evaluate`` over ``values`` (``SLOTS`` order, null past its end): the same hits in the same order,
     the same remaining share. ``signals``: what a guard reads (None: a view of ``values``)."""
     remaining = 1.0
     for step in steps:
         rule = step.rule
         if step.checks:
             for check in step.checks:
-                value = values[check.slot] if check.slot >= 0 else None
+                slot = check.slot
+                value = values[slot] if 0 <= slot < len(values) else None
                 if value is None or not check.holds(value):
                     continue
                 if step.guard is not None and not step.passes(values, signals):
@@ -157,6 +161,6 @@ def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hit
         elif step.guard is not None and step.passes(values, signals):
             explain = rule.explain
             assert explain is not None
-            hits.append(_hit(rule, explain, values[step.explain] if step.explain >= 0 else None))
+            hits.append(_hit(rule, explain, values[step.explain] if 0 <= step.explain < len(values) else None))
             remaining *= step.keep
     return remaining

@@ -82,6 +82,11 @@ _NO_TIMES: Final = array("q")
 _NO_HASHES: Final = array("I")
 _new: Final = tuple.__new__
 # the array methods as statics: a call without looking the method up by name (compiled)
+# shared by every decoded state with none (``rules.state.CustomerState``: its methods never add
+# to an empty one in place); a state's logins and id hashes are always its own
+_NO_FAILURES: Final = array("q")
+_NO_RECORDS: Final[list[Any]] = []
+_NO_TICKETS: Final[dict[int, Any]] = {}
 _new_times: Final[Callable[[], array[int]]] = _NO_TIMES.__copy__
 _new_hashes: Final[Callable[[], array[int]]] = _NO_HASHES.__copy__
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
@@ -318,7 +323,7 @@ def decode_into(s: S, data: bytes) -> S:
     v: tuple[Any, ...] = layout.unpack_from(data)
     at = len(v) - count - doubles  # the words' first
     s.seen = _hashes(v[at - 1])
-    s.logins = _times(v, at, at + n_logins)
+    s.logins = _own_times(v, at, at + n_logins)
     at += n_logins
     s.failures = _times(v, at, at + n_failures)
     at += n_failures
@@ -357,11 +362,16 @@ def due_of(data: bytes, cls: type[S]) -> float | None:
     return at
 
 
-def _times(v: tuple[Any, ...], start: int, end: int) -> array[int]:
+def _own_times(v: tuple[Any, ...], start: int, end: int) -> array[int]:
     out = _new_times()
     if end > start:
         _fromlist(out, list(v[start:end]))
     return out
+
+
+def _times(v: tuple[Any, ...], start: int, end: int) -> array[int]:
+    """A time list other than the logins: the shared empty one for none."""
+    return _own_times(v, start, end) if end > start else _NO_FAILURES
 
 
 def _decode_fixed(s: CustomerState, v: tuple[Any, ...], parts: int) -> int:
@@ -410,9 +420,9 @@ def _decode_evaluation(s: CustomerState, v: tuple[Any, ...], i: int, parts: int)
 
 def _decode_rest(s: CustomerState, rest: list[Any] | None) -> None:
     if rest is None:
-        s.cancelled = []
-        s.tickets = {}
-        s.sentiments = []
+        s.cancelled = _NO_RECORDS
+        s.tickets = _NO_TICKETS
+        s.sentiments = _NO_RECORDS
         s.last_csat = s.last_nps = None
         s.alert = NEW_MEMORY
         s.history = []

@@ -134,7 +134,13 @@ def _insort(times: array[int], ts: int) -> None:
 
 
 class CustomerState:
-    """The state of one customer. Times are int epoch seconds."""
+    """The state of one customer. Times are int epoch seconds.
+
+    A decoded state's empty failures, chargebacks, opened, cancelled, tickets and sentiments are
+    the decoder's shared empty objects (``rules.codec``: most customers have none, and a decode
+    allocates them no more); the methods below that add to one replace an empty one by its own
+    first, and nothing else changes them in place.
+    """
 
     __slots__ = (
         "ack",
@@ -273,7 +279,7 @@ class CustomerState:
                 return
         if any(c.key == order_hash for c in self.cancelled):
             return
-        self.cancelled.append(Cancellation(order_hash, ts))
+        self.cancelled = [*self.cancelled, Cancellation(order_hash, ts)]  # (maybe the decoder's shared [])
         self.cancelled = [c for c in self.cancelled if c.time > clock - HORIZONS[ORDERS]][-MAX_CANCELLED:]
 
     def _trim_orders(self, clock: int) -> None:
@@ -292,6 +298,8 @@ class CustomerState:
         if self.memo is not None:
             self.memo.failures = None
         if failed:
+            if not self.failures:  # (maybe the decoder's shared empty list: see the class)
+                self.failures = times_list()
             _insort(self.failures, ts)
         elif self.last_success is None or ts > self.last_success:
             self.last_success = ts
@@ -307,6 +315,8 @@ class CustomerState:
     def add_chargeback(self, ts: int, clock: int) -> None:
         if self.memo is not None:
             self.memo.chargebacks = None
+        if not self.chargebacks:
+            self.chargebacks = times_list()
         _insort(self.chargebacks, ts)
         _trim_times(self.chargebacks, _CHARGEBACKS_KEPT, clock)
 
@@ -323,6 +333,8 @@ class CustomerState:
             self.memo.opened = None
             self.memo.tickets = False
         if action == "opened":
+            if not self.opened:
+                self.opened = times_list()
             _insort(self.opened, ts)
             _trim_times(self.opened, _OPENED_KEPT, clock)
         if action == "survey":
@@ -330,6 +342,8 @@ class CustomerState:
         rank = TICKET_ACTION_RANK[action]
         ticket = self.tickets.get(ticket_hash)
         if ticket is None:
+            if not self.tickets:
+                self.tickets = {}
             ticket = self.tickets[ticket_hash] = Ticket(ts)
         elif (ts, rank) == (ticket.last, ticket.rank):  # the same action at the same second: keep the higher priority
             if priority is not None and PRIORITY_RANK[priority] > PRIORITY_RANK.get(ticket.priority or "", -1):
@@ -370,6 +384,8 @@ class CustomerState:
     def add_sentiment(self, ts: int, value: float, clock: int) -> None:
         if self.memo is not None:
             self.memo.sentiments = None
+        if not self.sentiments:
+            self.sentiments = []
         bisect.insort(self.sentiments, Sentiment(ts, value))
         cut = max(
             bisect.bisect_right(self.sentiments, (clock - HORIZONS[SENTIMENTS], 2.0)),

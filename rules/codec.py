@@ -25,17 +25,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
-from rules.codec_json import (
-    cancellations,
-    decode_json,
-    encode_json,
-    memory_json,
-    sentiments_of,
-    stamped,
-    tickets_json,
-    tickets_of,
-)
-from rules.records import NEW_MEMORY, AlertMemory, Order, Stamped
+from rules.codec_json import decode_json, encode_json, rest_json, set_rest
+from rules.records import Order, Stamped
 
 if TYPE_CHECKING:
     from rules.state import CustomerState
@@ -83,10 +74,8 @@ _NO_HASHES: Final = array("I")
 _new: Final = tuple.__new__
 # the array methods as statics: a call without looking the method up by name (compiled)
 # shared by every decoded state with none (``rules.state.CustomerState``: its methods never add
-# to an empty one in place); a state's logins and id hashes are always its own
+# to an empty one in place; rules.codec_json has the others); a state's logins and id hashes are always its own
 _NO_FAILURES: Final = array("q")
-_NO_RECORDS: Final[list[Any]] = []
-_NO_TICKETS: Final[dict[int, Any]] = {}
 _new_times: Final[Callable[[], array[int]]] = _NO_TIMES.__copy__
 _new_hashes: Final[Callable[[], array[int]]] = _NO_HASHES.__copy__
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
@@ -259,7 +248,7 @@ def _encode_v5(s: CustomerState) -> bytes:
         parts |= LAST_SUCCESS
         fixed.append(s.last_success)
     parts |= _add_evaluation(fixed, s)
-    rest = _rest(s)
+    rest = rest_json(s)
     if rest:
         parts |= REST
     fixed[1] = parts
@@ -270,33 +259,6 @@ def _encode_v5(s: CustomerState) -> bytes:
         fixed += doubles
     out: bytes = layout.pack(*fixed)
     return out + rest if rest else out
-
-
-def _plain(value: Any) -> Any:
-    """Named tuples (records, the alert memory) as JSON arrays."""
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def _rest(s: CustomerState) -> bytes:
-    """The rarely filled records as JSON; empty when all are empty (most customers)."""
-    empty = not (
-        s.cancelled
-        or s.tickets
-        or s.sentiments
-        or s.last_csat is not None
-        or s.last_nps is not None
-        or s.history
-        or s.ack is not None
-    )
-    if empty and s.alert is NEW_MEMORY:
-        return b""
-    memory = memory_json(s.alert)
-    if empty and memory == [0]:
-        return b""
-    rest = [s.cancelled, tickets_json(s.tickets), s.sentiments, s.last_csat, s.last_nps, memory, s.history, s.ack]
-    return orjson.dumps(rest, default=_plain)
 
 
 # -- decode ---------------------------------------------------------------------------------
@@ -336,7 +298,7 @@ def decode_into(s: S, data: bytes) -> S:
     i = _decode_fixed(s, v, parts)
     s.orders = _orders(v, at, n_orders, doubles) if n_orders else []
     _decode_evaluation(s, v, i, parts)
-    _decode_rest(s, orjson.loads(data[layout.size :]) if parts & REST else None)
+    set_rest(s, orjson.loads(data[layout.size :]) if parts & REST else None)
     return s
 
 
@@ -416,23 +378,3 @@ def _decode_evaluation(s: CustomerState, v: tuple[Any, ...], i: int, parts: int)
         i += 1
     s.critical_since = v[i] if parts & CRITICAL else None
     s.lost = bool(parts & LOST)
-
-
-def _decode_rest(s: CustomerState, rest: list[Any] | None) -> None:
-    if rest is None:
-        s.cancelled = _NO_RECORDS
-        s.tickets = _NO_TICKETS
-        s.sentiments = _NO_RECORDS
-        s.last_csat = s.last_nps = None
-        s.alert = NEW_MEMORY
-        s.history = []
-        s.ack = None
-        return
-    s.cancelled = cancellations(rest[0])
-    s.tickets = tickets_of(rest[1])
-    s.sentiments = sentiments_of(rest[2])
-    s.last_csat = stamped(rest[3])
-    s.last_nps = stamped(rest[4])
-    s.alert = AlertMemory.of(rest[5])
-    s.history = rest[6]
-    s.ack = rest[7]

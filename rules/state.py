@@ -134,13 +134,8 @@ def _insort(times: array[int], ts: int) -> None:
 
 
 class CustomerState:
-    """The state of one customer. Times are int epoch seconds.
-
-    A decoded state's empty failures, chargebacks, opened, cancelled, tickets and sentiments are
-    the decoder's shared empty objects (``rules.codec``: most customers have none, and a decode
-    allocates them no more); the methods below that add to one replace an empty one by its own
-    first, and nothing else changes them in place.
-    """
+    """The state of one customer. Times are int epoch seconds. A decoded state's empty histories
+    but the logins are shared ones (``rules.codec``): the methods that add to one give it its own."""
 
     __slots__ = (
         "ack",

@@ -20,22 +20,13 @@ import math
 import struct
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
-from rules.codec_json import (
-    cancellations,
-    decode_json,
-    encode_json,
-    memory_json,
-    sentiments_of,
-    stamped,
-    tickets_json,
-    tickets_of,
-)
-from rules.records import NEW_MEMORY, AlertMemory, Order, Stamped
+from rules.codec_json import decode_json, encode_json, rest_json, set_rest
+from rules.records import Order, Stamped
 
 if TYPE_CHECKING:
     from rules.state import CustomerState
@@ -80,11 +71,22 @@ BIG_ENDIAN: Final = sys.byteorder == "big"
 # array("q") and a named tuple's Python __new__
 _NO_TIMES: Final = array("q")
 _NO_HASHES: Final = array("I")
-_new = tuple.__new__
+_new: Final = tuple.__new__
+# the array methods as statics: a call without looking the method up by name (compiled)
+# shared by every decoded state with none (``rules.state.CustomerState``: its methods never add
+# to an empty one in place; rules.codec_json has the others); a state's logins and id hashes are always its own
+_NO_FAILURES: Final = array("q")
+_new_times: Final[Callable[[], array[int]]] = _NO_TIMES.__copy__
+_new_hashes: Final[Callable[[], array[int]]] = _NO_HASHES.__copy__
+_fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
+_frombytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
+_tolist: Final[Callable[[array[int]], list[int]]] = array.tolist
 
-_heads: dict[int, struct.Struct] = {}  # the head and fixed fields, by parts
-_words: dict[int, struct.Struct] = {}  # n unsigned 32-bit words
-_doubles: dict[int, struct.Struct] = {}
+_heads: Final[dict[int, struct.Struct]] = {}  # the head and fixed fields, by parts
+# the whole binary part in one struct (head, fixed fields, id hashes as bytes, words, doubles), by
+# parts and lengths: one pack or unpack call a state; at most MAX_LAYOUTS kept (others built each time)
+_layouts: Final[dict[int, struct.Struct]] = {}
+MAX_LAYOUTS: Final = 4096
 
 
 class Unfit(ValueError):
@@ -100,12 +102,18 @@ def _head(parts: int) -> struct.Struct:
     return head
 
 
-def _run(n: int, kind: str = "I") -> struct.Struct:
-    cache = _words if kind == "I" else _doubles
-    run = cache.get(n)
-    if run is None:
-        run = cache[n] = struct.Struct(f"<{n}{kind}")
-    return run
+def _layout(parts: int, n_seen: int, count: int, doubles: int) -> struct.Struct:
+    """The struct of a state's binary part: the head and fixed fields of ``parts``, ``n_seen``
+    id hashes (as bytes), ``count`` 32-bit words and ``doubles`` amounts as doubles."""
+    if n_seen > 0xFF or doubles > 0xFF or count >= 1 << 30:
+        raise Unfit("lists too long for version 5")
+    key = parts | n_seen << 16 | doubles << 24 | count << 32
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = struct.Struct(f"{_head(parts).format}{4 * n_seen}s{count}I{doubles}d")
+        if len(_layouts) < MAX_LAYOUTS:
+            _layouts[key] = layout
+    return layout
 
 
 # -- encode ---------------------------------------------------------------------------------
@@ -131,13 +139,13 @@ def _raw(values: array[int], kind: str) -> bytes:
     return values.tobytes()
 
 
-def _hashes(data: bytes, start: int, end: int) -> array[int]:
+def _hashes(raw: bytes) -> array[int]:
     """The id hashes from the bytes of their array."""
-    if start == end:
-        return _NO_HASHES.__copy__()
-    out = array("I", data[start:end])
-    if BIG_ENDIAN:
-        out.byteswap()
+    out = _new_hashes()
+    if raw:
+        _frombytes(out, raw)
+        if BIG_ENDIAN:
+            out.byteswap()
     return out
 
 
@@ -151,7 +159,7 @@ def _cents(values: list[float]) -> list[int] | None:
     for x in values:
         if type(x) is not float:
             raise Unfit(f"{x!r} is not a float")
-        c = round(x * 100)
+        c = int(x * 100 + 0.5)  # round(): both give the same c wherever c / 100 == x (and fail alike elsewhere)
         if c < 0 or c > 0xFFFFFFFF or c / 100 != x or (c == 0 and math.copysign(1.0, x) < 0):
             return None
         out.append(c)
@@ -211,23 +219,24 @@ def _add_evaluation(fixed: list[Any], s: CustomerState) -> int:
 
 def _words_of(s: CustomerState) -> list[int]:
     """The time lists' times, in one list."""
-    words: list[int] = s.logins.tolist()
+    words = _tolist(s.logins)
     if s.failures:
-        words += s.failures.tolist()
+        words += _tolist(s.failures)
     if s.chargebacks:
-        words += s.chargebacks.tolist()
+        words += _tolist(s.chargebacks)
     if s.opened:
-        words += s.opened.tolist()
+        words += _tolist(s.opened)
     return words
 
 
 def _encode_v5(s: CustomerState) -> bytes:
-    orders = len(s.orders)
-    lengths = [len(s.logins), len(s.seen), orders, len(s.failures), len(s.chargebacks), len(s.opened)]
-    fixed: list[Any] = [STATE_VERSION, 0, *lengths, s.tier, s.logins_total]
+    seen = s.seen
+    n_orders = len(s.orders)
+    fixed: list[Any] = [STATE_VERSION, 0, len(s.logins), len(seen), n_orders]
+    fixed += [len(s.failures), len(s.chargebacks), len(s.opened), s.tier, s.logins_total]
     parts = 0
     if s.last_login is not None:
-        parts |= LAST_LOGIN
+        parts = LAST_LOGIN
         fixed.append(s.last_login)
     if s.first_login is not None:
         parts |= FIRST_LOGIN
@@ -239,42 +248,17 @@ def _encode_v5(s: CustomerState) -> bytes:
         parts |= LAST_SUCCESS
         fixed.append(s.last_success)
     parts |= _add_evaluation(fixed, s)
-    rest = _rest(s)
+    rest = rest_json(s)
     if rest:
         parts |= REST
     fixed[1] = parts
-    out = [_head(parts).pack(*fixed), _raw(s.seen, "I"), _run(len(words)).pack(*words)]
+    layout = _layout(parts, len(seen), len(words), len(doubles))
+    fixed.append(_raw(seen, "I"))
+    fixed += words
     if doubles:
-        out.append(_run(orders, "d").pack(*doubles))
-    out.append(rest)
-    return b"".join(out)
-
-
-def _plain(value: Any) -> Any:
-    """Named tuples (records, the alert memory) as JSON arrays."""
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def _rest(s: CustomerState) -> bytes:
-    """The rarely filled records as JSON; empty when all are empty (most customers)."""
-    empty = not (
-        s.cancelled
-        or s.tickets
-        or s.sentiments
-        or s.last_csat is not None
-        or s.last_nps is not None
-        or s.history
-        or s.ack is not None
-    )
-    if empty and s.alert is NEW_MEMORY:
-        return b""
-    memory = memory_json(s.alert)
-    if empty and memory == [0]:
-        return b""
-    rest = [s.cancelled, tickets_json(s.tickets), s.sentiments, s.last_csat, s.last_nps, memory, s.history, s.ack]
-    return orjson.dumps(rest, default=_plain)
+        fixed += doubles
+    out: bytes = layout.pack(*fixed)
+    return out + rest if rest else out
 
 
 # -- decode ---------------------------------------------------------------------------------
@@ -283,46 +267,47 @@ def _rest(s: CustomerState) -> bytes:
 def decode(data: bytes, cls: type[S]) -> S:
     if data[0] != STATE_VERSION:
         return decode_json(data, cls)
+    return decode_into(cls(True), data)
+
+
+def decode_into(s: S, data: bytes) -> S:
+    """Set every field of the blank state ``s`` from the version 5 bytes ``data``."""
     parts = data[1] | data[2] << 8
-    head = _head(parts)
-    v: tuple[Any, ...] = head.unpack_from(data)
-    n_logins: int = v[2]
-    n_seen: int = v[3]
-    n_orders: int = v[4]
-    n_failures: int = v[5]
-    n_chargebacks: int = v[6]
-    n_opened: int = v[7]
-    end = head.size + 4 * n_seen
-    s = cls(True)
-    s.seen = _hashes(data, head.size, end)
-    count = n_logins + n_failures + n_chargebacks + n_opened + n_orders * (2 if parts & MONEY_DOUBLES else 3)
-    words: tuple[int, ...] = _run(count).unpack_from(data, end)
-    end += 4 * count
-    s.logins = _times(words, 0, n_logins)
-    at = n_logins + n_failures
-    s.failures = _times(words, n_logins, at)
-    s.chargebacks = _times(words, at, at + n_chargebacks)
+    n_logins = data[3] | data[4] << 8
+    n_seen = data[5]
+    n_orders = data[6]
+    n_failures = data[7]
+    n_chargebacks = data[8]
+    n_opened = data[9]
+    doubles = n_orders if parts & MONEY_DOUBLES else 0
+    count = n_logins + n_failures + n_chargebacks + n_opened + n_orders * (2 if doubles else 3)
+    layout = _layout(parts, n_seen, count, doubles)
+    v: tuple[Any, ...] = layout.unpack_from(data)
+    at = len(v) - count - doubles  # the words' first
+    s.seen = _hashes(v[at - 1])
+    s.logins = _own_times(v, at, at + n_logins)
+    at += n_logins
+    s.failures = _times(v, at, at + n_failures)
+    at += n_failures
+    s.chargebacks = _times(v, at, at + n_chargebacks)
     at += n_chargebacks
-    s.opened = _times(words, at, at + n_opened)
+    s.opened = _times(v, at, at + n_opened)
     at += n_opened
     s.tier = v[8]
     s.logins_total = v[9]
     i = _decode_fixed(s, v, parts)
-    if n_orders:
-        amounts: Sequence[float]
-        if parts & MONEY_DOUBLES:
-            amounts = _run(n_orders, "d").unpack_from(data, end)
-            end += 8 * n_orders
-        else:
-            amounts = [c / 100 for c in words[at + 2 * n_orders : at + 3 * n_orders]]
-        keys = words[at + n_orders : at + 2 * n_orders]
-        times = words[at : at + n_orders]
-        s.orders = [_new(Order, (t, a, k)) for t, a, k in zip(times, amounts, keys, strict=True)]
-    else:
-        s.orders = []
+    s.orders = _orders(v, at, n_orders, doubles) if n_orders else []
     _decode_evaluation(s, v, i, parts)
-    _decode_rest(s, orjson.loads(data[end:]) if parts & REST else None)
+    set_rest(s, orjson.loads(data[layout.size :]) if parts & REST else None)
     return s
+
+
+def _orders(v: tuple[Any, ...], at: int, n: int, doubles: int) -> list[Order]:
+    """The orders from their words (times, id hashes, then cents unless ``doubles``) and doubles."""
+    times = v[at : at + n]
+    keys = v[at + n : at + 2 * n]
+    amounts: Sequence[float] = v[len(v) - n :] if doubles else [c / 100 for c in v[at + 2 * n : at + 3 * n]]
+    return [_new(Order, (t, a, k)) for t, a, k in zip(times, amounts, keys, strict=True)]
 
 
 def due_of(data: bytes, cls: type[S]) -> float | None:
@@ -339,8 +324,16 @@ def due_of(data: bytes, cls: type[S]) -> float | None:
     return at
 
 
-def _times(words: tuple[int, ...], start: int, end: int) -> array[int]:
-    return array("q", words[start:end]) if end > start else _NO_TIMES.__copy__()
+def _own_times(v: tuple[Any, ...], start: int, end: int) -> array[int]:
+    out = _new_times()
+    if end > start:
+        _fromlist(out, list(v[start:end]))
+    return out
+
+
+def _times(v: tuple[Any, ...], start: int, end: int) -> array[int]:
+    """A time list other than the logins: the shared empty one for none."""
+    return _own_times(v, start, end) if end > start else _NO_FAILURES
 
 
 def _decode_fixed(s: CustomerState, v: tuple[Any, ...], parts: int) -> int:
@@ -385,23 +378,3 @@ def _decode_evaluation(s: CustomerState, v: tuple[Any, ...], i: int, parts: int)
         i += 1
     s.critical_since = v[i] if parts & CRITICAL else None
     s.lost = bool(parts & LOST)
-
-
-def _decode_rest(s: CustomerState, rest: list[Any] | None) -> None:
-    if rest is None:
-        s.cancelled = []
-        s.tickets = {}
-        s.sentiments = []
-        s.last_csat = s.last_nps = None
-        s.alert = NEW_MEMORY
-        s.history = []
-        s.ack = None
-        return
-    s.cancelled = cancellations(rest[0])
-    s.tickets = tickets_of(rest[1])
-    s.sentiments = sentiments_of(rest[2])
-    s.last_csat = stamped(rest[3])
-    s.last_nps = stamped(rest[4])
-    s.alert = AlertMemory.of(rest[5])
-    s.history = rest[6]
-    s.ack = rest[7]

@@ -24,11 +24,11 @@ from binascii import a2b_base64, b2a_base64
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from operator import sub
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
-from rules.records import AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
+from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 
 if TYPE_CHECKING:
     from rules.state import CustomerState
@@ -245,3 +245,52 @@ def decode_json(data: bytes, cls: type[S]) -> S:
     s.last_nps = stamped(last_nps)
     s.alert = AlertMemory.of(alert)
     return s
+
+
+# -- version 5's tail (rules.codec) ------------------------------------------------------
+
+# shared by every decoded state with none (``rules.state.CustomerState``: its methods never add
+# to an empty one in place)
+NO_RECORDS: Final[list[Any]] = []
+NO_TICKETS: Final[dict[int, Ticket]] = {}
+
+
+def rest_json(s: CustomerState) -> bytes:
+    """The rarely filled records as JSON (version 5's tail); empty when all are empty (most customers)."""
+    empty = not (
+        s.cancelled
+        or s.tickets
+        or s.sentiments
+        or s.last_csat is not None
+        or s.last_nps is not None
+        or s.history
+        or s.ack is not None
+    )
+    if empty and s.alert is NEW_MEMORY:
+        return b""
+    memory = memory_json(s.alert)
+    if empty and memory == [0]:
+        return b""
+    rest = [s.cancelled, tickets_json(s.tickets), s.sentiments, s.last_csat, s.last_nps, memory, s.history, s.ack]
+    return orjson.dumps(rest, default=_plain)
+
+
+def set_rest(s: CustomerState, rest: list[Any] | None) -> None:
+    """The rarely filled records from version 5's tail (None: all empty, the shared empty ones)."""
+    if rest is None:
+        s.cancelled = NO_RECORDS
+        s.tickets = NO_TICKETS
+        s.sentiments = NO_RECORDS
+        s.last_csat = s.last_nps = None
+        s.alert = NEW_MEMORY
+        s.history = []
+        s.ack = None
+        return
+    s.cancelled = cancellations(rest[0])
+    s.tickets = tickets_of(rest[1])
+    s.sentiments = sentiments_of(rest[2])
+    s.last_csat = stamped(rest[3])
+    s.last_nps = stamped(rest[4])
+    s.alert = AlertMemory.of(rest[5])
+    s.history = rest[6]
+    s.ack = rest[7]

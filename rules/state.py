@@ -151,7 +151,8 @@ def _insort(times: array[int], ts: int) -> None:
 
 
 class CustomerState:
-    """The state of one customer. Times are int epoch seconds."""
+    """The state of one customer. Times are int epoch seconds. A decoded state's empty histories
+    but the logins are shared ones (``rules.codec``): the methods that add to one give it its own."""
 
     __slots__ = (
         "ack",
@@ -290,7 +291,7 @@ class CustomerState:
                 return
         if any(c.key == order_hash for c in self.cancelled):
             return
-        self.cancelled.append(Cancellation(order_hash, ts))
+        self.cancelled = [*self.cancelled, Cancellation(order_hash, ts)]  # (maybe the decoder's shared [])
         self.cancelled = [c for c in self.cancelled if c.time > clock - HORIZONS[ORDERS]][-MAX_CANCELLED:]
 
     def _trim_orders(self, clock: int) -> None:
@@ -309,6 +310,8 @@ class CustomerState:
         if self.memo is not None:
             self.memo.failures = None
         if failed:
+            if not self.failures:  # (maybe the decoder's shared empty list: see the class)
+                self.failures = times_list()
             _insort(self.failures, ts)
         elif self.last_success is None or ts > self.last_success:
             self.last_success = ts
@@ -324,6 +327,8 @@ class CustomerState:
     def add_chargeback(self, ts: int, clock: int) -> None:
         if self.memo is not None:
             self.memo.chargebacks = None
+        if not self.chargebacks:
+            self.chargebacks = times_list()
         _insort(self.chargebacks, ts)
         _trim_times(self.chargebacks, _CHARGEBACKS_KEPT, clock)
 
@@ -340,6 +345,8 @@ class CustomerState:
             self.memo.opened = None
             self.memo.tickets = False
         if action == "opened":
+            if not self.opened:
+                self.opened = times_list()
             _insort(self.opened, ts)
             _trim_times(self.opened, _OPENED_KEPT, clock)
         if action == "survey":
@@ -347,6 +354,8 @@ class CustomerState:
         rank = TICKET_ACTION_RANK[action]
         ticket = self.tickets.get(ticket_hash)
         if ticket is None:
+            if not self.tickets:
+                self.tickets = {}
             ticket = self.tickets[ticket_hash] = Ticket(ts)
         elif (ts, rank) == (ticket.last, ticket.rank):  # the same action at the same second: keep the higher priority
             if priority is not None and PRIORITY_RANK[priority] > PRIORITY_RANK.get(ticket.priority or "", -1):
@@ -387,6 +396,8 @@ class CustomerState:
     def add_sentiment(self, ts: int, value: float, clock: int) -> None:
         if self.memo is not None:
             self.memo.sentiments = None
+        if not self.sentiments:
+            self.sentiments = []
         bisect.insort(self.sentiments, Sentiment(ts, value))
         cut = max(
             bisect.bisect_right(self.sentiments, (clock - HORIZONS[SENTIMENTS], 2.0)),
@@ -413,6 +424,8 @@ class CustomerState:
 
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
+        if cls is CustomerState and data[0] == codec.STATE_VERSION:
+            return codec.decode_into(CustomerState(True), data)  # (a native call when compiled)
         return codec.decode(data, cls)
 
     @classmethod

@@ -43,6 +43,7 @@ COMPILED: tuple[str, ...] = (
     "rules.codec_json",
     "rules.codec",
     "rules.memo",
+    "rules.packed_lists",
     "rules.state",
     "rules.apply",
     "rules.scoring",

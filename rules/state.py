@@ -24,14 +24,22 @@ declaration in ``rules.windows`` (``HORIZONS``: its widest signal window; ``CAPS
 from __future__ import annotations
 
 import bisect
-import hashlib
-import sys
-from array import array
-from collections.abc import Iterable
 from typing import Any, Final
 
 from rules import codec
 from rules.memo import Memo
+from rules.packed_lists import (
+    BYTEORDER,
+    HASH_SIZE,
+    LITTLE,
+    digest,
+    hash_list,
+    holds,
+    id_hash,
+    insort,
+    times_list,
+    trim_times,
+)
 from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 from rules.windows import CAPS, CHARGEBACKS, DAY, FAILURES, HORIZONS, LOGINS, OPENED, ORDERS, SENTIMENTS
 
@@ -58,96 +66,10 @@ SUBSCRIPTION_STATUS = {
 __all__ = ["DAY", "ORDER_GAPS", "CustomerState", "id_hash"]
 
 
-_BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword arguments per call
-_COPY: Final = type(_BLAKE2B_4).copy  # its methods as functions (compiled: no lookup by name per call)
-_UPDATE: Final = type(_BLAKE2B_4).update
-_DIGEST: Final = type(_BLAKE2B_4).digest
-
-
-def id_hash(text: str) -> int:
-    """A stable 32-bit hash of an id (Python's ``hash`` differs between processes): its 4-byte
-    BLAKE2b digest (``digest_size=4``), little-endian."""
-    return int.from_bytes(_digest(text), "little")
-
-
-def _digest(text: str) -> bytes:
-    """The 4-byte BLAKE2b digest of an id (:func:`id_hash` reads it as a little-endian number)."""
-    h = _COPY(_BLAKE2B_4)
-    _UPDATE(h, text.encode())
-    digest: bytes = _DIGEST(h)
-    return digest
-
-
-_BYTEORDER: Final = sys.byteorder
-_LITTLE: Final = _BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
-
-
-def _holds(hashes: array[int], key: bytes) -> bool:
-    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are ``key``:
-    a search of the array's bytes as latin-1 text (``in`` on the array boxes every item; compiled,
-    ``str.find`` is native, ``bytes.find`` parses a tuple and ``in`` on bytes tries an int first)."""
-    raw = hashes.tobytes().decode("latin-1")
-    text = key.decode("latin-1")
-    size = _HASH_SIZE
-    i = raw.find(text)
-    while i >= 0:
-        if i % size == 0:  # a match across two items is not one
-            return True
-        i = raw.find(text, i + 1)
-    return False
-
-
-def times_list(values: Iterable[int] = ()) -> array[int]:
-    """A time list of the state: int64 epoch seconds in an array (8 bytes a time, not ~40 as a list of ints)."""
-    return array("q", values)
-
-
-def hash_list(values: Iterable[int] = ()) -> array[int]:
-    """32-bit id hashes in an array (4 bytes each)."""
-    return array("I", values)
-
-
-_HASH_SIZE: Final = hash_list().itemsize
-
-
 # each trimmed time list's horizon and cap (from rules.windows) as statics of the compiled module
 _LOGINS_KEPT: Final = (HORIZONS[LOGINS], CAPS[LOGINS])
 _CHARGEBACKS_KEPT: Final = (HORIZONS[CHARGEBACKS], CAPS[CHARGEBACKS])
 _OPENED_KEPT: Final = (HORIZONS[OPENED], CAPS[OPENED])
-
-
-def _trim_times(times: array[int], kept: tuple[int, int], clock: int) -> int:
-    """Drop the times at or before ``clock`` − the history's horizon, and the oldest beyond its
-    cap (``kept``: the history's horizon and cap); how many were dropped."""
-    horizon, cap = kept
-    floor = clock - horizon
-    n = len(times)
-    if times[0] > floor:
-        if n <= cap:
-            return 0  # nothing to drop (most events)
-        cut = 0
-    else:  # the few oldest are read one by one (each array read boxes an int), then a bisection
-        cut = 1
-        while cut < n and cut < 4 and times[cut] <= floor:
-            cut += 1
-        if cut == 4 and cut < n:
-            cut = _bisect_right(times, floor, 4)
-    if n - cap > cut:
-        cut = n - cap
-    if cut > 0:
-        del times[:cut]
-    return cut
-
-
-_bisect_right: Final = bisect.bisect_right  # (a static: no lookup of the module's attribute per call)
-
-
-def _insort(times: array[int], ts: int) -> None:
-    """``bisect.insort(times, ts)``: an append for a time at or after the last (most events)."""
-    if not times or times[-1] <= ts:
-        times.append(ts)
-    else:
-        bisect.insort(times, ts)
 
 
 class CustomerState:
@@ -226,15 +148,15 @@ class CustomerState:
 
     def seen_before(self, event_id: str) -> bool:
         """True for a repeat; otherwise remembers the id."""
-        digest = _digest(event_id)
+        key = digest(event_id)
         seen = self.seen
-        if _LITTLE:  # the array holds each hash as its digest's very bytes: no int in between
-            if _holds(seen, digest):
+        if LITTLE:  # the array holds each hash as its digest's very bytes: no int in between
+            if holds(seen, key):
                 return True
-            seen.frombytes(digest)
+            seen.frombytes(key)
         else:
-            h = int.from_bytes(digest, "little")
-            if _holds(seen, h.to_bytes(_HASH_SIZE, _BYTEORDER)):
+            h = int.from_bytes(key, "little")
+            if holds(seen, h.to_bytes(HASH_SIZE, BYTEORDER)):
                 return True
             seen.append(h)
         if len(seen) > MAX_SEEN:
@@ -256,7 +178,7 @@ class CustomerState:
             times.insert(at, ts)  # bisect.insort
         else:
             times.append(ts)  # most logins
-        cut = _trim_times(times, _LOGINS_KEPT, clock)
+        cut = trim_times(times, _LOGINS_KEPT, clock)
         if self.memo is not None:
             self.memo.login_added(at, ts, cut)
 
@@ -312,7 +234,7 @@ class CustomerState:
         if failed:
             if not self.failures:  # (maybe the decoder's shared empty list: see the class)
                 self.failures = times_list()
-            _insort(self.failures, ts)
+            insort(self.failures, ts)
         elif self.last_success is None or ts > self.last_success:
             self.last_success = ts
         # keep failures within the horizon and every failure since the last success (with no
@@ -329,8 +251,8 @@ class CustomerState:
             self.memo.chargebacks = None
         if not self.chargebacks:
             self.chargebacks = times_list()
-        _insort(self.chargebacks, ts)
-        _trim_times(self.chargebacks, _CHARGEBACKS_KEPT, clock)
+        insort(self.chargebacks, ts)
+        trim_times(self.chargebacks, _CHARGEBACKS_KEPT, clock)
 
     def set_subscription(self, ts: int, action: str) -> None:
         status = SUBSCRIPTION_STATUS[action]
@@ -347,8 +269,8 @@ class CustomerState:
         if action == "opened":
             if not self.opened:
                 self.opened = times_list()
-            _insort(self.opened, ts)
-            _trim_times(self.opened, _OPENED_KEPT, clock)
+            insort(self.opened, ts)
+            trim_times(self.opened, _OPENED_KEPT, clock)
         if action == "survey":
             return
         rank = TICKET_ACTION_RANK[action]

@@ -1,0 +1,114 @@
+"""The state's packed lists: time lists and id hashes as arrays of machine integers.
+
+Each time is int64 epoch seconds (8 bytes, not ~40 as a Python int in a list); each id hash the
+4-byte BLAKE2b digest of the id. Kept sorted by time; trimmed to a history's horizon and cap
+(``rules.windows``) by :func:`trim_times`. Compiled with the core (``agents.core.COMPILED``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import sys
+from array import array
+from collections.abc import Iterable
+from typing import Final
+
+__all__ = [
+    "BYTEORDER",
+    "HASH_SIZE",
+    "LITTLE",
+    "digest",
+    "hash_list",
+    "holds",
+    "id_hash",
+    "insort",
+    "times_list",
+    "trim_times",
+]
+
+
+_BLAKE2B_4: Final = hashlib.blake2b(digest_size=4)  # copied per id: no keyword arguments per call
+_COPY: Final = type(_BLAKE2B_4).copy  # its methods as functions (compiled: no lookup by name per call)
+_UPDATE: Final = type(_BLAKE2B_4).update
+_DIGEST: Final = type(_BLAKE2B_4).digest
+
+
+def id_hash(text: str) -> int:
+    """A stable 32-bit hash of an id (Python's ``hash`` differs between processes): its 4-byte
+    BLAKE2b digest (``digest_size=4``), little-endian."""
+    return int.from_bytes(digest(text), "little")
+
+
+def digest(text: str) -> bytes:
+    """The 4-byte BLAKE2b digest of an id (:func:`id_hash` reads it as a little-endian number)."""
+    h = _COPY(_BLAKE2B_4)
+    _UPDATE(h, text.encode())
+    digest: bytes = _DIGEST(h)
+    return digest
+
+
+BYTEORDER: Final = sys.byteorder
+LITTLE: Final = BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
+
+
+def holds(hashes: array[int], key: bytes) -> bool:
+    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are ``key``:
+    a search of the array's bytes as latin-1 text (``in`` on the array boxes every item; compiled,
+    ``str.find`` is native, ``bytes.find`` parses a tuple and ``in`` on bytes tries an int first)."""
+    raw = hashes.tobytes().decode("latin-1")
+    text = key.decode("latin-1")
+    size = HASH_SIZE
+    i = raw.find(text)
+    while i >= 0:
+        if i % size == 0:  # a match across two items is not one
+            return True
+        i = raw.find(text, i + 1)
+    return False
+
+
+def times_list(values: Iterable[int] = ()) -> array[int]:
+    """A time list of the state: int64 epoch seconds in an array (8 bytes a time, not ~40 as a list of ints)."""
+    return array("q", values)
+
+
+def hash_list(values: Iterable[int] = ()) -> array[int]:
+    """32-bit id hashes in an array (4 bytes each)."""
+    return array("I", values)
+
+
+HASH_SIZE: Final = hash_list().itemsize
+
+
+def trim_times(times: array[int], kept: tuple[int, int], clock: int) -> int:
+    """Drop the times at or before ``clock`` − the history's horizon, and the oldest beyond its
+    cap (``kept``: the history's horizon and cap); how many were dropped."""
+    horizon, cap = kept
+    floor = clock - horizon
+    n = len(times)
+    if times[0] > floor:
+        if n <= cap:
+            return 0  # nothing to drop (most events)
+        cut = 0
+    else:  # the few oldest are read one by one (each array read boxes an int), then a bisection
+        cut = 1
+        while cut < n and cut < 4 and times[cut] <= floor:
+            cut += 1
+        if cut == 4 and cut < n:
+            cut = _bisect_right(times, floor, 4)
+    if n - cap > cut:
+        cut = n - cap
+    if cut > 0:
+        del times[:cut]
+    return cut
+
+
+_bisect_right: Final = bisect.bisect_right  # (a static: no lookup of the module's attribute per call)
+
+
+def insort(times: array[int], ts: int) -> None:
+    """``bisect.insort(times, ts)``: an append for a time at or after the last (most events)."""
+    if not times or times[-1] <= ts:
+        times.append(ts)
+    else:
+        bisect.insort(times, ts)

@@ -19,20 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from streams.parse import as_float
+
 BUCKET_SECONDS = 60.0
 
 DueOf = Callable[[str], float | None]
-
-
-def as_time(x: object) -> float:
-    """A due time (an int or a float) as a double. Compiled, taken as an object, an int converts
-    as a machine integer (a float parameter would take it through ``PyLong_AsDouble``, several
-    times slower for a time-sized int)."""
-    if isinstance(x, float):
-        return x
-    if isinstance(x, int):
-        return float(x)
-    raise TypeError(f"not a time: {x!r}")
 
 
 class DueIndex:
@@ -70,14 +61,14 @@ class DueIndex:
 
     def move(self, customer_id: str, due: object, old: object = None) -> None:
         """``push`` of due times as a state holds them (an int or a float; ``due`` None: not due),
-        taken as objects (see :func:`as_time`)."""
+        taken as objects (see :func:`as_float`)."""
         if due is None:
             return
-        at = as_time(due)
+        at = as_float(due)
         if old is None:
             self.push(at, customer_id)
             return
-        was = as_time(old)
+        was = as_float(old)
         if at != was:  # (else its entry stands, as push would find)
             self.push(at, customer_id, was)
 
@@ -96,10 +87,10 @@ class DueIndex:
 
     def _live(self, number: int, customer_id: str) -> float | None:
         """The customer's due time when it falls in bucket ``number``, else None (a stale entry)."""
-        due: object = self.due_of(customer_id)  # (as an object: see as_time)
+        due: object = self.due_of(customer_id)  # (as an object: see as_float)
         if due is None:
             return None
-        at = as_time(due)
+        at = as_float(due)
         return at if self._bucket(at) == number else None
 
     def _compact(self, pushed: str, due: float) -> None:

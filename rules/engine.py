@@ -41,7 +41,7 @@ from rules.apply import apply_event
 from rules.config import Duplicate, EngineConfig, Processed
 from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, next_due
-from rules.due_index import DueIndex, as_time
+from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads, StateDueIndex
 from rules.frame import customer_value, frame_values
 from rules.pack import Evaluation, RulePack
@@ -51,6 +51,7 @@ from rules.signals import SLOT, SignalConfig, compute_signals, model_part, neede
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
+from streams.parse import as_float
 from streams.timefmt import format_ts
 
 DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between events (bounded memory)
@@ -263,8 +264,8 @@ class Engine(EngineReads):
             state = self._state_of(cid)
             if state is None:
                 continue
-            current: object = state.due  # (an object: see rules.due_index.as_time)
-            if due is not None and (current is None or as_time(current) != due):
+            current: object = state.due  # (an object: see streams.parse.as_float)
+            if due is not None and (current is None or as_float(current) != due):
                 continue  # stale entry: the customer's due time moved
             try:
                 alert = self._evaluate(cid, state, t, from_index=True)

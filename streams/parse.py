@@ -125,7 +125,7 @@ def _number(
     if isinstance(value, bool) or not _numeric(value):
         hint = " (numbers must not be quoted)" if isinstance(value, str) else ""
         raise _schema(f'field "{field}": expected a number{_range(lo, hi)}, got {_kind(value)} {_show(value)}{hint}')
-    number = _as_float(value)
+    number = as_float(value)
     if not _finite(number):
         raise _schema(f'field "{field}": expected a finite number, got {value}')
     if abs(number) > MAX_EXACT:
@@ -156,10 +156,11 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, int)
 
 
-def _as_float(value: object) -> float:
-    """``float(value)`` of a number (an int or a float). Compiled, a native conversion: taken as
-    an object, an int converts as a machine integer (a float parameter would take it through
-    ``PyLong_AsDouble``, several times slower for a time-sized int)."""
+def as_float(value: object) -> float:
+    """``float(value)`` of a number (an int or a float: an event's, or a due time as a state holds
+    it, ``rules.due_index``). Compiled, a native conversion: taken as an object, an int converts as
+    a machine integer (a float parameter would take it through ``PyLong_AsDouble``, several times
+    slower for a time-sized int)."""
     if isinstance(value, float):
         return value
     if isinstance(value, int):
@@ -204,7 +205,7 @@ def parse_ts(value: Any) -> float:
     if isinstance(value, bool) or value is None:
         raise _schema(f'field "ts": expected an RFC 3339 time with offset or epoch seconds, got {_kind(value)}')
     if _numeric(value):
-        number = _as_float(value)
+        number = as_float(value)
         if not (_finite(number) and 0 <= number < _MAX_EPOCH):
             raise _schema(f'field "ts": epoch seconds out of range (1970..2200), got {_show(value)}')
         return number

@@ -306,7 +306,7 @@ class Worker:
         async def gauges() -> None:
             pipeline.update_gauges()
             self.update_uncommitted()
-            await update_lag(app, self.metrics, set(settings.input_topics.values()), self.order.next_offset)
+            await update_lag(app, self.metrics, self.input_topics, self.order.next_offset)
 
         @app.timer(interval=settings.dead_letter_warn_seconds, name="churnwatch-dead-letter-watch")
         async def dead_letter_watch() -> None:
@@ -352,8 +352,9 @@ class Worker:
         return store
 
     @property
-    def input_topics(self) -> set[str]:
-        return set(self.settings.input_topics.values())
+    def input_topics(self) -> frozenset[str]:
+        """The input topics' names (the app's, set once at start)."""
+        return self.app.input_topics
 
     async def flush_state(self) -> int:
         """Changelog the changed customers and the offsets they cover, then acknowledge the

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from agents.metrics import Metrics
 
 
 async def update_lag(
-    app: Any, metrics: Metrics, topics: set[str], admitted: Callable[[Any], int | None] = lambda _tp: None
+    app: Any, metrics: Metrics, topics: AbstractSet[str], admitted: Callable[[Any], int | None] = lambda _tp: None
 ) -> None:
     consumer = getattr(app, "consumer", None)
     if consumer is None:

@@ -1,6 +1,10 @@
 """The compact, versioned encoding of a customer's state (``rules.state.CustomerState``).
 
-Version 5 (written): binary, little-endian. A 10-byte head (the version, a bit set of the parts
+Version 6 (written): version 5's layout, with the event ids' hashes xxh3_64's (``rules.packed_lists``)
+and one more part, ``LEGACY``: how many of the oldest id hashes are still version 5's BLAKE2b digests
+(a state decoded from version 5 or older keeps matching those until they age out; absent at none).
+
+Version 5: binary, little-endian. A 10-byte head (the version, a bit set of the parts
 present, the lengths of the lists) and the fixed-size fields of the parts present, in one
 ``struct``; then the id hashes, the array's own bytes; then, in one ``struct`` of 32-bit words,
 the time lists and the orders' times, id hashes and amounts. Money is in whole cents (as doubles
@@ -10,8 +14,9 @@ memory once alerted, the history, the acknowledgement) follow as version 4's JSO
 of them is.
 
 A state whose values do not fit (a time after 2106, more than 255 of a list, a subscription
-status it does not know, ...) is written as version 4 instead; versions 1 to 4 still decode
-(``rules.codec_json``). The first byte tells them apart (``[`` for JSON).
+status it does not know, ...) is written as JSON instead (version 6's: version 4 with the count of
+BLAKE2b hashes appended); versions 1 to 5 still decode (``rules.codec_json`` the JSON ones). The
+first byte tells them apart (``[`` for JSON).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from rules.records import Order, Stamped
 if TYPE_CHECKING:
     from rules.state import CustomerState
 
-STATE_VERSION: Final = 5
+STATE_VERSION: Final = 6
+V5: Final = 5  # the same layout, the id hashes all BLAKE2b digests and no LEGACY part
 S = TypeVar("S", bound="CustomerState")
 
 # the parts (bits of the head's second field): which optional fields follow
@@ -48,10 +54,12 @@ DUE_FLOAT: Final = 512
 CRITICAL: Final = 1024
 LOST: Final = 2048
 REST: Final = 4096  # the JSON of the rarely filled records ends the bytes
+LEGACY: Final = 8192  # (version 6) how many of the oldest id hashes are BLAKE2b digests, when any
 # the head: version, parts, the lengths of logins, seen, orders, failures, chargebacks, opened;
 # then the tier and logins_total, then the optional fields of the parts present, in this order
 HEAD: Final = "<BHHBBBBBBI"
 OPTIONAL: Final = (
+    (LEGACY, "B"),
     (LAST_LOGIN, "I"),
     (FIRST_LOGIN, "I"),
     (ORDERS, "II"),  # orders_total, value_total in cents (a double with MONEY_DOUBLES)
@@ -120,7 +128,7 @@ def _layout(parts: int, n_seen: int, count: int, doubles: int) -> struct.Struct:
 
 
 def encode(s: CustomerState) -> bytes:
-    """Version 5, or version 4 for a state that does not fit it."""
+    """Version 6 binary, or version 6 JSON for a state that does not fit it."""
     try:
         return _encode_v5(s)
     except (struct.error, OverflowError, ValueError, TypeError):
@@ -235,8 +243,11 @@ def _encode_v5(s: CustomerState) -> bytes:
     fixed: list[Any] = [STATE_VERSION, 0, len(s.logins), len(seen), n_orders]
     fixed += [len(s.failures), len(s.chargebacks), len(s.opened), s.tier, s.logins_total]
     parts = 0
+    if s.legacy_seen:
+        parts = LEGACY
+        fixed.append(s.legacy_seen)
     if s.last_login is not None:
-        parts = LAST_LOGIN
+        parts |= LAST_LOGIN
         fixed.append(s.last_login)
     if s.first_login is not None:
         parts |= FIRST_LOGIN
@@ -265,13 +276,13 @@ def _encode_v5(s: CustomerState) -> bytes:
 
 
 def decode(data: bytes, cls: type[S]) -> S:
-    if data[0] != STATE_VERSION:
+    if data[0] != STATE_VERSION and data[0] != V5:
         return decode_json(data, cls)
     return decode_into(cls(True), data)
 
 
 def decode_into(s: S, data: bytes) -> S:
-    """Set every field of the blank state ``s`` from the version 5 bytes ``data``."""
+    """Set every field of the blank state ``s`` from the version 6 or 5 bytes ``data``."""
     parts = data[1] | data[2] << 8
     n_logins = data[3] | data[4] << 8
     n_seen = data[5]
@@ -296,6 +307,8 @@ def decode_into(s: S, data: bytes) -> S:
     s.tier = v[8]
     s.logins_total = v[9]
     i = _decode_fixed(s, v, parts)
+    if data[0] == V5:
+        s.legacy_seen = n_seen  # all BLAKE2b digests
     s.orders = _orders(v, at, n_orders, doubles) if n_orders else []
     _decode_evaluation(s, v, i, parts)
     set_rest(s, orjson.loads(data[layout.size :]) if parts & REST else None)
@@ -313,7 +326,7 @@ def _orders(v: tuple[Any, ...], at: int, n: int, doubles: int) -> list[Order]:
 def due_of(data: bytes, cls: type[S]) -> float | None:
     """The due time of an encoded state, read from its head without decoding the rest (an older
     version's is decoded as ``cls``)."""
-    if data[0] != STATE_VERSION:
+    if data[0] != STATE_VERSION and data[0] != V5:
         due: float | None = decode_json(data, cls).due
         return due
     parts = data[1] | data[2] << 8
@@ -339,6 +352,10 @@ def _times(v: tuple[Any, ...], start: int, end: int) -> array[int]:
 def _decode_fixed(s: CustomerState, v: tuple[Any, ...], parts: int) -> int:
     """The optional fields up to the last success; returns where the subscription's would be."""
     i = 10
+    s.legacy_seen = 0
+    if parts & LEGACY:
+        s.legacy_seen = v[i]
+        i += 1
     s.last_login = s.first_login = None
     if parts & LAST_LOGIN:
         s.last_login = v[i]

@@ -1,5 +1,5 @@
-"""The JSON versions (1 to 4) of a customer's state encoding (``rules.codec`` has the binary
-version 5 and chooses).
+"""The JSON versions (1 to 4, and 6) of a customer's state encoding (``rules.codec`` has the
+binary versions 5 and 6 and chooses).
 
 An orjson list, the version first, then the fields by position; time lists are packed as a first
 time and base64 of 24-bit deltas, id hashes as base64 of 32-bit words. Every version ever written
@@ -9,8 +9,11 @@ still decodes:
 - 3: version 2 with the first login appended;
 - 4: version 3 with the history and the acknowledgement appended (``rules.history``,
   ``rules.acknowledgement``), left out while both are empty; the alert memory as short as it
-  can be (``[0]`` for a customer never alerted). Still written for a state that version 5's
-  fixed-size fields cannot hold (a time after 2106, a count beyond 255, ...).
+  can be (``[0]`` for a customer never alerted);
+- 6: version 4 with the history and acknowledgement always there, then how many of the oldest id
+  hashes are BLAKE2b digests (the event ids' are xxh3_64's from version 6 on; in versions 1 to 4
+  all are). Written for a state that version 6's binary fixed-size fields cannot hold (a time after
+  2106, a count beyond 255, ...).
 
 Version 5's rarely filled part (tickets, sentiments, surveys, the alert memory, history and
 acknowledgement) is JSON too, with the helpers here.
@@ -33,7 +36,7 @@ from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentimen
 if TYPE_CHECKING:
     from rules.state import CustomerState
 
-JSON_VERSION = 4
+JSON_VERSION = 6
 V2_FIELDS = 25  # list items of a version 1 or 2 encoding
 S = TypeVar("S", bound="CustomerState")
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -115,7 +118,7 @@ def tickets_json(tickets: dict[int, Ticket]) -> list[list[Any]]:
 
 
 def encode_json(s: CustomerState) -> bytes:
-    """Version 4."""
+    """Version 6."""
     orders = s.orders
     tickets = tickets_json(s.tickets)
     return compact(
@@ -151,7 +154,9 @@ def encode_json(s: CustomerState) -> bytes:
                 s.lost,
                 s.due,
                 s.first_login,
-                *_extras(s),
+                s.history,
+                s.ack,
+                s.legacy_seen,
             ],
             default=_plain,
         )
@@ -165,13 +170,6 @@ def memory_json(memory: AlertMemory) -> list[Any]:
     if any(x is not None for x in memory.fired):
         return [memory.tier, list(memory.fired)]
     return [memory.tier]
-
-
-def _extras(s: CustomerState) -> list[Any]:
-    """Version 4's history and acknowledgement, left out while both are empty (most customers)."""
-    if s.ack is not None:
-        return [s.history, s.ack]
-    return [s.history] if s.history else []
 
 
 def _orders(orders: list[Any]) -> list[Order]:
@@ -195,10 +193,10 @@ def sentiments_of(raw: list[Any]) -> list[Sentiment]:
 
 
 def decode_json(data: bytes, cls: type[S]) -> S:
-    """Versions 1 to 4."""
+    """Versions 1 to 4 and 6."""
     raw = orjson.loads(data)
-    if raw[0] not in (1, 2, 3, JSON_VERSION):
-        raise ValueError(f"customer state version {raw[0]} is not supported (this build reads 1 to 5)")
+    if raw[0] not in (1, 2, 3, 4, JSON_VERSION):
+        raise ValueError(f"customer state version {raw[0]} is not supported (this build reads 1 to 6)")
     s = cls(True)
     s.first_login = raw[V2_FIELDS] if raw[0] >= 3 else None
     extras = raw[V2_FIELDS + 1 :] if raw[0] >= 4 else []
@@ -232,6 +230,7 @@ def decode_json(data: bytes, cls: type[S]) -> S:
         s.due,
     ) = raw[:V2_FIELDS]
     s.seen = unpack_hashes(seen)
+    s.legacy_seen = extras[2] if raw[0] >= 6 else len(s.seen)  # before version 6: all BLAKE2b digests
     s.logins = unpack_times(logins)
     s.orders = _orders(orders) if orders[1] else []
     s.cancelled = cancellations(cancelled)

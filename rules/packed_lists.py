@@ -1,8 +1,10 @@
 """The state's packed lists: time lists and id hashes as arrays of machine integers.
 
-Each time is int64 epoch seconds (8 bytes, not ~40 as a Python int in a list); each id hash the
-4-byte BLAKE2b digest of the id. Kept sorted by time; trimmed to a history's horizon and cap
-(``rules.windows``) by :func:`trim_times`. Compiled with the core (``agents.core.COMPILED``).
+Each time is int64 epoch seconds (8 bytes, not ~40 as a Python int in a list); each id hash 4
+bytes: of an event id (de-duplication), the low 32 bits of its xxh3_64 hash (:func:`event_key`,
+state version 6 on; BLAKE2b before, still matched in a state decoded from an older version); of an
+order or ticket id, its 4-byte BLAKE2b digest (:func:`id_hash`). Kept sorted by time; trimmed to a
+history's horizon and cap (``rules.windows``) by :func:`trim_times`. Compiled with the core (``agents.core.COMPILED``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from array import array
 from collections.abc import Iterable
 from typing import Final
 
+import xxhash
+
 __all__ = [
     "BYTEORDER",
     "HASH_SIZE",
     "LITTLE",
     "digest",
+    "event_key",
     "hash_list",
     "holds",
     "id_hash",
@@ -48,22 +53,33 @@ def digest(text: str) -> bytes:
     return digest
 
 
+_XXH3_64: Final = xxhash.xxh3_64_digest
+
+
+def event_key(text: str) -> bytes:
+    """The 4 stored bytes of an event id's hash (state version 6 on): the low 32 bits of its xxh3_64
+    hash, big-endian (the last 4 bytes of its canonical digest). A tenth of BLAKE2b's cost."""
+    return _XXH3_64(text.encode())[4:]
+
+
 BYTEORDER: Final = sys.byteorder
 LITTLE: Final = BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
 
 
-def holds(hashes: array[int], key: bytes) -> bool:
-    """Whether ``hashes`` (an array of :func:`hash_list`) holds the hash whose stored bytes are ``key``:
+def holds(hashes: array[int], key: bytes, first: int = 0, end: int = -1) -> bool:
+    """Whether ``hashes[first:end]`` (an array of :func:`hash_list`; ``end`` -1: to its end) holds the hash
+    whose stored bytes are ``key``:
     a search of the array's bytes as latin-1 text (``in`` on the array boxes every item; compiled,
     ``str.find`` is native, ``bytes.find`` parses a tuple and ``in`` on bytes tries an int first)."""
     raw = hashes.tobytes().decode("latin-1")
     text = key.decode("latin-1")
     size = HASH_SIZE
-    i = raw.find(text)
+    stop = len(raw) if end < 0 else end * size
+    i = raw.find(text, first * size, stop)
     while i >= 0:
         if i % size == 0:  # a match across two items is not one
             return True
-        i = raw.find(text, i + 1)
+        i = raw.find(text, i + 1, stop)
     return False
 
 

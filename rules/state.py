@@ -18,7 +18,8 @@ declaration in ``rules.windows`` (``HORIZONS``: its widest signal window; ``CAPS
   (all of them while there is no success yet), at most the cap; chargebacks within 90 days;
 - tickets (:class:`~rules.records.Ticket`): ``opened`` times within 14 days; open tickets (at
   most ``MAX_TICKETS``), resolved ones for the allowed lateness; sentiments within 30 days;
-- event ids for de-duplication: 32-bit hashes of the last ``MAX_SEEN`` events.
+- event ids for de-duplication: 32-bit hashes of the last ``MAX_SEEN`` events (xxh3_64's low bits; the
+  oldest ``legacy_seen`` of them BLAKE2b's, in a state decoded from version 5 or older, until they age out).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rules.packed_lists import (
     HASH_SIZE,
     LITTLE,
     digest,
+    event_key,
     hash_list,
     holds,
     id_hash,
@@ -91,6 +93,7 @@ class CustomerState:
         "last_login",
         "last_nps",
         "last_success",
+        "legacy_seen",
         "logins",
         "logins_total",
         "lost",
@@ -116,6 +119,7 @@ class CustomerState:
         if blank:
             return
         self.seen = hash_list()  # id hashes, oldest first
+        self.legacy_seen = 0  # how many of the oldest are BLAKE2b digests (a state of version 5 or older)
         self.logins = times_list()  # successful login times (sorted)
         self.logins_total = 0
         self.last_login: int | None = None
@@ -147,20 +151,26 @@ class CustomerState:
     # -- de-duplication -------------------------------------------------------------------
 
     def seen_before(self, event_id: str) -> bool:
-        """True for a repeat; otherwise remembers the id."""
-        key = digest(event_id)
+        """True for a repeat; otherwise remembers the id (its :func:`event_key`; an id is also looked for
+        by its BLAKE2b digest among the ``legacy_seen`` oldest hashes, of an older version's state)."""
+        key = event_key(event_id)
         seen = self.seen
+        legacy = self.legacy_seen
         if LITTLE:  # the array holds each hash as its digest's very bytes: no int in between
-            if holds(seen, key):
+            if holds(seen, key, legacy) or (legacy and holds(seen, digest(event_id), 0, legacy)):
                 return True
             seen.frombytes(key)
         else:
             h = int.from_bytes(key, "little")
-            if holds(seen, h.to_bytes(HASH_SIZE, BYTEORDER)):
+            if holds(seen, h.to_bytes(HASH_SIZE, BYTEORDER), legacy):
+                return True
+            if legacy and holds(seen, id_hash(event_id).to_bytes(HASH_SIZE, BYTEORDER), 0, legacy):
                 return True
             seen.append(h)
         if len(seen) > MAX_SEEN:
             del seen[0]
+            if legacy:
+                self.legacy_seen = legacy - 1
         return False
 
     # -- logins ---------------------------------------------------------------------------
@@ -346,7 +356,7 @@ class CustomerState:
 
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
-        if cls is CustomerState and data[0] == codec.STATE_VERSION:
+        if cls is CustomerState and (data[0] == codec.STATE_VERSION or data[0] == codec.V5):
             return codec.decode_into(CustomerState(True), data)  # (a native call when compiled)
         return codec.decode(data, cls)
 

@@ -1,6 +1,7 @@
-"""State version 5 (binary, ``rules.codec``): every field comes back with its value and its type,
-simulated customers are all written as version 5 and smaller than version 4, and a state whose
-values do not fit its fixed sizes is written as version 4 instead."""
+"""State version 6 (binary, ``rules.codec``): every field comes back with its value and its type,
+simulated customers are all written as version 6 and smaller than JSON, and a state whose
+values do not fit its fixed sizes is written as JSON instead. Older versions: ``test_state_versions.py``,
+``test_state_dedup_versions.py``."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def round_trip(s: CustomerState) -> bytes:
     return data
 
 
-def test_simulated_customers_are_version_5_smaller_and_mean_the_same() -> None:
+def test_simulated_customers_are_binary_smaller_and_mean_the_same() -> None:
     events = [parse_line(orjson.dumps(e)) for e in generate(SimConfig(customers=400, days=40, seed=11))]
     store: dict[str, bytes] = {}
     engine = Engine(load_pack(), EngineConfig(), store)
@@ -107,11 +108,11 @@ def test_money_that_is_not_whole_cents_is_kept_exactly() -> None:
     assert round_trip(s)[0] == codec.STATE_VERSION
 
 
-def test_states_that_do_not_fit_are_written_as_version_4() -> None:
+def test_states_that_do_not_fit_are_written_as_json() -> None:
     late = _customer()
     late.add_login(4_400_000_000, 0)  # after 2106: beyond a 32-bit time
     weird = _customer()
-    weird.subscription = Stamped(T0, "trial")  # a status version 5 has no code for
+    weird.subscription = Stamped(T0, "trial")  # a status the binary version has no code for
     many = _customer()
     many.seen.extend(range(300))  # more than 255
     whole = _customer()
@@ -126,6 +127,7 @@ def _state(draw: Any) -> CustomerState:
     money = st.floats(0, 1e7, allow_nan=False) | st.integers(0, 10**6).map(lambda c: c / 100)
     s = CustomerState()
     s.seen.extend(draw(st.lists(st.integers(0, 2**32 - 1), max_size=32)))
+    s.legacy_seen = draw(st.integers(0, len(s.seen)))  # the oldest, BLAKE2b digests of a version 5 state
     s.logins.extend(sorted(draw(st.lists(times, max_size=40))))
     s.logins_total, s.last_login, s.first_login = draw(st.integers(0, 2**33)), draw(maybe), draw(maybe)
     orders = sorted(draw(st.lists(st.tuples(times, money, st.integers(0, 2**32 - 1)), max_size=20)))

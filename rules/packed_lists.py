@@ -13,7 +13,7 @@ import bisect
 import hashlib
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import xxhash
@@ -22,6 +22,7 @@ __all__ = [
     "BYTEORDER",
     "HASH_SIZE",
     "LITTLE",
+    "append_bytes",
     "digest",
     "event_key",
     "hash_list",
@@ -66,12 +67,17 @@ BYTEORDER: Final = sys.byteorder
 LITTLE: Final = BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
 
 
+# the array methods as statics: a call without looking the method up by name (compiled)
+_tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
+append_bytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
+
+
 def holds(hashes: array[int], key: bytes, first: int = 0, end: int = -1) -> bool:
     """Whether ``hashes[first:end]`` (an array of :func:`hash_list`; ``end`` -1: to its end) holds the hash
     whose stored bytes are ``key``:
     a search of the array's bytes as latin-1 text (``in`` on the array boxes every item; compiled,
     ``str.find`` is native, ``bytes.find`` parses a tuple and ``in`` on bytes tries an int first)."""
-    raw = hashes.tobytes().decode("latin-1")
+    raw = _tobytes(hashes).decode("latin-1")
     text = key.decode("latin-1")
     size = HASH_SIZE
     stop = len(raw) if end < 0 else end * size

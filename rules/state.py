@@ -33,6 +33,7 @@ from rules.packed_lists import (
     BYTEORDER,
     HASH_SIZE,
     LITTLE,
+    append_bytes,
     digest,
     event_key,
     hash_list,
@@ -159,7 +160,7 @@ class CustomerState:
         if LITTLE:  # the array holds each hash as its digest's very bytes: no int in between
             if holds(seen, key, legacy) or (legacy and holds(seen, digest(event_id), 0, legacy)):
                 return True
-            seen.frombytes(key)
+            append_bytes(seen, key)
         else:
             h = int.from_bytes(key, "little")
             if holds(seen, h.to_bytes(HASH_SIZE, BYTEORDER), legacy):

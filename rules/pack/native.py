@@ -87,16 +87,7 @@ class NativeCheck:
             x = float(value)
         else:
             return self._test(value)
-        k = self.number
-        if op == 0:
-            return x >= k
-        if op == 1:
-            return x > k
-        if op == 2:
-            return x <= k
-        if op == 3:
-            return x < k
-        return x == k if op == 4 else x != k
+        return compare(op, x, self.number)
 
     def _test(self, value: Any) -> bool:
         try:
@@ -139,28 +130,57 @@ class NativeRule:
         return guard.holds(FrameView(values))
 
 
+def compare(op: int, x: float, k: float) -> bool:
+    """``x op k`` for one of the numeric opcodes (two doubles, compiled)."""
+    if op == 0:
+        return x >= k
+    if op == 1:
+        return x > k
+    if op == 2:
+        return x <= k
+    if op == 3:
+        return x < k
+    return x == k if op == 4 else x != k
+
+
 def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hits: list[RuleHit]) -> float:
     """``RulePack._evaluate`` over ``values`` (``SLOTS`` order, null past its end): the same hits in the same order,
-    the same remaining share. ``signals``: what a guard reads (None: a view of ``values``)."""
+    the same remaining share. ``signals``: what a guard reads (None: a view of ``values``). A float or an int
+    compared with a number is compared here (most checks), anything else by :meth:`NativeCheck.holds`."""
     remaining = 1.0
+    n = len(values)
     for step in steps:
-        rule = step.rule
         if step.checks:
             for check in step.checks:
                 slot = check.slot
-                value = values[slot] if 0 <= slot < len(values) else None
-                if value is None or not check.holds(value):
+                value = values[slot] if 0 <= slot < n else None
+                if value is None:
+                    continue
+                op = check.op
+                if op >= 0 and isinstance(value, float):
+                    if not compare(op, value, check.number):
+                        continue
+                elif op >= 0 and type(value) is int:
+                    whole: int = value
+                    if -_EXACT <= whole <= _EXACT:
+                        if not compare(op, float(whole), check.number):
+                            continue
+                    elif not check.holds(value):
+                        continue
+                elif not check.holds(value):
                     continue
                 if step.guard is not None and not step.passes(values, signals):
                     break
                 # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
+                rule = step.rule
                 weight = step.graded(value) if step.graded is not None else rule.weight
                 hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
                 remaining *= 1.0 - weight / 100.0
                 break
         elif step.guard is not None and step.passes(values, signals):
+            rule = step.rule
             explain = rule.explain
             assert explain is not None
-            hits.append(_hit(rule, explain, values[step.explain] if 0 <= step.explain < len(values) else None))
+            hits.append(_hit(rule, explain, values[step.explain] if 0 <= step.explain < n else None))
             remaining *= step.keep
     return remaining

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -78,7 +78,16 @@ def alert_id(
     fields: list[Any] = [customer_id, status, tier, previous_tier, event_time]
     if evidence is not None:
         fields.append(evidence)
-    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    h = _SHA256_COPY(_SHA256)
+    _SHA256_UPDATE(h, orjson.dumps(fields, option=orjson.OPT_SORT_KEYS))
+    digest: str = _SHA256_HEXDIGEST(h)
+    return digest[:32]
+
+
+_SHA256: Final = hashlib.sha256()  # copied per alert: OpenSSL's set-up of a new SHA-256 costs more than the hash
+_SHA256_COPY: Final = type(_SHA256).copy  # its methods as functions (compiled: no lookup by name per call)
+_SHA256_UPDATE: Final = type(_SHA256).update
+_SHA256_HEXDIGEST: Final = type(_SHA256).hexdigest
 
 
 def _display(value: Any) -> Any:

@@ -8,11 +8,16 @@ from typing import Final
 
 
 def format_ts(ts: float) -> str:
-    """``2026-11-22T14:16:30Z``, with milliseconds only when the time has a fraction."""
+    """``2026-11-22T14:16:30Z``, with milliseconds only when the time has a fraction: the start of
+    ``isoformat`` (a tenth of ``strftime``'s cost), which writes the same from year 1000 on."""
     dt = datetime.fromtimestamp(ts, UTC)
+    if dt.year < 1000:  # strftime's %Y has no leading zeros there (isoformat's has)
+        if dt.microsecond:
+            return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return dt.isoformat(timespec="milliseconds")[:23] + "Z"
+    return dt.isoformat()[:19] + "Z"
 
 
 def format_ts_ms(ts: float) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "HASH_SIZE",
     "LITTLE",
     "append_bytes",
+    "append_time",
     "digest",
     "event_key",
     "hash_list",
@@ -70,6 +71,7 @@ LITTLE: Final = BYTEORDER == "little"  # an array of hashes holds each as its di
 # the array methods as statics: a call without looking the method up by name (compiled)
 _tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
 append_bytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
+append_time: Final[Callable[[array[int], int], None]] = array.append
 
 
 def holds(hashes: array[int], key: bytes, first: int = 0, end: int = -1) -> bool:
@@ -131,6 +133,6 @@ _bisect_right: Final = bisect.bisect_right  # (a static: no lookup of the module
 def insort(times: array[int], ts: int) -> None:
     """``bisect.insort(times, ts)``: an append for a time at or after the last (most events)."""
     if not times or times[-1] <= ts:
-        times.append(ts)
+        append_time(times, ts)
     else:
         bisect.insort(times, ts)

@@ -34,6 +34,7 @@ from rules.packed_lists import (
     HASH_SIZE,
     LITTLE,
     append_bytes,
+    append_time,
     digest,
     event_key,
     hash_list,
@@ -178,17 +179,20 @@ class CustomerState:
 
     def add_login(self, ts: int, clock: int) -> None:
         self.logins_total += 1
-        if self.last_login is None or ts > self.last_login:
-            self.last_login = ts
+        last = self.last_login
         if self.first_login is None or ts < self.first_login:
             self.first_login = ts
         times = self.logins
         at = len(times)
-        if at and times[at - 1] > ts:
+        if last is not None and ts >= last:
+            append_time(times, ts)  # most logins: at or after the latest, so after every held one
+        elif at and times[at - 1] > ts:
             at = bisect.bisect_right(times, ts)
             times.insert(at, ts)  # bisect.insort
         else:
-            times.append(ts)  # most logins
+            append_time(times, ts)
+        if last is None or ts > last:
+            self.last_login = ts
         cut = trim_times(times, _LOGINS_KEPT, clock)
         if self.memo is not None:
             self.memo.login_added(at, ts, cut)

@@ -44,7 +44,10 @@ _DIGEST: Final = type(_BLAKE2B_4).digest
 def id_hash(text: str) -> int:
     """A stable 32-bit hash of an id (Python's ``hash`` differs between processes): its 4-byte
     BLAKE2b digest (``digest_size=4``), little-endian."""
-    return int.from_bytes(digest(text), "little")
+    return _from_bytes(digest(text), "little")
+
+
+_from_bytes: Final = int.from_bytes  # (compiled: a call, not a lookup of the method by name)
 
 
 def digest(text: str) -> bytes:

@@ -50,6 +50,7 @@ from rules.windows import CAPS, CHARGEBACKS, DAY, FAILURES, HORIZONS, LOGINS, OP
 MAX_CANCELLED: Final = 16
 MAX_TICKETS: Final = 16
 MAX_SEEN: Final = 32
+_new: Final = tuple.__new__
 ORDER_GAPS: Final = 12
 ORDER_CANCEL_SPARE: Final = 4  # orders kept beyond the last 13, for cancellations among them
 TICKET_LATENESS: Final = 3 * DAY  # resolved tickets are kept this long (a late action may still reopen one)
@@ -210,7 +211,12 @@ class CustomerState:
         self.value_total = round(self.value_total + amount, 2)  # in cents: the same sum in any order
         if self.first_order is None or ts < self.first_order:
             self.first_order = ts
-        bisect.insort(self.orders, Order(ts, amount, order_hash))
+        order: Order = _new(Order, (ts, amount, order_hash))  # (tuple's own constructor: no Python-level __new__)
+        orders = self.orders
+        if not orders or orders[-1] <= order:
+            orders.append(order)  # most orders: where insort puts them
+        else:
+            bisect.insort(orders, order)
         self._trim_orders(clock)
 
     def cancel_order(self, ts: int, order_hash: int, clock: int) -> None:

@@ -93,7 +93,7 @@ def _parsed(
                 yield (event.ts, index, number), event
 
 
-def _spill(chunk: list[tuple[Key, Event]], folder: str) -> Path:
+def _spill(chunk: list[tuple[Key, Any]], folder: str) -> Path:
     """Write a sorted chunk as pickled batches (each batch on its own: nothing is memoised across)."""
     with tempfile.NamedTemporaryFile("wb", dir=folder, suffix=".run", delete=False) as fh:
         for start in range(0, len(chunk), SPILL_BATCH):
@@ -101,12 +101,12 @@ def _spill(chunk: list[tuple[Key, Event]], folder: str) -> Path:
     return Path(fh.name)
 
 
-def _read_run(path: Path) -> Iterator[tuple[Key, Event]]:
+def _read_run(path: Path) -> Iterator[tuple[Key, Any]]:
     """A spilled run, one batch in memory at a time; the file goes when it is read."""
     with path.open("rb") as fh:
         while True:
             try:
-                batch: list[tuple[Key, Event]] = pickle.load(fh)
+                batch: list[tuple[Key, Any]] = pickle.load(fh)
             except EOFError:
                 break
             yield from batch
@@ -158,22 +158,28 @@ def _sorted(
         for _, event in heapq.merge(*readers, key=itemgetter(0)):
             yield event
         return
-    chunk: list[tuple[Key, Event]] = []
     with tempfile.TemporaryDirectory(prefix="churnwatch-replay-") as folder:
-        runs: list[Iterator[tuple[Key, Event]]] = []
-        for item in _parsed(paths, limits, bad, parse=parse):
-            chunk.append(item)
-            if len(chunk) >= size:
-                chunk.sort(key=itemgetter(0))
-                runs.append(_read_run(_spill(chunk, folder)))
-                chunk = []
-        chunk.sort(key=itemgetter(0))
-        if not runs:
-            yield from (event for _, event in chunk)
-            return
-        runs.append(iter(chunk))
-        for _, event in heapq.merge(*runs, key=itemgetter(0)):
+        for _, event in sort_in_chunks(_parsed(paths, limits, bad, parse=parse), size, folder):
             yield event
+
+
+def sort_in_chunks(items: Iterable[tuple[Key, Any]], size: int, folder: str) -> Iterator[tuple[Key, Any]]:
+    """Keyed items by key (stable), sorted in chunks of at most ``size``: a chunk is spilled to a
+    file in ``folder`` when more items follow, and the sorted runs are merged lazily."""
+    chunk: list[tuple[Key, Any]] = []
+    runs: list[Iterator[tuple[Key, Any]]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            chunk.sort(key=itemgetter(0))
+            runs.append(_read_run(_spill(chunk, folder)))
+            chunk = []
+    chunk.sort(key=itemgetter(0))
+    if not runs:
+        yield from chunk
+        return
+    runs.append(iter(chunk))
+    yield from heapq.merge(*runs, key=itemgetter(0))
 
 
 class SortedInput:

@@ -1,0 +1,226 @@
+"""Replay grouped by customer: a history of more customers than the engine holds decoded, at the
+cost per event of one that fits (issue 13; Flink's batch mode does the same: sort by key, then
+process).
+
+One engine over all customers in time order finds nearly every event's customer cold once they
+outnumber the customers it holds decoded between commits (``agents.engine_setup``): a decode, an
+encode and a few cache misses per event. Grouped:
+
+1. **split** (``agents.replay_split``): every raw line to the file of its customer's group
+   (``crc32(customer_id) % groups``), unparsed;
+2. **groups**, one after another: a group's lines are parsed once, sorted by (time, file, line)
+   (``agents.sorted_events.sort_in_chunks``: in memory, spilled beyond ``--max-memory``), and run
+   through a fresh engine of the group's customers only (few enough to stay decoded), with the
+   event clock; its alerts go to a sorted run (``agents.alert_runs``) keyed by the place one
+   engine would have given them; the engine commits and is kept (its due index and aggregates:
+   what one engine keeps too);
+3. **end**: the global last event time is known; each group's engine runs the ticks up to it and
+   the final tick (``Engine.finish``), as one engine does;
+4. **merge**: the runs in key order to the output.
+
+Why the output is the same as one engine's, byte for byte (``emitted_at`` aside): a customer's
+evaluations depend on its own state and the times it is evaluated at; with time-ordered input the
+clock at each of its events is that event's time in any subset of customers (lateness and the
+state's trimming read it), and a tick at a multiple M of the interval runs before the first event
+at or after M and evaluates the customers due by M in id order, whoever else is in the engine.
+The aggregates of the groups add up (``rules.aggregates.Totals``). The store is one mapping for
+all groups (the customers are disjoint), so it ends as one engine's does.
+
+Used for one partition (``replay(partitions=1)``) with a whole number of seconds between ticks;
+``group_count`` keeps small inputs (customers that fit) on the ungrouped path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tempfile
+from collections.abc import Iterator
+from operator import itemgetter
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from agents.alert_runs import EVENT, FINAL, FINAL_TIME, TICK, RunWriter, merge_runs
+from agents.emit import stamp
+from agents.engine_setup import OFFLINE_CHANGED, offline_engine
+from agents.gc_tuning import quiet_gc_during
+from agents.replay_result import ReplayResult
+from agents.replay_split import split_lines
+from agents.replay_store import close_store, open_store
+from agents.sorted_events import LINE_BYTES, BadLine, Key, chunk_events, parse_replay_line, sort_in_chunks
+from rules.acknowledgement import Acknowledgement
+from rules.aggregates import Totals
+from rules.engine import Engine, EngineConfig, Outcome
+from rules.engine_reads import RESERVED_PREFIX
+from rules.pack import RulePack
+from streams.errors import BadInput
+from streams.events import Event
+from streams.parse import Limits, parse_ts
+from streams.timefmt import format_ts
+
+EVENTS_PER_CUSTOMER = 5  # assumed, to size the groups from the input's bytes (churnwatch simulate: ~5.3)
+GROUP_CUSTOMERS = OFFLINE_CHANGED // 2  # customers per group aimed at: half of what an engine holds decoded
+MAX_GROUPS = 512  # group files open at once while splitting (and runs while merging)
+Item = Event | Acknowledgement
+Unterminated = set[tuple[int, int]]  # lines read without a newline (agents.replay_split)
+DUPLICATE = Outcome.DUPLICATE
+Found = list[tuple[tuple[int, float, int, int], BadLine]]  # bad lines with their place in the report
+
+
+def group_count(paths: list[Path], config: EngineConfig, partitions: int) -> int:
+    """How many groups: 1 (the ungrouped path) when the input's customers (estimated from its
+    bytes: ``LINE_BYTES`` a line, ``EVENTS_PER_CUSTOMER`` lines a customer) fit in one engine's
+    decoded customers, or when grouping does not apply (several partitions, a tick interval that
+    is not a whole number of seconds, an engine that scans every customer at each tick)."""
+    if partitions != 1 or config.scan_all or not float(config.tick_seconds).is_integer():
+        return 1
+    customers = sum(p.stat().st_size for p in paths) / LINE_BYTES / EVENTS_PER_CUSTOMER
+    if customers <= OFFLINE_CHANGED:
+        return 1
+    return min(MAX_GROUPS, math.ceil(customers / GROUP_CUSTOMERS))
+
+
+def replay_grouped(
+    paths: list[Path],
+    pack: RulePack,
+    out: IO[bytes],
+    result: ReplayResult,
+    *,
+    config: EngineConfig,
+    limits: Limits,
+    groups: int,
+    final_tick: bool,
+    max_memory_mb: float,
+    store: str,
+) -> None:
+    """Replay ``paths`` in ``groups`` groups of customers into ``out``, filling ``result``."""
+    found: Found = []
+    kept = open_store(store)
+    try:
+        with tempfile.TemporaryDirectory(prefix="churnwatch-groups-") as tmp, quiet_gc_during():
+            folder = Path(tmp)
+            lines, unterminated = split_lines(paths, groups, folder)
+            engines: list[Engine] = []
+            runs: list[RunWriter] = []
+            size = chunk_events(max_memory_mb)
+            for g, group_file in enumerate(lines):
+                engine = offline_engine(pack, config, kept)
+                run = RunWriter(folder / f"group-{g}.run")
+                items = _group_items(group_file, paths, limits, found, unterminated, size, tmp)
+                _run_events(engine, items, run, result, found)
+                engine.commit()  # the group's decoded customers go; its due index and aggregates stay
+                group_file.unlink()
+                engines.append(engine)
+                runs.append(run)
+            last = _finish(engines, runs, final_tick, result)
+            for run in runs:
+                run.close()
+            write = out.write
+            for line in merge_runs([run.path for run in runs]):
+                write(line)
+        result.customers = sum(1 for cid in kept if not cid.startswith(RESERVED_PREFIX))
+        result.totals = sum((e.totals(last) for e in engines), Totals()) if last is not None else Totals()
+        result.state_bytes = sum(len(value) for value in kept.values())
+    finally:
+        close_store(kept)
+    result.bad_lines.extend(bad for _, bad in sorted(found, key=itemgetter(0)))
+
+
+def _group_items(
+    group_file: Path, paths: list[Path], limits: Limits, found: Found, unterminated: Unterminated, size: int, tmp: str
+) -> Iterator[tuple[Key, Item]]:
+    """The group's items in (time, file index, line number) order: in memory up to ``size``
+    items, else sorted in chunks spilled to ``tmp`` and merged."""
+    chunks = _records(group_file, paths, limits, found, unterminated, size)
+    first = next(chunks, [])
+    following = next(chunks, None)
+    if following is None:
+        first.sort(key=itemgetter(0))
+        return iter(first)
+    return sort_in_chunks(itertools.chain(first, following, itertools.chain.from_iterable(chunks)), size, tmp)
+
+
+def _records(
+    group_file: Path, paths: list[Path], limits: Limits, found: Found, unterminated: Unterminated, size: int
+) -> Iterator[list[tuple[Key, Item]]]:
+    """The group's lines parsed and keyed by (time, file index, line number), in lists of at most
+    ``size``; bad lines to ``found``."""
+    names = [str(p) for p in paths]
+    chunk: list[tuple[Key, Item]] = []
+    append = chunk.append
+    with group_file.open("rb") as fh:
+        for record in fh:
+            head, number, line = record.split(b" ", 2)
+            index, n = int(head), int(number)
+            if unterminated and (index, n) in unterminated:
+                line = line[:-1]  # as it was read: without the newline the record added
+            try:
+                item = parse_replay_line(line, limits)
+            except BadInput as exc:
+                found.append(((0, float(index), n, 0), BadLine(names[index], n, exc.reason.value, exc.detail)))
+                continue
+            append(((item.ts, index, n), item))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+                append = chunk.append
+    yield chunk
+
+
+def _run_events(
+    engine: Engine, items: Iterator[tuple[Key, Item]], run: RunWriter, result: ReplayResult, found: Found
+) -> None:
+    """A group's items in order through its engine (event clock); the alerts to its run."""
+    for (ts, index, n), item in items:
+        ticked = engine.advance(ts)
+        if ticked:
+            _write_ticks(ticked, run, result)
+        if isinstance(item, Acknowledgement):
+            if engine.acknowledge(item):
+                result.acknowledgements += 1
+            else:
+                detail = f"acknowledgement at {format_ts(ts)} of a customer with no event before it"
+                found.append(((1, ts, index, n), BadLine("<acknowledgements>", 0, "unknown_customer", detail)))
+            continue
+        try:
+            alerts = engine.apply(item)
+        except BadInput as exc:  # cannot happen for sorted input; kept for safety (as replay's)
+            result.late += 1
+            found.append(((2, ts, index, n), BadLine("<sorted input>", 0, exc.reason.value, exc.detail)))
+            continue
+        result.events += 1
+        if alerts.outcome is DUPLICATE:
+            result.duplicates += 1
+        for alert in alerts:
+            run.add((ts, EVENT, index, n, ""), _line(alert, result))
+
+
+def _finish(engines: list[Engine], runs: list[RunWriter], final_tick: bool, result: ReplayResult) -> float | None:
+    """Every group's engine to the global last time: the ticks its clock has not crossed yet, then
+    the final tick (or a commit without it); returns that time (None: no input at all)."""
+    clocks = [e.clock for e in engines if e.clock is not None]
+    if not clocks:
+        return None
+    last = max(clocks)
+    for engine, run in zip(engines, runs, strict=True):
+        _write_ticks(engine.advance(last), run, result)
+        if not final_tick:
+            engine.commit()
+            continue
+        for alert in engine.finish(last):
+            run.add((FINAL_TIME, FINAL, 0, 0, alert["customer_id"]), _line(alert, result))
+    return last
+
+
+def _write_ticks(alerts: list[dict[str, Any]], run: RunWriter, result: ReplayResult) -> None:
+    """A tick's alerts, keyed by the tick's time (the alerts' ``event_time``) and customer."""
+    for alert in alerts:
+        run.add((parse_ts(alert["event_time"]), TICK, 0, 0, alert["customer_id"]), _line(alert, result))
+
+
+def _line(alert: dict[str, Any], result: ReplayResult) -> bytes:
+    stamp(alert)
+    result.alerts[(alert["status"], alert["tier"])] += 1
+    return orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE)

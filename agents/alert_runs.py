@@ -26,7 +26,7 @@ TICK: Final = 0
 EVENT: Final = 1
 FINAL: Final = 2
 FINAL_TIME: Final = math.inf
-BATCH: Final = 512  # alerts per pickled batch
+BATCH: Final = 128  # alerts per pickled batch (a writer holds one batch; orjson's bytes keep its spare room)
 
 Key = tuple[float, int, int, int, str]
 Keyed = tuple[Key, bytes]

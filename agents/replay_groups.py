@@ -111,6 +111,7 @@ def replay_grouped(
                 items = _group_items(group_file, paths, limits, found, unterminated, size, tmp)
                 _run_events(engine, items, run, result, found)
                 engine.commit()  # the group's decoded customers go; its due index and aggregates stay
+                run.flush()
                 group_file.unlink()
                 engines.append(engine)
                 runs.append(run)
@@ -211,6 +212,7 @@ def _finish(engines: list[Engine], runs: list[RunWriter], final_tick: bool, resu
             continue
         for alert in engine.finish(last):
             run.add((FINAL_TIME, FINAL, 0, 0, alert["customer_id"]), _line(alert, result))
+        run.flush()
     return last
 
 

@@ -13,7 +13,7 @@ group pass parses each line once and reports a bad one where it was.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -77,7 +77,7 @@ def split_lines(paths: Iterable[Path], groups: int, folder: Path) -> tuple[list[
 
 
 def _split_file(
-    src: IO[bytes], index: int, groups: int, writes: list[Callable[[bytes], int]]
+    src: IO[bytes], index: int, groups: int, writes: Sequence[Callable[[bytes], int]]
 ) -> tuple[int, int] | None:
     """One file's lines to their groups' files; the last line's number and group when it has no newline."""
     crc32 = zlib.crc32
@@ -88,9 +88,8 @@ def _split_file(
         if at >= 0 and line.rfind(KEY) == at:
             start = at + 15
             end = line.find(b'"', start)
-            customer: bytes | None = line[start:end]
-            if end <= start or customer.find(b"\\") >= 0:
-                customer = customer_of(line)
+            plain = line[start:end]
+            customer = plain if end > start and plain.find(b"\\") < 0 else customer_of(line)
         elif not line.strip():
             continue
         else:

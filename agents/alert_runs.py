@@ -3,10 +3,11 @@ puts the alerts of its groups back in the order one engine would have written th
 
 Each alert is written with its key, its place in that order (:data:`Key`):
 
-- an event's alert: ``(ts, EVENT, file index, line number, "")``;
-- a tick's alert at time ``M``: ``(M, TICK, 0, 0, customer_id)`` (a tick at M runs before the
+- an event's alert: ``(ts, EVENT, seq, "")`` (``seq``: its line's number across the input files,
+  in input order);
+- a tick's alert at time ``M``: ``(M, TICK, 0, customer_id)`` (a tick at M runs before the
   events stamped M, and evaluates its customers in id order);
-- the final tick's alert: ``(inf, FINAL, 0, 0, customer_id)``, after everything.
+- the final tick's alert: ``(inf, FINAL, 0, customer_id)``, after everything.
 
 A group writes its alerts in key order (its own events in input order, its ticks in between), so
 each group's file is a sorted run; :func:`merge_runs` merges the runs lazily (``heapq.merge``).
@@ -28,7 +29,7 @@ FINAL: Final = 2
 FINAL_TIME: Final = math.inf
 BATCH: Final = 128  # alerts per pickled batch (a writer holds one batch; orjson's bytes keep its spare room)
 
-Key = tuple[float, int, int, int, str]
+Key = tuple[float, int, int, str]
 Keyed = tuple[Key, bytes]
 
 

@@ -47,9 +47,9 @@ from agents.emit import stamp
 from agents.engine_setup import OFFLINE_CHANGED, offline_engine
 from agents.gc_tuning import quiet_gc_during
 from agents.replay_result import ReplayResult
-from agents.replay_split import split_lines
+from agents.replay_split import Split, split_lines
 from agents.replay_store import close_store, open_store
-from agents.sorted_events import LINE_BYTES, BadLine, Key, chunk_events, parse_replay_line, sort_in_chunks
+from agents.sorted_events import LINE_BYTES, BadLine, chunk_events, parse_replay_line, sort_in_chunks
 from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Totals
 from rules.engine import Engine, EngineConfig, Outcome
@@ -57,16 +57,17 @@ from rules.engine_reads import RESERVED_PREFIX
 from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
-from streams.parse import Limits, parse_ts
+from streams.parse import Limits, parse_line, parse_ts
 from streams.timefmt import format_ts
 
 EVENTS_PER_CUSTOMER = 5  # assumed, to size the groups from the input's bytes (churnwatch simulate: ~5.3)
 GROUP_CUSTOMERS = OFFLINE_CHANGED // 2  # customers per group aimed at: half of what an engine holds decoded
 MAX_GROUPS = 512  # group files open at once while splitting (and runs while merging)
 Item = Event | Acknowledgement
-Unterminated = set[tuple[int, int]]  # lines read without a newline (agents.replay_split)
+Row = tuple[float, int, Item]  # an item with its time and its line's number across the files (agents.replay_split)
 DUPLICATE = Outcome.DUPLICATE
-Found = list[tuple[tuple[int, float, int, int], BadLine]]  # bad lines with their place in the report
+ACK = b'"acknowledgement"'  # what an acknowledgement line holds (agents.sorted_events.parse_replay_line)
+Found = list[tuple[tuple[int, float, int], BadLine]]  # bad lines with their place in the report
 
 
 def group_count(paths: list[Path], config: EngineConfig, partitions: int) -> int:
@@ -101,14 +102,14 @@ def replay_grouped(
     try:
         with tempfile.TemporaryDirectory(prefix="churnwatch-groups-") as tmp, quiet_gc_during():
             folder = Path(tmp)
-            lines, unterminated = split_lines(paths, groups, folder)
+            split = split_lines(paths, groups, folder)
             engines: list[Engine] = []
             runs: list[RunWriter] = []
             size = chunk_events(max_memory_mb)
-            for g, group_file in enumerate(lines):
+            for g, group_file in enumerate(split.files):
                 engine = offline_engine(pack, config, kept)
                 run = RunWriter(folder / f"group-{g}.run")
-                items = _group_items(group_file, paths, limits, found, unterminated, size, tmp)
+                items = _group_items(group_file, split, limits, found, size, tmp)
                 _run_events(engine, items, run, result, found)
                 engine.commit()  # the group's decoded customers go; its due index and aggregates stay
                 run.flush()
@@ -129,12 +130,10 @@ def replay_grouped(
     result.bad_lines.extend(bad for _, bad in sorted(found, key=itemgetter(0)))
 
 
-def _group_items(
-    group_file: Path, paths: list[Path], limits: Limits, found: Found, unterminated: Unterminated, size: int, tmp: str
-) -> Iterator[tuple[Key, Item]]:
-    """The group's items in (time, file index, line number) order: in memory up to ``size``
-    items, else sorted in chunks spilled to ``tmp`` and merged."""
-    chunks = _records(group_file, paths, limits, found, unterminated, size)
+def _group_items(group_file: Path, split: Split, limits: Limits, found: Found, size: int, tmp: str) -> Iterator[Row]:
+    """The group's items by time (stable: in input order for equal times), as (time, seq, item):
+    in memory up to ``size`` items, else sorted in chunks spilled to ``tmp`` and merged."""
+    chunks = _records(group_file, split, limits, found, size)
     first = next(chunks, [])
     following = next(chunks, None)
     if following is None:
@@ -143,26 +142,25 @@ def _group_items(
     return sort_in_chunks(itertools.chain(first, following, itertools.chain.from_iterable(chunks)), size, tmp)
 
 
-def _records(
-    group_file: Path, paths: list[Path], limits: Limits, found: Found, unterminated: Unterminated, size: int
-) -> Iterator[list[tuple[Key, Item]]]:
-    """The group's lines parsed and keyed by (time, file index, line number), in lists of at most
-    ``size``; bad lines to ``found``."""
-    names = [str(p) for p in paths]
-    chunk: list[tuple[Key, Item]] = []
+def _records(group_file: Path, split: Split, limits: Limits, found: Found, size: int) -> Iterator[list[Row]]:
+    """The group's lines parsed, as (time, seq, item) in input order, in lists of at most ``size``;
+    bad lines to ``found``."""
+    chunk: list[Row] = []
     append = chunk.append
+    unterminated = split.unterminated
     with group_file.open("rb") as fh:
         for record in fh:
-            head, number, line = record.split(b" ", 2)
-            index, n = int(head), int(number)
-            if unterminated and (index, n) in unterminated:
+            head, _, line = record.partition(b" ")
+            seq = int(head)
+            if unterminated and seq in unterminated:
                 line = line[:-1]  # as it was read: without the newline the record added
             try:
-                item = parse_replay_line(line, limits)
+                item = parse_line(line, limits=limits) if ACK not in line else parse_replay_line(line, limits)
             except BadInput as exc:
-                found.append(((0, float(index), n, 0), BadLine(names[index], n, exc.reason.value, exc.detail)))
+                index, n = split.place(seq)
+                found.append(((0, 0.0, seq), BadLine(str(split.paths[index]), n, exc.reason.value, exc.detail)))
                 continue
-            append(((item.ts, index, n), item))
+            append((item.ts, seq, item))
             if len(chunk) >= size:
                 yield chunk
                 chunk = []
@@ -170,32 +168,39 @@ def _records(
     yield chunk
 
 
-def _run_events(
-    engine: Engine, items: Iterator[tuple[Key, Item]], run: RunWriter, result: ReplayResult, found: Found
-) -> None:
+def _run_events(engine: Engine, items: Iterator[Row], run: RunWriter, result: ReplayResult, found: Found) -> None:
     """A group's items in order through its engine (event clock); the alerts to its run."""
-    for (ts, index, n), item in items:
-        ticked = engine.advance(ts)
+    events = duplicates = 0
+    advance, apply = engine.advance, engine.apply
+    for ts, seq, item in items:
+        ticked = advance(ts)
         if ticked:
             _write_ticks(ticked, run, result)
         if isinstance(item, Acknowledgement):
-            if engine.acknowledge(item):
-                result.acknowledgements += 1
-            else:
-                detail = f"acknowledgement at {format_ts(ts)} of a customer with no event before it"
-                found.append(((1, ts, index, n), BadLine("<acknowledgements>", 0, "unknown_customer", detail)))
+            _acknowledge(engine, item, seq, result, found)
             continue
         try:
-            alerts = engine.apply(item)
+            alerts = apply(item)
         except BadInput as exc:  # cannot happen for sorted input; kept for safety (as replay's)
             result.late += 1
-            found.append(((2, ts, index, n), BadLine("<sorted input>", 0, exc.reason.value, exc.detail)))
+            found.append(((2, ts, seq), BadLine("<sorted input>", 0, exc.reason.value, exc.detail)))
             continue
-        result.events += 1
-        if alerts.outcome is DUPLICATE:
-            result.duplicates += 1
-        for alert in alerts:
-            run.add((ts, EVENT, index, n, ""), _line(alert, result))
+        events += 1
+        if alerts:
+            for alert in alerts:
+                run.add((ts, EVENT, seq, ""), _line(alert, result))
+        elif alerts.outcome is DUPLICATE:
+            duplicates += 1
+    result.events += events
+    result.duplicates += duplicates
+
+
+def _acknowledge(engine: Engine, ack: Acknowledgement, seq: int, result: ReplayResult, found: Found) -> None:
+    if engine.acknowledge(ack):
+        result.acknowledgements += 1
+    else:
+        detail = f"acknowledgement at {format_ts(ack.ts)} of a customer with no event before it"
+        found.append(((1, ack.ts, seq), BadLine("<acknowledgements>", 0, "unknown_customer", detail)))
 
 
 def _finish(engines: list[Engine], runs: list[RunWriter], final_tick: bool, result: ReplayResult) -> float | None:
@@ -211,7 +216,7 @@ def _finish(engines: list[Engine], runs: list[RunWriter], final_tick: bool, resu
             engine.commit()
             continue
         for alert in engine.finish(last):
-            run.add((FINAL_TIME, FINAL, 0, 0, alert["customer_id"]), _line(alert, result))
+            run.add((FINAL_TIME, FINAL, 0, alert["customer_id"]), _line(alert, result))
         run.flush()
     return last
 
@@ -219,7 +224,7 @@ def _finish(engines: list[Engine], runs: list[RunWriter], final_tick: bool, resu
 def _write_ticks(alerts: list[dict[str, Any]], run: RunWriter, result: ReplayResult) -> None:
     """A tick's alerts, keyed by the tick's time (the alerts' ``event_time``) and customer."""
     for alert in alerts:
-        run.add((parse_ts(alert["event_time"]), TICK, 0, 0, alert["customer_id"]), _line(alert, result))
+        run.add((parse_ts(alert["event_time"]), TICK, 0, alert["customer_id"]), _line(alert, result))
 
 
 def _line(alert: dict[str, Any], result: ReplayResult) -> bytes:

@@ -5,15 +5,17 @@ A group is ``crc32(customer_id) % groups``. The customer id is read from the raw
 line has the plain form that exports and ``churnwatch simulate`` write (``"customer_id"`` once,
 then ``:"`` or ``: "``, an id without a backslash); any other line is parsed for it (a line that
 cannot be parsed goes to group 0: the group pass reports it with its file and line). Each record
-is ``FILE LINE RAW``: the file's index among the inputs, the line number, the raw line (a
-file's last line without a newline gets one, and is named apart), so the
+is ``SEQ RAW``: the line's number across the files (:class:`Split` names its file and line) and
+the raw line (a file's last line without a newline gets one, and is named apart), so the
 group pass parses each line once and reports a bad one where it was.
 """
 
 from __future__ import annotations
 
+import bisect
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -21,7 +23,7 @@ import orjson
 
 KEY = b'"customer_id"'
 PLAIN = b'"customer_id":"'  # the plain form: the id's first byte follows
-WRITE_BUFFER = 32 * 1024  # bytes buffered per group file (groups x this is the split's own memory)
+FLUSH_LINES = 200  # lines held per group before they are written (groups x this is the split's own memory)
 
 
 def customer_of(line: bytes) -> bytes | None:
@@ -55,34 +57,56 @@ def group_of(customer: bytes, groups: int) -> int:
     return zlib.crc32(customer) % groups
 
 
-def split_lines(paths: Iterable[Path], groups: int, folder: Path) -> tuple[list[Path], set[tuple[int, int]]]:
-    """Write each non-blank line of the files to its group's file in ``folder``. Returns the group
-    files, by group (lines keep their input order within a group), and the (file index, line
-    number) of the lines that had no newline (a file's last line), which the record adds."""
-    names = [folder / f"group-{g}.lines" for g in range(groups)]
-    files = [name.open("wb", buffering=WRITE_BUFFER) for name in names]
-    unterminated: set[tuple[int, int]] = set()
+@dataclass(slots=True)
+class Split:
+    """What the split pass wrote: the group files (by group) and how to name a line of ``paths``. Lines are
+    numbered across the files (``seq``, blank lines counted): line ``n`` of file ``i`` is
+    ``starts[i] + n - 1``. ``unterminated``: the lines read without a newline (a file's last),
+    which their record adds."""
+
+    paths: list[Path]
+    files: list[Path]
+    starts: list[int] = field(default_factory=list)
+    unterminated: set[int] = field(default_factory=set)
+
+    def place(self, seq: int) -> tuple[int, int]:
+        """The file index and line number of line ``seq``."""
+        index = bisect.bisect_right(self.starts, seq) - 1
+        return index, seq - self.starts[index] + 1
+
+
+def split_lines(paths: Iterable[Path], groups: int, folder: Path) -> Split:
+    """Write each non-blank line of the files to its group's file in ``folder`` (in input order
+    within a group), as ``SEQ RAW``."""
+    paths = list(paths)
+    split = Split(paths, [folder / f"group-{g}.lines" for g in range(groups)])
+    files = [name.open("wb") for name in split.files]
+    pending: list[list[bytes]] = [[] for _ in files]
+    seq = 0
     try:
-        writes = [fh.write for fh in files]
-        for index, path in enumerate(paths):
+        for path in paths:
+            split.starts.append(seq)
             with path.open("rb") as src:
-                last = _split_file(src, index, groups, writes)
+                seq, last = _split_file(src, seq, groups, pending, files)
             if last is not None:
-                unterminated.add((index, last[0]))
-                writes[last[1]](b"\n")
+                split.unterminated.add(seq - 1)
+                pending[last].append(b"\n")
+        for fh, lines in zip(files, pending, strict=True):
+            fh.write(b"".join(lines))
     finally:
         for fh in files:
             fh.close()
-    return names, unterminated
+    return split
 
 
 def _split_file(
-    src: IO[bytes], index: int, groups: int, writes: Sequence[Callable[[bytes], int]]
-) -> tuple[int, int] | None:
-    """One file's lines to their groups' files; the last line's number and group when it has no newline."""
+    src: IO[bytes], seq: int, groups: int, pending: list[list[bytes]], files: Sequence[IO[bytes]]
+) -> tuple[int, int | None]:
+    """One file's lines to their groups (``pending``, written out by ``FLUSH_LINES``), numbered from
+    ``seq``; returns the next number, and the last line's group when it has no newline."""
     crc32 = zlib.crc32
-    number, g, line = 0, 0, b"\n"
-    for number, line in enumerate(src, 1):
+    g, line, first = 0, b"", seq
+    for seq, line in enumerate(src, first):
         # the plain form read in place (the commonest line); anything else through customer_of
         at = line.find(PLAIN)
         if at >= 0 and line.rfind(KEY) == at:
@@ -95,5 +119,11 @@ def _split_file(
         else:
             customer = customer_of(line)
         g = 0 if customer is None else crc32(customer) % groups
-        writes[g](b"%d %d %b" % (index, number, line))
-    return None if line.endswith(b"\n") or not line.strip() else (number, g)
+        lines = pending[g]
+        lines.append(b"%d %b" % (seq, line))
+        if len(lines) >= FLUSH_LINES:
+            files[g].write(b"".join(lines))
+            lines.clear()
+    if not line:  # an empty file
+        return first, None
+    return seq + 1, None if line.endswith(b"\n") or not line.strip() else g

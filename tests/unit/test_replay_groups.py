@@ -178,15 +178,19 @@ def test_customer_ids_read_in_place_or_parsed() -> None:
     assert customer_of(b'{"customer_id": 7}') is None
 
 
-def test_split_keeps_each_customer_in_one_group(tmp_path: Path) -> None:
+def test_split_keeps_each_customer_in_one_group_and_names_every_line(tmp_path: Path) -> None:
     rows = [b'{"customer_id":"c-%d","n":%d}' % (i % 17, i) for i in range(200)]
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"\n".join(rows))
-    files, unterminated = split_lines([path], 4, tmp_path)
-    assert unterminated == {(0, 200)}
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    other = tmp_path / "y.jsonl"
+    other.write_bytes(b"\n\n" + rows[0] + b"\n")
+    split = split_lines([path, tmp_path / "empty.jsonl", other], 4, tmp_path)
+    assert split.unterminated == {199} and split.starts == [0, 200, 200]
+    assert split.place(199) == (0, 200) and split.place(202) == (2, 3)
     seen: dict[bytes, int] = {}
-    for g, f in enumerate(files):
+    for g, f in enumerate(split.files):
         for record in f.read_bytes().splitlines():
-            cid = customer_of(record.split(b" ", 2)[2])
+            cid = customer_of(record.split(b" ", 1)[1])
             assert cid is not None and seen.setdefault(cid, g) == g
     assert len(seen) == 17

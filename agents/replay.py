@@ -89,8 +89,10 @@ def replay(
     paths = list(paths)
     cfg = config or EngineConfig()
     count = group_count(paths, cfg, partitions) if groups is None else groups
-    if count > 1 and partitions == 1:
-        replay_grouped(
+    if (
+        count > 1
+        and partitions == 1
+        and replay_grouped(
             paths,
             pack,
             out,
@@ -102,8 +104,10 @@ def replay(
             max_memory_mb=max_memory_mb,
             store=_partition_store(store, 0),
         )
+    ):
         result.seconds = time.perf_counter() - started
         return result
+    result = ReplayResult()
     events = sorted_replay_items(paths, limits or Limits(), result.bad_lines, max_memory_mb=max_memory_mb)
     engines: dict[int, Engine] = {}
     stores: dict[int, MutableMapping[str, bytes]] = {}

@@ -35,7 +35,8 @@ from __future__ import annotations
 import itertools
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
@@ -46,6 +47,7 @@ from agents.alert_runs import EVENT, FINAL, FINAL_TIME, TICK, RunWriter, merge_r
 from agents.emit import stamp
 from agents.engine_setup import OFFLINE_CHANGED, offline_engine
 from agents.gc_tuning import quiet_gc_during
+from agents.last_time import guess_last_time
 from agents.replay_result import ReplayResult
 from agents.replay_split import Split, split_lines
 from agents.replay_store import close_store, open_store
@@ -95,56 +97,99 @@ def replay_grouped(
     final_tick: bool,
     max_memory_mb: float,
     store: str,
-) -> None:
-    """Replay ``paths`` in ``groups`` groups of customers into ``out``, filling ``result``."""
+) -> bool:
+    """Replay ``paths`` in ``groups`` groups of customers into ``out``, filling ``result``; False
+    (nothing written, the store left empty) when the input must be replayed ungrouped instead."""
     found: Found = []
     kept = open_store(store)
     try:
         with tempfile.TemporaryDirectory(prefix="churnwatch-groups-") as tmp, quiet_gc_during():
-            folder = Path(tmp)
-            split = split_lines(paths, groups, folder)
-            engines: list[Engine] = []
-            runs: list[RunWriter] = []
-            size = chunk_events(max_memory_mb)
-            for g, group_file in enumerate(split.files):
-                engine = offline_engine(pack, config, kept)
-                run = RunWriter(folder / f"group-{g}.run")
-                items = _group_items(group_file, split, limits, found, size, tmp)
-                _run_events(engine, items, run, result, found)
-                engine.commit()  # the group's decoded customers go; its due index and aggregates stay
-                run.flush()
-                group_file.unlink()
-                engines.append(engine)
-                runs.append(run)
-            last = _finish(engines, runs, final_tick, result)
-            for run in runs:
-                run.close()
+            plan = Plan(pack, config, limits, final_tick, chunk_events(max_memory_mb), tmp, kept, found)
+            runs = _run_groups(plan, split_lines(paths, groups, Path(tmp)), guess_last_time(paths, limits), result)
+            if runs is None:
+                kept.clear()
+                return False
             write = out.write
-            for line in merge_runs([run.path for run in runs]):
+            for line in merge_runs(runs):
                 write(line)
         result.customers = sum(1 for cid in kept if not cid.startswith(RESERVED_PREFIX))
-        result.totals = sum((e.totals(last) for e in engines), Totals()) if last is not None else Totals()
         result.state_bytes = sum(len(value) for value in kept.values())
     finally:
         close_store(kept)
     result.bad_lines.extend(bad for _, bad in sorted(found, key=itemgetter(0)))
+    return True
 
 
-def _group_items(group_file: Path, split: Split, limits: Limits, found: Found, size: int, tmp: str) -> Iterator[Row]:
+@dataclass(slots=True)
+class Plan:
+    """What every group is run with."""
+
+    pack: RulePack
+    config: EngineConfig
+    limits: Limits
+    final_tick: bool
+    size: int  # items a group sorts in memory (beyond: in spilled chunks)
+    tmp: str
+    store: MutableMapping[str, bytes]
+    found: Found
+
+
+def _run_groups(plan: Plan, split: Split, guess: float | None, result: ReplayResult) -> list[Path] | None:
+    """Each group through its engine. While every group's latest time is at most ``guess`` (the
+    input's last time, read from the files' ends), a group is finished at it when its events are
+    done; else (from the first group on) engines are kept and finished at the true last time. A
+    guess found wrong after a group was finished at it: None (the input is replayed ungrouped)."""
+    paused: list[tuple[Engine, RunWriter]] = []
+    runs: list[Path] = []
+    totals, latest = Totals(), None
+    for g, group_file in enumerate(split.files):
+        items, newest = _group_items(group_file, split, plan)
+        group_file.unlink()
+        latest = newest if latest is None or (newest is not None and newest > latest) else latest
+        early = guess is not None and not paused and (newest is None or newest <= guess)
+        if not early and g > 0 and not paused:
+            return None  # the groups before were finished at a time that is not the last
+        engine = offline_engine(plan.pack, plan.config, plan.store)
+        run = RunWriter(Path(plan.tmp) / f"group-{g}.run")
+        runs.append(run.path)
+        _run_events(engine, items, run, result, plan.found)
+        if early:
+            assert guess is not None
+            totals += _finish(engine, run, guess, plan.final_tick, result)
+        else:
+            engine.commit()  # the group's decoded customers go; its due index and aggregates stay
+            run.flush()
+            paused.append((engine, run))
+    if paused and latest is not None:
+        for engine, run in paused:
+            totals += _finish(engine, run, latest, plan.final_tick, result)
+    elif latest != guess:  # the guessed line was good when guessed, bad when read again
+        return None
+    result.totals = totals
+    return runs
+
+
+def _group_items(group_file: Path, split: Split, plan: Plan) -> tuple[Iterator[Row], float | None]:
     """The group's items by time (stable: in input order for equal times), as (time, seq, item):
-    in memory up to ``size`` items, else sorted in chunks spilled to ``tmp`` and merged."""
-    chunks = _records(group_file, split, limits, found, size)
+    in memory up to ``plan.size`` items, else sorted in chunks spilled to ``plan.tmp`` and
+    merged; and the group's latest time (None: no items)."""
+    newest: list[float] = []
+    chunks = _records(group_file, split, plan.limits, plan.found, plan.size, newest)
     first = next(chunks, [])
     following = next(chunks, None)
     if following is None:
         first.sort(key=itemgetter(0))
-        return iter(first)
-    return sort_in_chunks(itertools.chain(first, following, itertools.chain.from_iterable(chunks)), size, tmp)
+        return iter(first), max(newest, default=None)
+    rows = sort_in_chunks(itertools.chain(first, following, itertools.chain.from_iterable(chunks)), plan.size, plan.tmp)
+    head = next(rows)  # (all the input read and spilled: its latest time known)
+    return itertools.chain((head,), rows), max(newest, default=None)
 
 
-def _records(group_file: Path, split: Split, limits: Limits, found: Found, size: int) -> Iterator[list[Row]]:
+def _records(
+    group_file: Path, split: Split, limits: Limits, found: Found, size: int, newest: list[float]
+) -> Iterator[list[Row]]:
     """The group's lines parsed, as (time, seq, item) in input order, in lists of at most ``size``;
-    bad lines to ``found``."""
+    bad lines to ``found``, each list's latest time to ``newest``."""
     chunk: list[Row] = []
     append = chunk.append
     unterminated = split.unterminated
@@ -162,9 +207,12 @@ def _records(group_file: Path, split: Split, limits: Limits, found: Found, size:
                 continue
             append((item.ts, seq, item))
             if len(chunk) >= size:
+                newest.append(max(chunk, key=itemgetter(0))[0])
                 yield chunk
                 chunk = []
                 append = chunk.append
+    if chunk:
+        newest.append(max(chunk, key=itemgetter(0))[0])
     yield chunk
 
 
@@ -203,22 +251,17 @@ def _acknowledge(engine: Engine, ack: Acknowledgement, seq: int, result: ReplayR
         found.append(((1, ack.ts, seq), BadLine("<acknowledgements>", 0, "unknown_customer", detail)))
 
 
-def _finish(engines: list[Engine], runs: list[RunWriter], final_tick: bool, result: ReplayResult) -> float | None:
-    """Every group's engine to the global last time: the ticks its clock has not crossed yet, then
-    the final tick (or a commit without it); returns that time (None: no input at all)."""
-    clocks = [e.clock for e in engines if e.clock is not None]
-    if not clocks:
-        return None
-    last = max(clocks)
-    for engine, run in zip(engines, runs, strict=True):
-        _write_ticks(engine.advance(last), run, result)
-        if not final_tick:
-            engine.commit()
-            continue
+def _finish(engine: Engine, run: RunWriter, last: float, final_tick: bool, result: ReplayResult) -> Totals:
+    """A group's engine to the input's last time: the ticks its clock has not crossed yet, then
+    the final tick (or a commit without it); its run closed; its aggregates at that time."""
+    _write_ticks(engine.advance(last), run, result)
+    if final_tick:
         for alert in engine.finish(last):
             run.add((FINAL_TIME, FINAL, 0, alert["customer_id"]), _line(alert, result))
-        run.flush()
-    return last
+    else:
+        engine.commit()
+    run.close()
+    return engine.totals(last)
 
 
 def _write_ticks(alerts: list[dict[str, Any]], run: RunWriter, result: ReplayResult) -> None:

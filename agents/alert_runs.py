@@ -27,7 +27,7 @@ TICK: Final = 0
 EVENT: Final = 1
 FINAL: Final = 2
 FINAL_TIME: Final = math.inf
-BATCH: Final = 128  # alerts per pickled batch (a writer holds one batch; orjson's bytes keep its spare room)
+BATCH: Final = 16  # alerts per pickled batch: the merge holds one batch of each run (16 x ~1.4 kB x groups)
 
 Key = tuple[float, int, int, str]
 Keyed = tuple[Key, bytes]

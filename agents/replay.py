@@ -4,7 +4,9 @@ Reads JSON Lines files (one event a line, with ``"type"``), reports each bad lin
 line number and reason and skips it, sorts the events by event time (stable: equal times keep
 file order) in bounded memory (``agents.sorted_events``), runs them through
 :class:`rules.engine.Engine` with the event clock (a tick at each multiple of ``tick_seconds``
-crossed, and a final tick at the last event's time) and writes the alerts as JSON Lines.
+crossed, and a final tick at the last event's time) and writes the alerts as JSON Lines. An input
+of more customers than one engine holds decoded is replayed grouped by customer, with the same
+output (``agents.replay_groups``).
 """
 
 from __future__ import annotations

@@ -8,14 +8,17 @@ encode and a few cache misses per event. Grouped:
 
 1. **split** (``agents.replay_split``): every raw line to the file of its customer's group
    (``crc32(customer_id) % groups``), unparsed;
-2. **groups**, one after another: a group's lines are parsed once, sorted by (time, file, line)
-   (``agents.sorted_events.sort_in_chunks``: in memory, spilled beyond ``--max-memory``), and run
-   through a fresh engine of the group's customers only (few enough to stay decoded), with the
-   event clock; its alerts go to a sorted run (``agents.alert_runs``) keyed by the place one
-   engine would have given them; the engine commits and is kept (its due index and aggregates:
-   what one engine keeps too);
-3. **end**: the global last event time is known; each group's engine runs the ticks up to it and
-   the final tick (``Engine.finish``), as one engine does;
+2. **groups**, one after another: a group's lines are parsed once, sorted by time (stable:
+   input order; ``agents.sorted_events.sort_in_chunks``: in memory, spilled beyond
+   ``--max-memory``), and run through a fresh engine of the group's customers only (few enough
+   to stay decoded), with the event clock; its alerts go to a sorted run (``agents.alert_runs``)
+   keyed by the place one engine would have given them;
+3. **end** of a group: its engine runs the ticks up to the input's last event time and the final
+   tick (``Engine.finish``), as one engine does, and goes: one engine is alive at a time. That
+   time is read from the files' ends first (``agents.last_time``: exact for files in time order)
+   and checked against each group's latest time before the group runs; when the first group is
+   past it, every engine is kept (committed) and finished at the true last time at the end; when
+   a later one is, the input is replayed ungrouped;
 4. **merge**: the runs in key order to the output.
 
 Why the output is the same as one engine's, byte for byte (``emitted_at`` aside): a customer's
@@ -78,8 +81,9 @@ Found = list[tuple[tuple[int, float, int], BadLine]]  # bad lines with their pla
 def group_count(paths: list[Path], config: EngineConfig, partitions: int) -> int:
     """How many groups: 1 (the ungrouped path) when the input's customers (estimated from its
     bytes: ``LINE_BYTES`` a line, ``EVENTS_PER_CUSTOMER`` lines a customer) about fit in one
-    engine's decoded customers, or when grouping does not apply (several partitions, a tick interval that
-    is not a whole number of seconds, an engine that scans every customer at each tick)."""
+    engine's decoded customers, or when grouping does not apply (several partitions, a tick
+    interval that is not a whole number of seconds: a tick's time is read back from its alerts'
+    ``event_time``, an engine that scans every customer at each tick)."""
     if partitions != 1 or config.scan_all or not float(config.tick_seconds).is_integer():
         return 1
     customers = sum(p.stat().st_size for p in paths) / LINE_BYTES / EVENTS_PER_CUSTOMER

@@ -27,7 +27,7 @@ TICK: Final = 0
 EVENT: Final = 1
 FINAL: Final = 2
 FINAL_TIME: Final = math.inf
-BATCH: Final = 16  # alerts per pickled batch: the merge holds one batch of each run (16 x ~1.4 kB x groups)
+BATCH: Final = 8  # alerts per pickled batch: the merge holds one batch of each run (8 x ~1.4 kB x groups)
 
 Key = tuple[float, int, int, str]
 Keyed = tuple[Key, bytes]

@@ -13,6 +13,7 @@ group pass parses each line once and reports a bad one where it was.
 from __future__ import annotations
 
 import bisect
+import resource
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import orjson
 
 KEY = b'"customer_id"'
 PLAIN = b'"customer_id":"'  # the plain form: the id's first byte follows
-FLUSH_LINES = 200  # lines held per group before they are written (groups x this is the split's own memory)
+FLUSH_LINES = 100  # lines held per group before they are written (groups x this is the split's own memory)
 
 
 def customer_of(line: bytes) -> bytes | None:
@@ -80,6 +81,7 @@ def split_lines(paths: Iterable[Path], groups: int, folder: Path) -> Split:
     within a group), as ``SEQ RAW``."""
     paths = list(paths)
     split = Split(paths, [folder / f"group-{g}.lines" for g in range(groups)])
+    _allow_open_files(groups + 64)
     files = [name.open("wb") for name in split.files]
     pending: list[list[bytes]] = [[] for _ in files]
     seq = 0
@@ -97,6 +99,14 @@ def split_lines(paths: Iterable[Path], groups: int, folder: Path) -> Split:
         for fh in files:
             fh.close()
     return split
+
+
+def _allow_open_files(count: int) -> None:
+    """Raise the soft limit of open files to ``count`` when it is lower (up to the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count:
+        wanted = count if hard == resource.RLIM_INFINITY else min(count, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _split_file(

@@ -27,6 +27,7 @@ TICK: Final = 0
 EVENT: Final = 1
 FINAL: Final = 2
 FINAL_TIME: Final = math.inf
+READ_BUFFER: Final = 4096  # bytes read ahead per run while merging (every run is open then)
 BATCH: Final = 8  # alerts per pickled batch: the merge holds one batch of each run (8 x ~1.4 kB x groups)
 
 Key = tuple[float, int, int, str]
@@ -58,7 +59,7 @@ class RunWriter:
 
 def read_run(path: Path) -> Iterator[Keyed]:
     """A run's keyed alerts, one batch in memory at a time; the file goes when it is read."""
-    with path.open("rb") as fh:
+    with path.open("rb", buffering=READ_BUFFER) as fh:
         while True:
             try:
                 batch: list[Keyed] = pickle.load(fh)

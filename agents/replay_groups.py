@@ -119,11 +119,13 @@ def replay_grouped(
             if runs is None:
                 kept.clear()
                 return False
+            result.customers = sum(1 for cid in kept if not cid.startswith(RESERVED_PREFIX))
+            result.state_bytes = sum(len(value) for value in kept.values())
+            if isinstance(kept, dict):
+                kept.clear()  # a memory store goes at the end anyway: before the merge holds its batches
             write = out.write
             for line in merge_runs(runs):
                 write(line)
-        result.customers = sum(1 for cid in kept if not cid.startswith(RESERVED_PREFIX))
-        result.state_bytes = sum(len(value) for value in kept.values())
     finally:
         close_store(kept)
     result.bad_lines.extend(bad for _, bad in sorted(found, key=itemgetter(0)))

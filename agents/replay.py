@@ -4,25 +4,26 @@ Reads JSON Lines files (one event a line, with ``"type"``), reports each bad lin
 line number and reason and skips it, sorts the events by event time (stable: equal times keep
 file order) in bounded memory (``agents.sorted_events``), runs them through
 :class:`rules.engine.Engine` with the event clock (a tick at each multiple of ``tick_seconds``
-crossed, and a final tick at the last event's time) and writes the alerts as JSON Lines.
+crossed, and a final tick at the last event's time) and writes the alerts as JSON Lines. An input
+of more customers than one engine holds decoded is replayed grouped by customer, with the same
+output (``agents.replay_groups``).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from agents import core
 from agents.emit import stamp
 from agents.engine_setup import offline_engine
 from agents.gc_tuning import quiet_gc_during
+from agents.replay_groups import group_count, replay_grouped
+from agents.replay_result import ReplayResult as ReplayResult
 from agents.replay_store import close_store, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events, sorted_replay_items
 from agents.topics import partition_of
@@ -37,32 +38,6 @@ from streams.timefmt import format_ts
 
 PROGRESS_MIN_EVENTS = 200_000  # (kept for callers that count events)
 PROGRESS_MIN_BYTES = 50_000_000  # about 200,000 events: a progress bar on a terminal from there
-
-
-@dataclass(slots=True)
-class ReplayResult:
-    events: int = 0
-    duplicates: int = 0
-    late: int = 0
-    customers: int = 0
-    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    bad_lines: list[BadLine] = field(default_factory=list)
-    seconds: float = 0.0
-    state_bytes: int = 0  # encoded state of every customer at the end (all partitions)
-    totals: Totals | None = None  # the aggregates at the end (rules.aggregates), all partitions
-    acknowledgements: int = 0  # acknowledgement lines applied
-
-    def summary(self) -> str:
-        by = ", ".join(f"{status} {tier}: {n}" for (status, tier), n in sorted(self.alerts.items())) or "none"
-        rate = self.events / self.seconds if self.seconds > 0 else 0.0
-        return (
-            f"replay: {self.events} events ({self.duplicates} duplicates, {self.late} too late), "
-            f"{self.customers} customers, {sum(self.alerts.values())} alerts ({by}), "
-            f"{len(self.bad_lines)} bad lines; {self.seconds:.2f} s, {rate:,.0f} events/s; "
-            f"state {self.state_bytes / 1e6:,.1f} MB encoded "
-            f"({self.state_bytes / max(self.customers, 1):,.0f} B/customer); {core.active()} core"
-            + (f"\n{self.totals.line()}" if self.totals is not None else "")
-        )
 
 
 def read_events(paths: Iterable[Path], limits: Limits, bad: list[BadLine]) -> list[Event]:
@@ -100,16 +75,41 @@ def replay(
     final_tick: bool = True,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
     store: str = "memory://",
+    groups: int | None = None,
 ) -> ReplayResult:
     """Replay the files through one engine, or through one engine per partition as a worker with
     the event clock runs them (``partitions``: the input topics' count; customers placed by
     Kafka's default partitioner), with or without the final tick at the last event's time. The
     input is streamed in event-time order (``agents.sorted_events``): sorting holds at most
     ``max_memory_mb`` of events, whatever the input's size. The customers' state is kept in
-    ``store`` (``memory://`` or ``rocksdb://[PATH]``, as the worker's)."""
+    ``store`` (``memory://`` or ``rocksdb://[PATH]``, as the worker's). An input of more customers
+    than an engine holds decoded is replayed grouped by customer (``agents.replay_groups``: the
+    same output); ``groups`` sets the number of groups (default: from the input's size; 1: never
+    grouped; several partitions are never grouped)."""
     started = time.perf_counter()
     result = ReplayResult()
     paths = list(paths)
+    cfg = config or EngineConfig()
+    count = group_count(paths, cfg, partitions) if groups is None else groups
+    if (
+        count > 1
+        and partitions == 1
+        and replay_grouped(
+            paths,
+            pack,
+            out,
+            result,
+            config=cfg,
+            limits=limits or Limits(),
+            groups=count,
+            final_tick=final_tick,
+            max_memory_mb=max_memory_mb,
+            store=_partition_store(store, 0),
+        )
+    ):
+        result.seconds = time.perf_counter() - started
+        return result
+    result = ReplayResult()
     events = sorted_replay_items(paths, limits or Limits(), result.bad_lines, max_memory_mb=max_memory_mb)
     engines: dict[int, Engine] = {}
     stores: dict[int, MutableMapping[str, bytes]] = {}

@@ -40,6 +40,7 @@ DEFAULT_MAX_MEMORY_MB = 128
 SPILL_BATCH = 1024  # events per pickled batch of a spilled run
 
 Key = tuple[float, int, int]  # event time, file index, line number: the stable order
+Row = tuple[Any, ...]  # what sort_in_chunks sorts: by its first item
 
 
 @dataclass(slots=True)
@@ -93,7 +94,7 @@ def _parsed(
                 yield (event.ts, index, number), event
 
 
-def _spill(chunk: list[tuple[Key, Event]], folder: str) -> Path:
+def _spill(chunk: list[Row], folder: str) -> Path:
     """Write a sorted chunk as pickled batches (each batch on its own: nothing is memoised across)."""
     with tempfile.NamedTemporaryFile("wb", dir=folder, suffix=".run", delete=False) as fh:
         for start in range(0, len(chunk), SPILL_BATCH):
@@ -101,12 +102,12 @@ def _spill(chunk: list[tuple[Key, Event]], folder: str) -> Path:
     return Path(fh.name)
 
 
-def _read_run(path: Path) -> Iterator[tuple[Key, Event]]:
+def _read_run(path: Path) -> Iterator[Row]:
     """A spilled run, one batch in memory at a time; the file goes when it is read."""
     with path.open("rb") as fh:
         while True:
             try:
-                batch: list[tuple[Key, Event]] = pickle.load(fh)
+                batch: list[Row] = pickle.load(fh)
             except EOFError:
                 break
             yield from batch
@@ -158,22 +159,28 @@ def _sorted(
         for _, event in heapq.merge(*readers, key=itemgetter(0)):
             yield event
         return
-    chunk: list[tuple[Key, Event]] = []
     with tempfile.TemporaryDirectory(prefix="churnwatch-replay-") as folder:
-        runs: list[Iterator[tuple[Key, Event]]] = []
-        for item in _parsed(paths, limits, bad, parse=parse):
-            chunk.append(item)
-            if len(chunk) >= size:
-                chunk.sort(key=itemgetter(0))
-                runs.append(_read_run(_spill(chunk, folder)))
-                chunk = []
-        chunk.sort(key=itemgetter(0))
-        if not runs:
-            yield from (event for _, event in chunk)
-            return
-        runs.append(iter(chunk))
-        for _, event in heapq.merge(*runs, key=itemgetter(0)):
+        for _, event in sort_in_chunks(_parsed(paths, limits, bad, parse=parse), size, folder):
             yield event
+
+
+def sort_in_chunks(items: Iterable[Row], size: int, folder: str) -> Iterator[Row]:
+    """Tuples by their first item (stable), sorted in chunks of at most ``size``: a chunk is
+    spilled to a file in ``folder`` when more items follow, and the sorted runs are merged lazily."""
+    chunk: list[Row] = []
+    runs: list[Iterator[Row]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            chunk.sort(key=itemgetter(0))
+            runs.append(_read_run(_spill(chunk, folder)))
+            chunk = []
+    chunk.sort(key=itemgetter(0))
+    if not runs:
+        yield from chunk
+        return
+    runs.append(iter(chunk))
+    yield from heapq.merge(*runs, key=itemgetter(0))
 
 
 class SortedInput:

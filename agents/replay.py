@@ -45,10 +45,15 @@ def read_events(paths: Iterable[Path], limits: Limits, bad: list[BadLine]) -> li
     return list(sorted_events(paths, limits, bad))
 
 
+def _shows_progress(paths: list[Path], stream: IO[str]) -> bool:
+    """A progress bar on a terminal, for inputs long enough to wait for."""
+    return stream.isatty() and sum(p.stat().st_size for p in paths) >= PROGRESS_MIN_BYTES
+
+
 def _progress(
     events: Iterator[Event | Acknowledgement], paths: list[Path], stream: IO[str]
 ) -> Iterator[Event | Acknowledgement]:
-    if not stream.isatty() or sum(p.stat().st_size for p in paths) < PROGRESS_MIN_BYTES:
+    if not _shows_progress(paths, stream):
         yield from events
         return
     from tqdm import tqdm
@@ -90,6 +95,7 @@ def replay(
     result = ReplayResult()
     paths = list(paths)
     cfg = config or EngineConfig()
+    stream = progress or sys.stderr
     count = group_count(paths, cfg, partitions) if groups is None else groups
     if (
         count > 1
@@ -105,6 +111,7 @@ def replay(
             final_tick=final_tick,
             max_memory_mb=max_memory_mb,
             store=_partition_store(store, 0),
+            progress=stream if _shows_progress(paths, stream) else None,
         )
     ):
         result.seconds = time.perf_counter() - started
@@ -123,7 +130,7 @@ def replay(
 
     with quiet_gc_during():
         try:
-            for event in _progress(events, paths, progress or sys.stderr):
+            for event in _progress(events, paths, stream):
                 p = partition_of(event.customer_id, partitions) if partitions > 1 else 0
                 engine = engines.get(p)
                 if engine is None:

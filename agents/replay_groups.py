@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import math
 import tempfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -107,14 +107,16 @@ def replay_grouped(
     final_tick: bool,
     max_memory_mb: float,
     store: str,
+    progress: IO[str] | None = None,
 ) -> bool:
     """Replay ``paths`` in ``groups`` groups of customers into ``out``, filling ``result``; False
-    (nothing written, the store left empty) when the input must be replayed ungrouped instead."""
+    (nothing written, the store left empty) when the input must be replayed ungrouped instead.
+    ``progress``: a terminal to show a progress bar on (the groups' bytes done)."""
     found: Found = []
     kept = open_store(store)
     try:
         with tempfile.TemporaryDirectory(prefix="churnwatch-groups-") as tmp, quiet_gc_during():
-            plan = Plan(pack, config, limits, final_tick, chunk_events(max_memory_mb), tmp, kept, found)
+            plan = Plan(pack, config, limits, final_tick, chunk_events(max_memory_mb), tmp, kept, found, progress)
             runs = _run_groups(plan, split_lines(paths, groups, Path(tmp)), guess_last_time(paths, limits), result)
             if runs is None:
                 kept.clear()
@@ -144,6 +146,7 @@ class Plan:
     tmp: str
     store: MutableMapping[str, bytes]
     found: Found
+    progress: IO[str] | None  # a terminal for the progress bar (None: no bar)
 
 
 def _run_groups(plan: Plan, split: Split, guess: float | None, result: ReplayResult) -> list[Path] | None:
@@ -154,12 +157,15 @@ def _run_groups(plan: Plan, split: Split, guess: float | None, result: ReplayRes
     paused: list[tuple[Engine, RunWriter]] = []
     runs: list[Path] = []
     totals, latest = Totals(), None
+    done = _progress_bar(split.files, plan.progress)
     for g, group_file in enumerate(split.files):
+        size = group_file.stat().st_size
         items, newest = _group_items(group_file, split, plan)
         group_file.unlink()
         latest = newest if latest is None or (newest is not None and newest > latest) else latest
         early = guess is not None and not paused and (newest is None or newest <= guess)
         if not early and g > 0 and not paused:
+            done(0)
             return None  # the groups before were finished at a time that is not the last
         engine = offline_engine(plan.pack, plan.config, plan.store)
         run = RunWriter(Path(plan.tmp) / f"group-{g}.run")
@@ -172,6 +178,8 @@ def _run_groups(plan: Plan, split: Split, guess: float | None, result: ReplayRes
             engine.commit()  # the group's decoded customers go; its due index and aggregates stay
             run.flush()
             paused.append((engine, run))
+        done(size)
+    done(0)
     if paused and latest is not None:
         for engine, run in paused:
             totals += _finish(engine, run, latest, plan.final_tick, result)
@@ -179,6 +187,22 @@ def _run_groups(plan: Plan, split: Split, guess: float | None, result: ReplayRes
         return None
     result.totals = totals
     return runs
+
+
+def _progress_bar(files: list[Path], stream: IO[str] | None) -> Callable[[int], object]:
+    """What to call with the bytes of each group done (0: all done) to move a progress bar on
+    ``stream`` (None: no bar; a call does nothing)."""
+    if stream is None:
+        return lambda size: None
+    from tqdm import tqdm
+
+    total = sum(f.stat().st_size for f in files)
+    bar = tqdm(total=total, file=stream, unit="B", unit_scale=True, mininterval=0.5, desc="replay (grouped)")
+
+    def done(size: int) -> object:
+        return bar.update(size) if size else bar.close()
+
+    return done
 
 
 def _group_items(group_file: Path, split: Split, plan: Plan) -> tuple[Iterator[Row], float | None]:

@@ -227,3 +227,18 @@ def test_a_wrong_guess_of_the_last_time_changes_nothing(
     monkeypatch.setattr(rg, "_run_groups", lambda *a: ran.append((r := real(*a)) is not None) or r)
     _same([path], groups=5)
     assert ran == [guessed != "group 0's last"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_grouped_replay_shows_its_progress_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agents.replay.PROGRESS_MIN_BYTES", 0)
+    path = _write(tmp_path / "events.jsonl", _simulated(customers=40, days=10))
+    terminal = _Terminal()
+    one, _ = _run([path], 1)
+    grouped, _ = _run([path], 3, progress=terminal)
+    assert grouped == one
+    assert "replay (grouped)" in terminal.getvalue() and "100%" in terminal.getvalue()

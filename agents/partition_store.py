@@ -28,6 +28,7 @@ import faust
 import faust.stores.memory
 from yarl import URL
 
+from agents.packed_table import PackedTable
 from agents.progress import Progress
 from rules.engine import RESERVED_PREFIX
 
@@ -92,7 +93,7 @@ class PartitionStore(MutableMapping[str, bytes]):
         self.table = table
         self.partition = partition
         self._rocks = hasattr(table.data, "_db_for_partition")
-        self._parts: dict[int, dict[str, bytes]] = {} if self._rocks else table.data.parts  # type: ignore[attr-defined]
+        self._parts: dict[int, PackedTable] = {} if self._rocks else table.data.parts  # type: ignore[attr-defined]
         self.dirty: dict[str, bytes] = {}  # written locally, changelog not sent yet (see Worker.flush_state)
         self.progress = Progress.decode(self.get(PROGRESS_KEY))
 
@@ -177,21 +178,23 @@ def _sent(table: StateTable, fut: Any) -> None:
 
 
 class PartitionedMemoryStore(faust.stores.memory.Store):
-    """Faust's memory store with one dict per partition (``parts``) in place of one dict for all
-    keys beside a key-to-partition dict. Same behaviour: the changelog is applied as Faust's
-    store applies it (a key written in another partition moves there; a deleted key goes unless
-    the batch wrote it again), and when a recovery completes the partitions not assigned as
-    active go. ``data`` is a mapping over all partitions, for what Faust reads through it."""
+    """Faust's memory store with one table per partition (``parts``, each a
+    :class:`~agents.packed_table.PackedTable`: the values packed, no object per state) in place of
+    one dict for all keys beside a key-to-partition dict. Same behaviour: the changelog is applied
+    as Faust's store applies it (a key written in another partition moves there; a deleted key
+    goes unless the batch wrote it again), and when a recovery completes the partitions not
+    assigned as active go. ``data`` is a mapping over all partitions, for what Faust reads
+    through it."""
 
     def __post_init__(self) -> None:
-        self.parts: dict[int, dict[str, bytes]] = {}
+        self.parts: dict[int, PackedTable] = {}
         self.data: MutableMapping = _AllPartitions(self.parts)
 
     def put(self, partition: int, key: str, value: bytes) -> None:
         parts = self.parts
         part = parts.get(partition)
         if part is None:
-            part = parts[partition] = {}
+            part = parts[partition] = PackedTable()
         if key not in part and len(parts) > 1:
             for other in parts.values():  # a key lives in one partition: the one that wrote it last
                 if other is not part:
@@ -211,10 +214,11 @@ class PartitionedMemoryStore(faust.stores.memory.Store):
                 key = sys.intern(key)  # the parser's string for this id, once an event names it
             if event.message.value is None:
                 deleted.add(key)
-            self.put(event.message.partition, key, to_value(event.value))
-        for key in deleted:  # unless the batch wrote it again (Faust's rule)
+            value = to_value(event.value)
+            self.put(event.message.partition, key, b"" if value is None else value)
+        for key in deleted:  # unless the batch wrote it again (Faust's rule: an empty value goes too)
             for part in self.parts.values():
-                if key in part and not part[key]:
+                if part.get(key, b"x") == b"":
                     del part[key]
 
     async def on_recovery_completed(self, active_tps: set[Any], standby_tps: set[Any]) -> None:
@@ -227,10 +231,10 @@ class _AllPartitions(MutableMapping[Any, Any]):
     """The partitions' dicts as one mapping (a key is in one partition). A write of a new key
     goes to the partition of the event being processed, as Faust's table writes its changelog."""
 
-    def __init__(self, parts: dict[int, dict[Any, Any]]) -> None:
+    def __init__(self, parts: dict[int, PackedTable]) -> None:
         self.parts = parts
 
-    def _part_of(self, key: Any) -> dict[Any, Any] | None:
+    def _part_of(self, key: Any) -> PackedTable | None:
         for part in self.parts.values():
             if key in part:
                 return part
@@ -251,7 +255,7 @@ class _AllPartitions(MutableMapping[Any, Any]):
             event = faust.current_event()
             if event is None:
                 raise RuntimeError(f"no partition for the new key {key!r} outside an event")
-            part = self.parts.setdefault(event.message.partition, {})
+            part = self.parts.setdefault(event.message.partition, PackedTable())
         part[key] = value
 
     def __delitem__(self, key: Any) -> None:

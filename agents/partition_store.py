@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sys
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
@@ -95,6 +94,7 @@ class PartitionStore(MutableMapping[str, bytes]):
         self._rocks = hasattr(table.data, "_db_for_partition")
         self._parts: dict[int, PackedTable] = {} if self._rocks else table.data.parts  # type: ignore[attr-defined]
         self.dirty: dict[str, bytes] = {}  # written locally, changelog not sent yet (see Worker.flush_state)
+        self._new_ids: dict[str, str] = {}  # ids of customers not stored yet, since the last checkpoint
         self.progress = Progress.decode(self.get(PROGRESS_KEY))
 
     def _key(self, key: str) -> str:
@@ -131,11 +131,28 @@ class PartitionStore(MutableMapping[str, bytes]):
             data.put(self.partition, key, value)  # the store drops the partition's dict when the partition goes
         self.dirty[key] = value
 
+    def canonical(self, cid: str) -> str:
+        """The one string this partition keeps for a customer id (memory store): the stored key, else
+        the one made for the customer's first event since the last commit. The parser interns ids
+        (``sys.intern``), which would keep a second table slot per customer; with this string in the
+        event instead, the interned one dies with its message and leaves the intern table."""
+        part = self._parts.get(self.partition)
+        if part is not None:
+            key = part.key(cid)
+            if key is not None:
+                return key
+        new = self._new_ids.get(cid)
+        if new is None:
+            new = (cid + " ")[:-1]  # a copy: not the interned string
+            self._new_ids[new] = new
+        return new
+
     def checkpoint(self) -> None:
         """Record the handled offsets; called right after the engine's commit, with nothing applied
         in between, so the record covers exactly the customers just written. It is sent after
         them: a crash between the two re-applies some events (their ids are de-duplicated), it
         never skips one."""
+        self._new_ids.clear()  # the commit stored them (or nothing keeps them: a late first event)
         if self.progress.changed:
             self.progress.changed = False
             self.dirty.pop(self._key(PROGRESS_KEY), None)  # re-inserted: sent after the customers
@@ -209,9 +226,7 @@ class PartitionedMemoryStore(faust.stores.memory.Store):
     ) -> None:
         deleted: set[Any] = set()
         for event in batch:
-            key = to_key(event.key)
-            if isinstance(key, str):
-                key = sys.intern(key)  # the parser's string for this id, once an event names it
+            key = to_key(event.key)  # the events' ids are made this string (PartitionStore.canonical)
             if event.message.value is None:
                 deleted.add(key)
             value = to_value(event.value)

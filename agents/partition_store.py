@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
@@ -32,6 +33,7 @@ from agents.progress import Progress
 from rules.engine import RESERVED_PREFIX
 
 PROGRESS_KEY = RESERVED_PREFIX + "progress"
+UNUSED_REFS = 4  # see PartitionStore._forget_unused_ids
 YIELD_EVERY = 128  # changelog sends between two turns of the event loop
 
 
@@ -94,7 +96,7 @@ class PartitionStore(MutableMapping[str, bytes]):
         self._rocks = hasattr(table.data, "_db_for_partition")
         self._parts: dict[int, PackedTable] = {} if self._rocks else table.data.parts  # type: ignore[attr-defined]
         self.dirty: dict[str, bytes] = {}  # written locally, changelog not sent yet (see Worker.flush_state)
-        self._new_ids: dict[str, str] = {}  # ids of customers not stored yet, since the last checkpoint
+        self._new_ids: dict[str, str] = {}  # ids of customers not stored yet (see canonical)
         self.progress = Progress.decode(self.get(PROGRESS_KEY))
 
     def _key(self, key: str) -> str:
@@ -129,11 +131,12 @@ class PartitionStore(MutableMapping[str, bytes]):
             data._key_index[encoded] = self.partition
         else:
             data.put(self.partition, key, value)  # the store drops the partition's dict when the partition goes
+            self._new_ids.pop(key, None)  # stored: canonical() finds the store's key from now on
         self.dirty[key] = value
 
     def canonical(self, cid: str) -> str:
         """The one string this partition keeps for a customer id (memory store): the stored key, else
-        the one made for the customer's first event since the last commit. The parser interns ids
+        the one made for the customer's first event, until the store has it. The parser interns ids
         (``sys.intern``), which would keep a second table slot per customer; with this string in the
         event instead, the interned one dies with its message and leaves the intern table."""
         part = self._parts.get(self.partition)
@@ -152,11 +155,20 @@ class PartitionStore(MutableMapping[str, bytes]):
         in between, so the record covers exactly the customers just written. It is sent after
         them: a crash between the two re-applies some events (their ids are de-duplicated), it
         never skips one."""
-        self._new_ids.clear()  # the commit stored them (or nothing keeps them: a late first event)
+        self._forget_unused_ids()
         if self.progress.changed:
             self.progress.changed = False
             self.dirty.pop(self._key(PROGRESS_KEY), None)  # re-inserted: sent after the customers
             self[PROGRESS_KEY] = self.progress.encode()
+
+    def _forget_unused_ids(self) -> None:
+        """The new ids that nothing holds any more (their events were late or failed): no event or
+        state can be given another string for them, so they go. (Held by nothing else, an id has
+        four references here: this dict's key and value, the loop's name, the call's argument.)"""
+        new = self._new_ids
+        unused = [cid for cid in new if sys.getrefcount(cid) <= UNUSED_REFS]
+        for cid in unused:
+            del new[cid]
 
     async def flush(self) -> int:
         """Send the changed keys to the changelog, once each however often they changed.

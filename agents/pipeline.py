@@ -135,6 +135,11 @@ class Pipeline:
             if ack is not None:
                 ack()
             return out
+        if self.canonical_id is not None:  # before the aligner holds it: the parser's string dies now
+            cid = event.customer_id
+            canonical = self.canonical_id(partition, cid)
+            if canonical is not cid:
+                object.__setattr__(event, "customer_id", canonical)  # a frozen event: its id only
         if not self.event_clock:
             marks = self.watermarks.get(partition)
             if marks is None:
@@ -177,11 +182,6 @@ class Pipeline:
     ) -> None:
         engine = self.engine(partition)
         self.progress_for(partition).add(topic, offset)  # in the state from the next commit on
-        if self.canonical_id is not None:
-            cid = event.customer_id
-            canonical = self.canonical_id(partition, cid)
-            if canonical is not cid:
-                object.__setattr__(event, "customer_id", canonical)  # a frozen event: its id only
         try:
             held = engine.held_back
             alerts = engine.process(event) if self.event_clock else engine.apply(event, watermark)

@@ -118,3 +118,13 @@ def test_recovered_ids_are_the_events_strings() -> None:
     store = PartitionStore(table, 2)
     key = store.canonical("".join(["c-", "9"]))
     assert key == "c-9" and key is table.partition_keys(2)[0]
+
+
+def test_a_new_id_nothing_holds_is_forgotten_at_the_checkpoint() -> None:
+    store = PartitionStore(_table(), 0)
+    held = store.canonical("".join(["c-", "1"]))
+    store.canonical("".join(["c-", "2"]))  # its event was dropped: nothing holds the string
+    store.checkpoint()
+    assert list(store._new_ids) == ["c-1"] and store.canonical("c-1") is held
+    store[held] = b"state"
+    assert store._new_ids == {} and store.canonical("c-1") is held

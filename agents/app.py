@@ -177,6 +177,7 @@ class Worker:
             self._store_for,
             observer=self.redis.observe if self.redis else None,
             progress_for=lambda partition: self._store_for(partition).progress,
+            canonical_id=None if settings.store.startswith("rocksdb") else self._canonical_id,
         )
         self.app.before_stop = self.leave
         self.app.on_input_seek = self.restart_inputs
@@ -344,6 +345,9 @@ class Worker:
             await self.take_partitions({tp.partition for tp in actives if tp.topic in self.input_topics})
 
         register_views(self)
+
+    def _canonical_id(self, partition: int, customer_id: str) -> str:
+        return self._store_for(partition).canonical(customer_id)
 
     def _store_for(self, partition: int) -> PartitionStore:
         store = self.stores.get(partition)

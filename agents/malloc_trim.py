@@ -4,7 +4,8 @@ While a worker works through a backlog, Kafka's fetched batches, the parsed even
 acknowledgements come and go by the hundred thousand; freed, they stay with the allocator, and
 glibc gives the free pages inside its heap back only when asked. The worker asks once its state
 flushes find nothing more to write after a burst: the call walks the heap (milliseconds), so it is
-made when the worker has nothing else to do, never per flush of a busy worker. Without glibc
+made when the worker has nothing else to do, never per flush of a busy worker; a full garbage
+collection goes just before it, so the burst's cyclic garbage is freed too. Without glibc
 (another libc, another system) it does nothing.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -51,6 +53,7 @@ class Trimmer:
             return False
         self.written = 0
         started = time.perf_counter()
+        gc.collect()  # the burst's cyclic garbage first (the worker's young collections are rare)
         self.trim(0)
         self.trims += 1
         log.debug("malloc_trim after a burst: %.1f ms", 1000 * (time.perf_counter() - started))

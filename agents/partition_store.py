@@ -28,10 +28,12 @@ import faust
 import faust.stores.memory
 from yarl import URL
 
+from agents.packed_table import PackedTable
 from agents.progress import Progress
 from rules.engine import RESERVED_PREFIX
 
 PROGRESS_KEY = RESERVED_PREFIX + "progress"
+UNUSED_REFS = 4  # see PartitionStore._forget_unused_ids
 YIELD_EVERY = 128  # changelog sends between two turns of the event loop
 
 
@@ -92,8 +94,9 @@ class PartitionStore(MutableMapping[str, bytes]):
         self.table = table
         self.partition = partition
         self._rocks = hasattr(table.data, "_db_for_partition")
-        self._parts: dict[int, dict[str, bytes]] = {} if self._rocks else table.data.parts  # type: ignore[attr-defined]
+        self._parts: dict[int, PackedTable] = {} if self._rocks else table.data.parts  # type: ignore[attr-defined]
         self.dirty: dict[str, bytes] = {}  # written locally, changelog not sent yet (see Worker.flush_state)
+        self._new_ids: dict[str, str] = {}  # ids of customers not stored yet (see canonical)
         self.progress = Progress.decode(self.get(PROGRESS_KEY))
 
     def _key(self, key: str) -> str:
@@ -128,17 +131,44 @@ class PartitionStore(MutableMapping[str, bytes]):
             data._key_index[encoded] = self.partition
         else:
             data.put(self.partition, key, value)  # the store drops the partition's dict when the partition goes
+            self._new_ids.pop(key, None)  # stored: canonical() finds the store's key from now on
         self.dirty[key] = value
+
+    def canonical(self, cid: str) -> str:
+        """The one string this partition keeps for a customer id (memory store): the stored key, else
+        the one made for the customer's first event, until the store has it. The parser interns ids
+        (``sys.intern``), which would keep a second table slot per customer; with this string in the
+        event instead, the interned one dies with its message and leaves the intern table."""
+        part = self._parts.get(self.partition)
+        if part is not None:
+            key = part.key(cid)
+            if key is not None:
+                return key
+        new = self._new_ids.get(cid)
+        if new is None:
+            new = (cid + " ")[:-1]  # a copy: not the interned string
+            self._new_ids[new] = new
+        return new
 
     def checkpoint(self) -> None:
         """Record the handled offsets; called right after the engine's commit, with nothing applied
         in between, so the record covers exactly the customers just written. It is sent after
         them: a crash between the two re-applies some events (their ids are de-duplicated), it
         never skips one."""
+        self._forget_unused_ids()
         if self.progress.changed:
             self.progress.changed = False
             self.dirty.pop(self._key(PROGRESS_KEY), None)  # re-inserted: sent after the customers
             self[PROGRESS_KEY] = self.progress.encode()
+
+    def _forget_unused_ids(self) -> None:
+        """The new ids that nothing holds any more (their events were late or failed): no event or
+        state can be given another string for them, so they go. (Held by nothing else, an id has
+        four references here: this dict's key and value, the loop's name, the call's argument.)"""
+        new = self._new_ids
+        unused = [cid for cid in new if sys.getrefcount(cid) <= UNUSED_REFS]
+        for cid in unused:
+            del new[cid]
 
     async def flush(self) -> int:
         """Send the changed keys to the changelog, once each however often they changed.
@@ -177,21 +207,23 @@ def _sent(table: StateTable, fut: Any) -> None:
 
 
 class PartitionedMemoryStore(faust.stores.memory.Store):
-    """Faust's memory store with one dict per partition (``parts``) in place of one dict for all
-    keys beside a key-to-partition dict. Same behaviour: the changelog is applied as Faust's
-    store applies it (a key written in another partition moves there; a deleted key goes unless
-    the batch wrote it again), and when a recovery completes the partitions not assigned as
-    active go. ``data`` is a mapping over all partitions, for what Faust reads through it."""
+    """Faust's memory store with one table per partition (``parts``, each a
+    :class:`~agents.packed_table.PackedTable`: the values packed, no object per state) in place of
+    one dict for all keys beside a key-to-partition dict. Same behaviour: the changelog is applied
+    as Faust's store applies it (a key written in another partition moves there; a deleted key
+    goes unless the batch wrote it again), and when a recovery completes the partitions not
+    assigned as active go. ``data`` is a mapping over all partitions, for what Faust reads
+    through it."""
 
     def __post_init__(self) -> None:
-        self.parts: dict[int, dict[str, bytes]] = {}
+        self.parts: dict[int, PackedTable] = {}
         self.data: MutableMapping = _AllPartitions(self.parts)
 
     def put(self, partition: int, key: str, value: bytes) -> None:
         parts = self.parts
         part = parts.get(partition)
         if part is None:
-            part = parts[partition] = {}
+            part = parts[partition] = PackedTable()
         if key not in part and len(parts) > 1:
             for other in parts.values():  # a key lives in one partition: the one that wrote it last
                 if other is not part:
@@ -206,15 +238,14 @@ class PartitionedMemoryStore(faust.stores.memory.Store):
     ) -> None:
         deleted: set[Any] = set()
         for event in batch:
-            key = to_key(event.key)
-            if isinstance(key, str):
-                key = sys.intern(key)  # the parser's string for this id, once an event names it
+            key = to_key(event.key)  # the events' ids are made this string (PartitionStore.canonical)
             if event.message.value is None:
                 deleted.add(key)
-            self.put(event.message.partition, key, to_value(event.value))
-        for key in deleted:  # unless the batch wrote it again (Faust's rule)
+            value = to_value(event.value)
+            self.put(event.message.partition, key, b"" if value is None else value)
+        for key in deleted:  # unless the batch wrote it again (Faust's rule: an empty value goes too)
             for part in self.parts.values():
-                if key in part and not part[key]:
+                if part.get(key, b"x") == b"":
                     del part[key]
 
     async def on_recovery_completed(self, active_tps: set[Any], standby_tps: set[Any]) -> None:
@@ -227,10 +258,10 @@ class _AllPartitions(MutableMapping[Any, Any]):
     """The partitions' dicts as one mapping (a key is in one partition). A write of a new key
     goes to the partition of the event being processed, as Faust's table writes its changelog."""
 
-    def __init__(self, parts: dict[int, dict[Any, Any]]) -> None:
+    def __init__(self, parts: dict[int, PackedTable]) -> None:
         self.parts = parts
 
-    def _part_of(self, key: Any) -> dict[Any, Any] | None:
+    def _part_of(self, key: Any) -> PackedTable | None:
         for part in self.parts.values():
             if key in part:
                 return part
@@ -251,7 +282,7 @@ class _AllPartitions(MutableMapping[Any, Any]):
             event = faust.current_event()
             if event is None:
                 raise RuntimeError(f"no partition for the new key {key!r} outside an event")
-            part = self.parts.setdefault(event.message.partition, {})
+            part = self.parts.setdefault(event.message.partition, PackedTable())
         part[key] = value
 
     def __delitem__(self, key: Any) -> None:

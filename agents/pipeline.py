@@ -50,11 +50,15 @@ class Pipeline:
         store_for: Callable[[int], MutableMapping[str, bytes]],
         observer: Callable[..., None] | None = None,
         progress_for: Callable[[int], Progress] | None = None,
+        canonical_id: Callable[[int, str], str] | None = None,
     ) -> None:
+        """``canonical_id(partition, customer_id)``: the string object to keep for that id, set in
+        the event before the engine has it (the memory store's key; see PartitionStore.canonical)."""
         self.settings = settings
         self.pack = pack
         self.metrics = metrics
         self.store_for = store_for
+        self.canonical_id = canonical_id
         self.observer = observer
         model = cached_model(settings.model) if settings.model is not None else None
         self.config = engine_config_of(settings, model=model)
@@ -131,6 +135,11 @@ class Pipeline:
             if ack is not None:
                 ack()
             return out
+        if self.canonical_id is not None:  # before the aligner holds it: the parser's string dies now
+            cid = event.customer_id
+            canonical = self.canonical_id(partition, cid)
+            if canonical is not cid:
+                object.__setattr__(event, "customer_id", canonical)  # a frozen event: its id only
         if not self.event_clock:
             marks = self.watermarks.get(partition)
             if marks is None:

@@ -13,7 +13,11 @@ smallest's.
 Worker rows: one ``churnwatch worker`` per store and customer count on fresh topics; its RSS
 (worker and children, psutil) once it is idle after start-up, and again after it has consumed one
 login and one order for each customer; the difference per customer is set beside the encoded state
-per customer the same events make (measured in this process with the engine).
+per customer the same events make (measured in this process with the engine). The marginal per
+customer is the difference of those growths between the largest and the smallest customer count
+(what a customer more costs, the worker's fixed growth left out). One run of a worker moves with
+the machine's other work (how far its backlog runs ahead), so each is repeated
+(``scale_worker_repeats``) and the rows are medians.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import math
 import os
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -226,19 +231,43 @@ def measure_scale_worker(size: Size, bootstrap: str, workdir: Path, log: Any = p
         return {"status": "skipped", "reason": f"no broker at {bootstrap}"}
     encoded = encoded_state_per_customer(SIM_END, workdir)
     runs = []
-    for store in STORES:
-        for n in size.scale_worker_customers:
-            log(f"scale: worker RSS with {n:,} customers, {store}")
-            res = worker_run(size, bootstrap, workdir, n, store)
-            if res.get("status") == "ok":
-                res["state_bytes_per_customer"] = encoded
-                res["rss_to_state"] = res["rss_bytes_per_customer"] / encoded if encoded > 0 else math.nan
-            runs.append(res)
+    for repeat in range(size.scale_worker_repeats):
+        for store in STORES:
+            for n in size.scale_worker_customers:
+                log(f"scale: worker RSS with {n:,} customers, {store} ({repeat + 1}/{size.scale_worker_repeats})")
+                res = worker_run(size, bootstrap, workdir, n, store)
+                res["repeat"] = repeat
+                if res.get("status") == "ok":
+                    res["state_bytes_per_customer"] = encoded
+                    res["rss_to_state"] = res["rss_bytes_per_customer"] / encoded if encoded > 0 else math.nan
+                runs.append(res)
     ok = any(r.get("status") == "ok" for r in runs)
     out: dict[str, Any] = {"status": "ok" if ok else "error", "runs": runs, "state_bytes_per_customer": encoded}
+    for store in STORES:
+        marginals = marginal_per_customer(runs, store)
+        if marginals:
+            out[f"marginals_{store.rstrip(':/')}"] = marginals
+            out[f"marginal_{store.rstrip(':/')}"] = statistics.median(marginals)
     if not ok:
         out["reason"] = "; ".join(str(r.get("reason", "")) for r in runs)[:600]
     return out
+
+
+def marginal_per_customer(runs: list[dict[str, Any]], store: str) -> list[float]:
+    """Per repeat, the RSS one more customer adds: the growth (loaded minus idle) at the largest
+    size less that at the smallest, over the customers between them. The worker's fixed growth
+    (buffers of the consumed backlog, the allocators' pools) cancels out."""
+    marginals = []
+    for repeat in sorted({int(r.get("repeat", 0)) for r in runs}):
+        mine = [r for r in runs if r.get("store") == store and int(r.get("repeat", 0)) == repeat]
+        ok = sorted((r for r in mine if r.get("status") == "ok"), key=lambda r: r["customers"])
+        if len(ok) == len(mine) >= 2 and ok[-1]["customers"] > ok[0]["customers"]:
+            small, large = ok[0], ok[-1]
+            growth = (large["rss_loaded_bytes"] - large["rss_idle_bytes"]) - (
+                small["rss_loaded_bytes"] - small["rss_idle_bytes"]
+            )
+            marginals.append(growth / (large["customers"] - small["customers"]))
+    return marginals
 
 
 def encoded_state_per_customer(end: float, workdir: Path, customers: int = 2_000) -> float:

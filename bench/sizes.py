@@ -33,6 +33,8 @@ class Size:
     scale_customers: tuple[int, ...] = ()
     scale_days: int = 5
     scale_worker_customers: tuple[int, ...] = ()
+    # each worker measurement is made this many times (fresh workers); the rows are the medians
+    scale_worker_repeats: int = 1
 
 
 SIZES: dict[str, Size] = {
@@ -92,6 +94,7 @@ SIZES: dict[str, Size] = {
         phase_timeout=180.0,
         scale_customers=(10_000, 100_000, 1_000_000),
         scale_worker_customers=(20_000, 100_000),
+        scale_worker_repeats=3,
     ),
 }
 

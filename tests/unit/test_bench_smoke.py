@@ -115,8 +115,12 @@ def test_scale_rows_check_flat_cost_and_memory_goals(tmp_path: Path) -> None:
         "state_bytes_per_customer": 200.0,
         "runs": [
             {"status": "ok", "customers": 10, "store": "memory://", "rss_bytes_per_customer": 500.0},
+            {"status": "ok", "customers": 10, "store": "memory://", "rss_bytes_per_customer": 700.0},
+            {"status": "ok", "customers": 10, "store": "memory://", "rss_bytes_per_customer": 550.0},
             {"status": "ok", "customers": 10, "store": "rocksdb://", "rss_bytes_per_customer": 900.0},
         ],
+        "marginal_memory": 650.0,
+        "marginal_rocksdb": 300.0,
     }
     rows = {r.key: r for r in build_rows({"scale_replay": scale, "scale_worker": worker})}
     assert rows["scale_flat_memory"].met is False  # 80% of the smallest size's speed
@@ -124,7 +128,10 @@ def test_scale_rows_check_flat_cost_and_memory_goals(tmp_path: Path) -> None:
     assert rows["scale_memory_1000_rss"].met is False  # 900 MB > 2 x 100 MB + 300 MB
     assert rows["scale_memory_10_rss"].met is True
     assert rows["scale_rocksdb_1000_rss"].met is None  # no goal for RocksDB's peak (bounded by chunks)
-    assert rows["scale_worker_memory_10"].met is True  # 500 <= 3 x 200
+    assert rows["scale_worker_memory_10"].met is True  # the median of the repeats, 550 <= 3 x 200
+    assert rows["scale_worker_memory_10"].value == 550.0
+    assert rows["scale_worker_marginal_memory"].met is False  # 650 > 3 x 200
+    assert rows["scale_worker_marginal_rocksdb"].met is None
     assert rows["scale_worker_rocksdb_10"].met is None
     png = draw_scale_chart(scale, tmp_path / "scale.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -141,3 +148,27 @@ def test_scale_replay_measures_both_stores_at_each_size(tmp_path: Path) -> None:
     for r in out["runs"]:
         assert r["events"] > 0 and r["peak_rss_bytes"] > 10e6 and r["state_bytes_per_customer"] > 50
     assert not list(tmp_path.glob("scale-*.jsonl"))  # event files removed after use
+
+
+def test_the_worker_marginal_per_customer_is_per_repeat_between_the_sizes() -> None:
+    from bench.scale import marginal_per_customer
+
+    def run(repeat: int, n: int, idle: float, loaded: float, status: str = "ok") -> dict[str, object]:
+        return {
+            "status": status,
+            "repeat": repeat,
+            "customers": n,
+            "store": "memory://",
+            **{"rss_idle_bytes": idle, "rss_loaded_bytes": loaded},
+        }
+
+    runs = [
+        run(0, 100, 1000.0, 31_000.0),
+        run(0, 500, 1200.0, 111_200.0),  # (110,000 - 30,000) / 400
+        run(1, 100, 1000.0, 41_000.0),
+        run(1, 500, 1000.0, 81_000.0),  # (80,000 - 40,000) / 400
+        run(2, 100, 1000.0, 41_000.0),
+        run(2, 500, 0.0, 0.0, "error"),  # no pair: left out
+    ]
+    assert marginal_per_customer(runs, "memory://") == [200.0, 100.0]
+    assert marginal_per_customer(runs, "rocksdb://") == []

@@ -1,4 +1,4 @@
-"""agents.partition_store's memory store: one dict per partition, restored from the changelog
+"""agents.partition_store's memory store: one packed table per partition, restored from the changelog
 as Faust's memory store restores it, the partitions not assigned dropped after a recovery, and
 each partition's view reading and writing its own keys only."""
 
@@ -9,6 +9,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 from faust.types import TP
 
 from agents.app import App
@@ -43,8 +44,6 @@ def test_the_memory_store_is_one_dict_per_partition_restored_from_the_changelog(
     assert table.partition_keys(1) == ["c-2"]
     assert table.partition_keys(2) == []
     assert store.parts == {0: {"c-1": b"a2"}, 1: {"c-2": b"b2"}}
-    key = table.partition_keys(0)[0]
-    assert key is sys.intern("c-1")  # recovered ids are the parser's strings
     assert dict(store.items()) == {"c-1": b"a2", "c-2": b"b2"} and len(store) == 2 and "c-2" in store
     table.apply_changelog_batch([_changelog(b"c-1", b"moved", 1)])  # a key lives where it was written last
     assert store.parts == {0: {}, 1: {"c-2": b"b2", "c-1": b"moved"}}
@@ -67,3 +66,65 @@ def test_a_partition_store_reads_and_writes_its_partition_only() -> None:
     assert p0.get("c-1") is None and list(p0) == []
     p0["c-1"] = b"again"  # the partition comes back
     assert p0["c-1"] == b"again"
+
+
+def test_a_customer_id_is_one_string_the_stored_key_not_the_interned_one() -> None:
+    from agents.metrics import Metrics
+    from agents.pack_file import load_pack
+    from agents.pipeline import Pipeline
+    from agents.settings import Settings
+
+    table = _table()
+    stores: dict[int, PartitionStore] = {}
+
+    def store_for(p: int) -> PartitionStore:
+        return stores.setdefault(p, PartitionStore(table, p))
+
+    pipeline = Pipeline(
+        Settings(clock="wall"),  # type: ignore[call-arg]
+        load_pack(),
+        Metrics(),
+        store_for,
+        progress_for=lambda p: store_for(p).progress,
+        canonical_id=lambda p, cid: store_for(p).canonical(cid),
+    )
+    topic = pipeline.settings.input_topics["login"]
+    now = 1_800_000_000.0
+
+    def login(offset: int, cid: str) -> None:
+        body = {"event_id": f"e{offset}", "customer_id": cid, "ts": now - 60 + offset}
+        out = pipeline.handle(topic, 0, offset, cid.encode(), orjson.dumps(body), now)
+        assert out.dead_letter is None
+
+    login(0, "c-77")
+    first = stores[0].canonical("c-77")
+    assert first is not sys.intern("c-77")  # a copy of the parsed id, not the interned string
+    login(1, "c-77")
+    assert stores[0].canonical("c-77") is first  # the same string before the commit
+    engine = pipeline.engines[0]
+    engine.commit()
+    stores[0].checkpoint()
+    assert next(k for k in stores[0] if k == "c-77") is first  # the store's key is that string
+    assert stores[0].canonical("c-77") is first and "c-77" not in stores[0]._new_ids
+    login(2, "c-77")
+    engine.commit()
+    assert [k for k in table.data.parts[0] if k == "c-77"] == ["c-77"]  # type: ignore[attr-defined]
+    assert next(k for k in stores[0] if k == "c-77") is first
+
+
+def test_recovered_ids_are_the_events_strings() -> None:
+    table = _table()
+    table.apply_changelog_batch([_changelog(b"c-9", b"state", 2)])
+    store = PartitionStore(table, 2)
+    key = store.canonical("".join(["c-", "9"]))
+    assert key == "c-9" and key is table.partition_keys(2)[0]
+
+
+def test_a_new_id_nothing_holds_is_forgotten_at_the_checkpoint() -> None:
+    store = PartitionStore(_table(), 0)
+    held = store.canonical("".join(["c-", "1"]))
+    store.canonical("".join(["c-", "2"]))  # its event was dropped: nothing holds the string
+    store.checkpoint()
+    assert list(store._new_ids) == ["c-1"] and store.canonical("c-1") is held
+    store[held] = b"state"
+    assert store._new_ids == {} and store.canonical("c-1") is held

@@ -40,6 +40,7 @@ The alert is the dict of contract section 6 without ``emitted_at`` (the adapter 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -91,7 +92,16 @@ _SHA256_HEXDIGEST: Final = type(_SHA256).hexdigest
 
 
 def _display(value: Any) -> Any:
-    return round(value, 4) if isinstance(value, float) else value
+    """``round(value, 4)`` of a float. Half of them have at most 4 decimals already: the double nearest
+    ``n / 10**4`` for an ``n`` (then ``round`` gives ``value`` itself: below 1e11 half an ulp is under
+    5e-5), told without ``round``'s conversions to decimal and back (compiled: a tenth of the cost)."""
+    if not isinstance(value, float):
+        return value
+    if -1e11 < value < 1e11:
+        r = value * 10000.0
+        if math.floor(r + 0.5) / 10000.0 == value:
+            return value
+    return round(value, 4)
 
 
 def revenue_at_risk(customer_value: float | None, score: float) -> float:

@@ -37,6 +37,11 @@ def _header(n: int) -> bytes:
     return bytes((n,)) if n < LONG else bytes((LONG,)) + n.to_bytes(4, "little")
 
 
+def _value_len(record: int) -> int:
+    """The length of the value in a record of ``record`` bytes (see :func:`_header`)."""
+    return record - 1 if record - 1 < LONG else record - 5
+
+
 def _offsets(slots: int, arena_bytes: int) -> array[int]:
     return array("I" if arena_bytes < 1 << 32 else "Q", bytes(slots * (4 if arena_bytes < 1 << 32 else 8)))
 
@@ -44,7 +49,7 @@ def _offsets(slots: int, arena_bytes: int) -> array[int]:
 class PackedTable(MutableMapping[str, bytes]):
     """``str -> bytes`` with the values packed in one arena (see the module's docstring)."""
 
-    __slots__ = ("_arena", "_filled", "_garbage", "_keys", "_len", "_offs")
+    __slots__ = ("_arena", "_filled", "_garbage", "_keys", "_len", "_offs", "_value_bytes")
 
     def __init__(self) -> None:
         self._reset()
@@ -56,6 +61,7 @@ class PackedTable(MutableMapping[str, bytes]):
         self._len = 0  # live keys
         self._filled = 0  # live and deleted slots
         self._garbage = 0  # arena bytes no key points at
+        self._value_bytes = 0  # the live values' lengths added up
 
     # ---------------------------------------------------------------- lookups
 
@@ -137,6 +143,11 @@ class PackedTable(MutableMapping[str, bytes]):
         return self._garbage
 
     @property
+    def value_bytes(self) -> int:
+        """The live values' lengths added up (``sum(len(v) for v in self.values())``, kept as it goes)."""
+        return self._value_bytes
+
+    @property
     def arena_bytes(self) -> int:
         return len(self._arena)
 
@@ -155,6 +166,7 @@ class PackedTable(MutableMapping[str, bytes]):
         self._keys[i] = key
         self._offs[i] = self._append(value)
         self._len += 1
+        self._value_bytes += len(value)
         if self._filled * LOAD[1] >= len(self._keys) * LOAD[0]:
             self._resize()
 
@@ -162,6 +174,7 @@ class PackedTable(MutableMapping[str, bytes]):
         off = self._offs[i]
         old = self._record_size(off)
         n = len(value)
+        self._value_bytes += n - _value_len(old)
         if old == n + (1 if n < LONG else 5):  # same length: in place
             head = old - n
             self._arena[off + head : off + old] = value
@@ -183,7 +196,9 @@ class PackedTable(MutableMapping[str, bytes]):
         i = self._slot(key)
         if i < 0:
             raise KeyError(key)
-        self._garbage += self._record_size(self._offs[i])
+        size = self._record_size(self._offs[i])
+        self._garbage += size
+        self._value_bytes -= _value_len(size)
         self._keys[i] = _GONE
         self._len -= 1
         self._maybe_compact()

@@ -51,6 +51,7 @@ from agents.emit import stamp
 from agents.engine_setup import OFFLINE_CHANGED, offline_engine
 from agents.gc_tuning import quiet_gc_during
 from agents.last_time import guess_last_time
+from agents.packed_table import PackedTable
 from agents.replay_result import ReplayResult
 from agents.replay_split import Split, split_lines
 from agents.replay_store import close_store, open_store
@@ -113,7 +114,9 @@ def replay_grouped(
     (nothing written, the store left empty) when the input must be replayed ungrouped instead.
     ``progress``: a terminal to show a progress bar on (the groups' bytes done)."""
     found: Found = []
-    kept = open_store(store)
+    # a memory store packed (agents.packed_table: no object per state; about 40 bytes a customer
+    # less, for one write and one read per customer here)
+    kept: MutableMapping[str, bytes] = PackedTable() if store == "memory://" else open_store(store)
     try:
         with tempfile.TemporaryDirectory(prefix="churnwatch-groups-") as tmp, quiet_gc_during():
             plan = Plan(pack, config, limits, final_tick, chunk_events(max_memory_mb), tmp, kept, found, progress)
@@ -122,8 +125,10 @@ def replay_grouped(
                 kept.clear()
                 return False
             result.customers = sum(1 for cid in kept if not cid.startswith(RESERVED_PREFIX))
-            result.state_bytes = sum(len(value) for value in kept.values())
-            if isinstance(kept, dict):
+            result.state_bytes = (
+                kept.value_bytes if isinstance(kept, PackedTable) else sum(len(value) for value in kept.values())
+            )
+            if isinstance(kept, PackedTable):
                 kept.clear()  # a memory store goes at the end anyway: before the merge holds its batches
             write = out.write
             for line in merge_runs(runs):

@@ -105,7 +105,7 @@ def test_random_operations_match_a_dict(monkeypatch: pytest.MonkeyPatch) -> None
         else:
             value = rng.randbytes(rng.choice([0, 3, 63, 63, 64, 254, 255, 700]))
             t[key] = d[key] = value
-        assert len(t) == len(d)
+        assert len(t) == len(d) and t.value_bytes == sum(map(len, d.values()))
     assert t == d and all(t[k] == v for k, v in d.items())
     assert sorted(t) == sorted(d) and len(t.__getattribute__("_keys")) * 2 > len(d) * 3 // 2
     assert t.garbage * packed_table.COMPACT_SHARE <= t.arena_bytes or t.garbage < 64

@@ -123,6 +123,24 @@ def replay_run(path: Path, customers: int, store: str, timeout: float, base_cpu:
     }
 
 
+SHORT_CPU_SECONDS = 5.0  # a replay shorter than this is repeated: its figure moves with the machine's load
+SHORT_REPEATS = 5
+
+
+def replay_median(path: Path, customers: int, store: str, timeout: float, base_cpu: float) -> dict[str, Any]:
+    """One replay, or for a short one (under ``SHORT_CPU_SECONDS`` of CPU) the median of
+    ``SHORT_REPEATS`` by events per CPU-second, with every run's figure and the highest peak RSS."""
+    first = replay_run(path, customers, store, timeout, base_cpu)
+    if first.get("status") != "ok" or first["cpu_seconds"] >= SHORT_CPU_SECONDS:
+        return first
+    runs = [first] + [replay_run(path, customers, store, timeout, base_cpu) for _ in range(SHORT_REPEATS - 1)]
+    ok = sorted((r for r in runs if r.get("status") == "ok"), key=lambda r: r["eps_cpu"])
+    median = dict(ok[len(ok) // 2])
+    median["eps_cpu_runs"] = [r["eps_cpu"] for r in ok]
+    median["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in ok)
+    return median
+
+
 def measure_scale_replay(size: Size, workdir: Path, log: Any = print) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     base_cpu = start_up_cpu(workdir)
@@ -140,7 +158,7 @@ def measure_scale_replay(size: Size, workdir: Path, log: Any = print) -> dict[st
         try:
             for store in STORES:
                 log(f"scale: replay of {n:,} customers, {store}")
-                runs.append(replay_run(path, n, store, timeout=size.phase_timeout * 20, base_cpu=base_cpu))
+                runs.append(replay_median(path, n, store, timeout=size.phase_timeout * 20, base_cpu=base_cpu))
         finally:
             path.unlink(missing_ok=True)
     ok = [r for r in runs if r.get("status") == "ok"]

@@ -23,6 +23,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Final
 
+from agents.sorted_events import read_run
+
 TICK: Final = 0
 EVENT: Final = 1
 FINAL: Final = 2
@@ -57,19 +59,8 @@ class RunWriter:
         self._fh.close()
 
 
-def read_run(path: Path) -> Iterator[Keyed]:
-    """A run's keyed alerts, one batch in memory at a time; the file goes when it is read."""
-    with path.open("rb", buffering=READ_BUFFER) as fh:
-        while True:
-            try:
-                batch: list[Keyed] = pickle.load(fh)
-            except EOFError:
-                break
-            yield from batch
-    path.unlink(missing_ok=True)
-
-
 def merge_runs(runs: list[Path]) -> Iterator[bytes]:
     """The alerts of sorted runs in key order."""
-    for _, line in heapq.merge(*(read_run(p) for p in runs if p.exists()), key=itemgetter(0)):
+    readers: list[Iterator[Keyed]] = [read_run(p, READ_BUFFER) for p in runs if p.exists()]
+    for _, line in heapq.merge(*readers, key=itemgetter(0)):
         yield line

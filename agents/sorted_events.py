@@ -102,12 +102,14 @@ def _spill(chunk: list[Row], folder: str) -> Path:
     return Path(fh.name)
 
 
-def _read_run(path: Path) -> Iterator[Row]:
-    """A spilled run, one batch in memory at a time; the file goes when it is read."""
-    with path.open("rb") as fh:
+def read_run(path: Path, buffering: int = -1) -> Iterator[Any]:
+    """The items of a run of pickled batches (a spilled chunk here, a group's alerts in
+    ``agents.alert_runs``), one batch in memory at a time; the file goes when it is read.
+    ``buffering``: bytes read ahead (-1: the default)."""
+    with path.open("rb", buffering=buffering) as fh:
         while True:
             try:
-                batch: list[Row] = pickle.load(fh)
+                batch: list[Any] = pickle.load(fh)
             except EOFError:
                 break
             yield from batch
@@ -173,7 +175,7 @@ def sort_in_chunks(items: Iterable[Row], size: int, folder: str) -> Iterator[Row
         chunk.append(item)
         if len(chunk) >= size:
             chunk.sort(key=itemgetter(0))
-            runs.append(_read_run(_spill(chunk, folder)))
+            runs.append(read_run(_spill(chunk, folder)))
             chunk = []
     chunk.sort(key=itemgetter(0))
     if not runs:

@@ -17,13 +17,11 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
-from agents.emit import stamp
 from agents.engine_setup import offline_engine
 from agents.gc_tuning import quiet_gc_during
 from agents.replay_groups import group_count, replay_grouped
 from agents.replay_result import ReplayResult as ReplayResult
+from agents.replay_result import unknown_customer
 from agents.replay_store import close_store, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events, sorted_replay_items
 from agents.topics import partition_of
@@ -34,7 +32,6 @@ from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
 from streams.parse import Limits
-from streams.timefmt import format_ts
 
 PROGRESS_MIN_EVENTS = 200_000  # (kept for callers that count events)
 PROGRESS_MIN_BYTES = 50_000_000  # about 200,000 events: a progress bar on a terminal from there
@@ -124,9 +121,7 @@ def replay(
 
     def emit(alerts: list[dict[str, Any]]) -> None:
         for alert in alerts:
-            stamp(alert)
-            result.alerts[(alert["status"], alert["tier"])] += 1
-            write(orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE))
+            write(result.line(alert))
 
     with quiet_gc_during():
         try:
@@ -173,6 +168,5 @@ def _acknowledge(engine: Engine, ack: Acknowledgement, result: ReplayResult) -> 
     if engine.acknowledge(ack):
         result.acknowledgements += 1
     else:
-        detail = f"acknowledgement at {format_ts(ack.ts)} of a customer with no event before it"
-        result.bad_lines.append(BadLine("<acknowledgements>", 0, "unknown_customer", detail))
+        result.bad_lines.append(unknown_customer(ack))
     return alerts

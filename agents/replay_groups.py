@@ -44,15 +44,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from agents.alert_runs import EVENT, FINAL, FINAL_TIME, TICK, RunWriter, merge_runs
-from agents.emit import stamp
 from agents.engine_setup import OFFLINE_CHANGED, offline_engine
 from agents.gc_tuning import quiet_gc_during
 from agents.last_time import guess_last_time
 from agents.packed_table import PackedTable
-from agents.replay_result import ReplayResult
+from agents.replay_result import ReplayResult, unknown_customer
 from agents.replay_split import Split, split_lines
 from agents.replay_store import close_store, open_store
 from agents.sorted_events import LINE_BYTES, BadLine, chunk_events, parse_replay_line, sort_in_chunks
@@ -64,7 +61,6 @@ from rules.pack import RulePack
 from streams.errors import BadInput
 from streams.events import Event
 from streams.parse import Limits, parse_line, parse_ts
-from streams.timefmt import format_ts
 
 EVENTS_PER_CUSTOMER = 5  # assumed, to size the groups from the input's bytes (churnwatch simulate: ~5.3)
 # customers per group aimed at: far fewer than an engine holds decoded, so that a group's decoded
@@ -277,7 +273,7 @@ def _run_events(engine: Engine, items: Iterator[Row], run: RunWriter, result: Re
         events += 1
         if alerts:
             for alert in alerts:
-                run.add((ts, EVENT, seq, ""), _line(alert, result))
+                run.add((ts, EVENT, seq, ""), result.line(alert))
         elif alerts.outcome is DUPLICATE:
             duplicates += 1
     result.events += events
@@ -288,8 +284,7 @@ def _acknowledge(engine: Engine, ack: Acknowledgement, seq: int, result: ReplayR
     if engine.acknowledge(ack):
         result.acknowledgements += 1
     else:
-        detail = f"acknowledgement at {format_ts(ack.ts)} of a customer with no event before it"
-        found.append(((1, ack.ts, seq), BadLine("<acknowledgements>", 0, "unknown_customer", detail)))
+        found.append(((1, ack.ts, seq), unknown_customer(ack)))
 
 
 def _finish(engine: Engine, run: RunWriter, last: float, final_tick: bool, result: ReplayResult) -> Totals:
@@ -298,7 +293,7 @@ def _finish(engine: Engine, run: RunWriter, last: float, final_tick: bool, resul
     _write_ticks(engine.advance(last), run, result)
     if final_tick:
         for alert in engine.finish(last):
-            run.add((FINAL_TIME, FINAL, 0, alert["customer_id"]), _line(alert, result))
+            run.add((FINAL_TIME, FINAL, 0, alert["customer_id"]), result.line(alert))
     else:
         engine.commit()
     run.close()
@@ -308,10 +303,4 @@ def _finish(engine: Engine, run: RunWriter, last: float, final_tick: bool, resul
 def _write_ticks(alerts: list[dict[str, Any]], run: RunWriter, result: ReplayResult) -> None:
     """A tick's alerts, keyed by the tick's time (the alerts' ``event_time``) and customer."""
     for alert in alerts:
-        run.add((parse_ts(alert["event_time"]), TICK, 0, alert["customer_id"]), _line(alert, result))
-
-
-def _line(alert: dict[str, Any], result: ReplayResult) -> bytes:
-    stamp(alert)
-    result.alerts[(alert["status"], alert["tier"])] += 1
-    return orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE)
+        run.add((parse_ts(alert["event_time"]), TICK, 0, alert["customer_id"]), result.line(alert))

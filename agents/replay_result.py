@@ -5,10 +5,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from agents import core
+from agents.emit import stamp
 from agents.sorted_events import BadLine
+from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Totals
+from streams.timefmt import format_ts
+
+
+def unknown_customer(ack: Acknowledgement) -> BadLine:
+    """What the report says of an acknowledgement of a customer with no event before it."""
+    detail = f"acknowledgement at {format_ts(ack.ts)} of a customer with no event before it"
+    return BadLine("<acknowledgements>", 0, "unknown_customer", detail)
 
 
 @dataclass(slots=True)
@@ -23,6 +35,12 @@ class ReplayResult:
     state_bytes: int = 0  # encoded state of every customer at the end (all partitions)
     totals: Totals | None = None  # the aggregates at the end (rules.aggregates), all partitions
     acknowledgements: int = 0  # acknowledgement lines applied
+
+    def line(self, alert: dict[str, Any]) -> bytes:
+        """The alert stamped (``emitted_at``), counted, and as its JSON line of the output."""
+        stamp(alert)
+        self.alerts[(alert["status"], alert["tier"])] += 1
+        return orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE)
 
     def summary(self) -> str:
         by = ", ".join(f"{status} {tier}: {n}" for (status, tier), n in sorted(self.alerts.items())) or "none"

@@ -28,7 +28,7 @@ from bench.machine import machine_info
 from bench.results import RESULTS_DIR, build_rows, render_markdown, render_text, rows_to_dicts, write_report
 from bench.sizes import SIZES, get_size, size_to_dict
 
-PARTS = ("replay", "memory", "live", "scale")
+PARTS = ("replay", "memory", "live", "scale", "scale-worker")
 
 
 def _log(msg: str) -> None:
@@ -69,10 +69,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for key, value in live.items():
                 measurements[key] = value
         if "scale" in parts:
-            from bench.scale import measure_scale_replay, measure_scale_worker
+            from bench.scale import measure_scale_replay
 
             measurements["scale_replay"] = measure_scale_replay(size, workdir, _log)
-            measurements["scale_worker"] = measure_scale_worker(size, args.bootstrap, workdir, _log)
             if measurements["scale_replay"].get("status") == "ok":
                 from bench.scale_chart import draw_scale_chart
 
@@ -80,6 +79,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 with contextlib.suppress(Exception):
                     draw_scale_chart(measurements["scale_replay"], chart)
                     _log(f"wrote {chart}")
+        if "scale-worker" in parts:
+            from bench.scale import measure_scale_worker
+
+            measurements["scale_worker"] = measure_scale_worker(size, args.bootstrap, workdir, _log)
     finally:
         if args.keep:
             _log(f"work files kept in {workdir}")

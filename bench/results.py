@@ -263,9 +263,13 @@ def _scale_worker_rows(wrk: dict[str, Any]) -> list[Row]:
     for store in ("memory", "rocksdb"):
         marginal = _num(wrk, f"marginal_{store}")
         if marginal is not None:
-            label = f"scale: worker RSS per customer more (marginal between the sizes, median), {store}"
+            label = f"scale: worker RSS per customer more (marginal between the sizes), {store}"
             goal, met = goal_of(store, marginal)
             rows.append(Row(f"scale_worker_marginal_{store}", label, marginal, "bytes", goal, met))
+        fixed = _num(wrk, f"fixed_{store}")
+        if fixed is not None:
+            label = f"scale: worker RSS a backlog leaves whatever its customers (fixed growth), {store}"
+            rows.append(Row(f"scale_worker_fixed_{store}", label, fixed / 1e6, "MB"))
     return rows
 
 

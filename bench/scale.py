@@ -15,9 +15,10 @@ Worker rows: one ``churnwatch worker`` per store and customer count on fresh top
 login and one order for each customer; the difference per customer is set beside the encoded state
 per customer the same events make (measured in this process with the engine). The marginal per
 customer is the difference of those growths between the largest and the smallest customer count
-(what a customer more costs, the worker's fixed growth left out). One run of a worker moves with
-the machine's other work (how far its backlog runs ahead), so each is repeated
-(``scale_worker_repeats``) and the rows are medians.
+(what a customer more costs, the worker's fixed growth left out), and that fixed growth itself.
+The fixed growth moves by several MB between runs with the machine's other work (how far the
+backlog runs ahead), so the sizes are far apart (100k and 1M at full); runs may be repeated
+(``scale_worker_repeats``) and the rows are then medians.
 """
 
 from __future__ import annotations
@@ -220,7 +221,8 @@ def worker_run(size: Size, bootstrap: str, workdir: Path, customers: int, store:
         assert worker.proc is not None
         rss0 = _rss_tree(worker.proc.pid)
         n, _ = kafka_util.produce_sync(bootstrap, run.input_topics(), _worker_events(customers, SIM_END))
-        done = wait_progress(worker, run, n, size.phase_timeout * 5)
+        # a worker takes in new customers at a few thousand events/s: the wait grows with them
+        done = wait_progress(worker, run, n, size.phase_timeout * 5 + customers / 500)
         if done.get("status") != "ok":
             return {"status": "error", "customers": customers, "store": store, "reason": done.get("reason", "")}
         time.sleep(3.0)  # the commit and the changelog flush after the last event
@@ -264,8 +266,10 @@ def measure_scale_worker(size: Size, bootstrap: str, workdir: Path, log: Any = p
     for store in STORES:
         marginals = marginal_per_customer(runs, store)
         if marginals:
-            out[f"marginals_{store.rstrip(':/')}"] = marginals
-            out[f"marginal_{store.rstrip(':/')}"] = statistics.median(marginals)
+            name = store.rstrip(":/")
+            out[f"marginals_{name}"] = marginals
+            out[f"marginal_{name}"] = statistics.median(marginals)
+            out[f"fixed_{name}"] = fixed_growth(runs, store, out[f"marginal_{name}"])
     if not ok:
         out["reason"] = "; ".join(str(r.get("reason", "")) for r in runs)[:600]
     return out
@@ -286,6 +290,17 @@ def marginal_per_customer(runs: list[dict[str, Any]], store: str) -> list[float]
             )
             marginals.append(growth / (large["customers"] - small["customers"]))
     return marginals
+
+
+def fixed_growth(runs: list[dict[str, Any]], store: str, marginal: float) -> float:
+    """What a backlog leaves in the worker whatever its customers (bytes): the growth at the
+    smallest size (median of the repeats) less the marginal per customer times its customers.
+    It is what keeps the RSS per customer at a size above the marginal: the fetched batches,
+    parsed events and pending sends of the burst, freed into the allocators' pools."""
+    ok = [r for r in runs if r.get("store") == store and r.get("status") == "ok"]
+    smallest = min(int(r["customers"]) for r in ok)
+    growths = [r["rss_loaded_bytes"] - r["rss_idle_bytes"] for r in ok if int(r["customers"]) == smallest]
+    return float(statistics.median(growths) - marginal * smallest)
 
 
 def encoded_state_per_customer(end: float, workdir: Path, customers: int = 2_000) -> float:

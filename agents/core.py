@@ -57,7 +57,6 @@ COMPILED: tuple[str, ...] = (
     "rules.acknowledgement",
     "rules.aggregates",
     "rules.due_index",
-    "rules.due_ahead",
     "rules.due",
     "rules.engine_reads",
     "rules.engine",

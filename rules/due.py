@@ -13,10 +13,9 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from rules.alerts import cooldown_until
-from rules.due_ahead import Ahead, first_change
 from rules.frame import Derived
 from rules.model import whole_days
 from rules.pack import RuleHit, RulePack
@@ -156,46 +155,21 @@ def next_due(
     tick: float,
     fired: tuple[RuleHit, ...] = (),
     derived: Derived | None = None,
-    ahead: Ahead | None = None,
-    values: list[Any] | None = None,
 ) -> int | float | None:
     """The earliest time after ``t`` at which this customer's evaluation can differ.
 
     ``fired``: the rules that fired at ``t``. A graded rule's weight changes at the next step of
     its grid only while it fires; one that does not fire can start only when its comparison
     crosses the threshold or its guard's signals change, which are due times already.
-    ``derived``: the last order and the median gap at ``t``, when the signals already computed them.
-    ``ahead`` and ``values`` (the signals at ``t``): given for a quiet customer (``rules.due_ahead``),
-    whose window exits count only where a rule may start to fire."""
+    ``derived``: the last order and the median gap at ``t``, when the signals already computed them."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
     out = _Soonest()
     if derived is None:
         derived = _derived(s, t)
         _window_exits(s, t, out)
-    _others(s, t, crossings, cooldown, lost_after, fired, derived, out)
-    exit = derived.exit  # the signals found the earliest window exit on their way (offered last: it wins a tie)
-    if exit is None or float(exit) > out.at:
-        return out.value
-    if ahead is not None and values is not None and float(exit) < out.at:
-        exit = first_change(s, t, values, ahead, out.at)
-        if exit is None:
-            return out.value
-    return exit
-
-
-def _others(
-    s: CustomerState,
-    t: float,
-    crossings: Crossings,
-    cooldown: float,
-    lost_after: float,
-    fired: tuple[RuleHit, ...],
-    derived: Derived,
-    out: _Soonest,
-) -> None:
-    """Every due time but the window exits: crossings of thresholds, graded steps, model days,
-    the end of a cooldown, the time a critical customer counts as lost."""
+    elif derived.exit is not None:  # the signals found the earliest window exit on their way
+        out.offer_int(derived.exit)
     last_order, gap, urgent = derived.last_order, derived.gap, derived.urgent
     _crossings(s.last_login, DAY, crossings.login, t, out)
     _crossings(last_order, DAY, crossings.order, t, out)
@@ -217,6 +191,7 @@ def _others(
             out.offer(until)
     if s.critical_since is not None and not s.lost:
         out.offer(max(s.critical_since + lost_after, t + 1e-6))
+    return out.value
 
 
 def _graded_due(

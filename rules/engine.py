@@ -41,7 +41,6 @@ from rules.apply import apply_event
 from rules.config import Duplicate, EngineConfig, Processed
 from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, next_due
-from rules.due_ahead import Ahead
 from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads, StateDueIndex
 from rules.frame import customer_value, frame_values
@@ -119,7 +118,6 @@ class Engine(EngineReads):
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
         self._crossings = crossings_for(pack, self.config.model is not None)
-        self._ahead = Ahead(pack, self._crossings.every_tick)
 
     # -- the two doors -------------------------------------------------------------------------
 
@@ -314,9 +312,6 @@ class Engine(EngineReads):
             value = customer_value(state, t, self._lifespan)
         self._bookkeep(state, rank, 0.0 if value is None else revenue_at_risk(value, evaluation.score), signals, t)
         old_due = state.due
-        # a quiet customer (nothing fires, nothing alerted, no acknowledgement, no event after t):
-        # its window exits count only where a rule may start to fire (rules.due_ahead)
-        quiet = not evaluation.hits and state.alert.tier == 0 and state.ack is None and self._latest(t)
         due = next_due(
             state,
             t,
@@ -326,8 +321,6 @@ class Engine(EngineReads):
             tick=self._tick,
             fired=evaluation.hits,
             derived=derived,
-            ahead=self._ahead if quiet else None,
-            values=signals,
         )
         due = state.due = acknowledgement.due(state.ack, due)
         # side effects on the engine
@@ -342,10 +335,6 @@ class Engine(EngineReads):
             self.observer(cid, evaluation, state.rar, t)
         self._index.move(cid, due, None if from_index else old_due)  # a popped customer has no entry
         return alert
-
-    def _latest(self, t: float) -> bool:
-        """No event the engine applied is after ``t`` (the look-ahead's condition: only time passes)."""
-        return self._ahead.enabled and self.clock is not None and t >= self.clock
 
     def _decide(self, cid: str, state: CustomerState, before: AlertMemory, ev: Evaluation, t: float) -> Alert | None:
         """``decide``, with the signals computed only for an alert (a partial: compiled, a closure

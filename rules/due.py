@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from rules.alerts import cooldown_until
-from rules.frame import Derived
+from rules.frame import HOUR, Derived
 from rules.model import whole_days
 from rules.pack import RuleHit, RulePack
 from rules.records import open_urgent_since
-from rules.signals import HOUR, MODEL_SIGNALS, median_order_gap_days
+from rules.signals import MODEL_SIGNALS, median_order_gap_days
 from rules.state import DAY, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
 
@@ -108,15 +108,17 @@ def _first_exit(times: Sequence[int], t: float, width: int, out: _Soonest) -> No
         out.offer_int(times[i] + width)
 
 
-def _crossings(base: int | None, scale: float, thresholds: tuple[float, ...] | None, t: float, out: _Soonest) -> None:
-    """Each time after ``t`` at which ``(time - base) / scale`` reaches a threshold (``base``: an int
-    time, typed so: compiled, a boxed int read as a double goes through a float object)."""
+def _crossing(base: int | None, scale: float, thresholds: tuple[float, ...] | None, t: float) -> float:
+    """The first time after ``t`` at which ``(time - base) / scale`` reaches a threshold (inf: none;
+    ``base``: an int time, typed so: compiled, a boxed int read as a double goes through a float object)."""
+    first = math.inf
     if base is None or scale <= 0 or thresholds is None:
-        return
+        return first
     for x in thresholds:
         when = base + x * scale
-        if when > t:
-            out.offer(when)
+        if when > t and when < first:
+            first = when
+    return first
 
 
 def _grid_crossing(base: int | None, scale: float, grid: tuple[float, float, float], t: float, out: _Soonest) -> None:
@@ -164,34 +166,68 @@ def next_due(
     ``derived``: the last order and the median gap at ``t``, when the signals already computed them."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
-    out = _Soonest()
     if derived is None:
-        derived = _derived(s, t)
+        out = _Soonest()
         _window_exits(s, t, out)
-    elif derived.exit is not None:  # the signals found the earliest window exit on their way
-        out.offer_int(derived.exit)
-    last_order, gap, urgent = derived.last_order, derived.gap, derived.urgent
-    _crossings(s.last_login, DAY, crossings.login, t, out)
-    _crossings(last_order, DAY, crossings.order, t, out)
+        return _soonest(s, t, crossings, cooldown, lost_after, fired, _derived(s, t), out.at, out.value)
+    exit = derived.exit  # the signals found the earliest window exit on their way
+    if exit is None:
+        return _soonest(s, t, crossings, cooldown, lost_after, fired, derived, math.inf, None)
+    return _soonest(s, t, crossings, cooldown, lost_after, fired, derived, float(exit), exit)
+
+
+def _soonest(
+    s: CustomerState,
+    t: float,
+    crossings: Crossings,
+    cooldown: float,
+    lost_after: float,
+    fired: tuple[RuleHit, ...],
+    derived: Derived,
+    at: float,
+    best: int | float | None,
+) -> int | float | None:
+    """``best`` (at ``at``: the earliest window exit) or an earlier due time: the first of equal
+    ones in this order, as a :class:`_Soonest` offered them (a float offered is a float, compiled)."""
+    last_order, gap = derived.last_order, derived.gap
+    c = _crossing(s.last_login, DAY, crossings.login, t)
+    if c < at:
+        at, best = c, c
+    c = _crossing(last_order, DAY, crossings.order, t)
+    if c < at:
+        at, best = c, c
     if gap:
-        _crossings(last_order, gap * DAY, crossings.gap, t, out)
-    if crossings.graded:
+        c = _crossing(last_order, gap * DAY, crossings.gap, t)
+        if c < at:
+            at, best = c, c
+    if crossings.graded and fired:
+        out = _Soonest()
         for hit in fired:
             graded = crossings.graded.get(hit.rule)
             if graded is not None:
                 _graded_due(s, t, graded, derived, out)
+        if out.at < at:
+            at, best = out.at, out.value
     if crossings.model:  # model histories are in whole days from the first order (and the first login)
         for first in (s.first_order, s.first_login):
             if first is not None and first <= t:
-                out.offer(first + (whole_days(t - first) + 1) * DAY)
-    _crossings(urgent, HOUR, crossings.urgent, t, out)
+                day: float = first + (whole_days(t - first) + 1) * DAY
+                if day < at:
+                    at, best = day, day
+    c = _crossing(derived.urgent, HOUR, crossings.urgent, t)
+    if c < at:
+        at, best = c, c
     if s.tier > s.alert.tier:
         until = cooldown_until(s.alert, s.tier, t, cooldown)
         if until is not None and until > t:
-            out.offer(until)
+            u: float = until
+            if u < at:
+                at, best = u, u
     if s.critical_since is not None and not s.lost:
-        out.offer(max(s.critical_since + lost_after, t + 1e-6))
-    return out.value
+        c = max(s.critical_since + lost_after, t + 1e-6)
+        if c < at:
+            best = c
+    return best
 
 
 def _graded_due(

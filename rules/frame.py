@@ -24,6 +24,7 @@ from rules.frame_parts import (
     tickets_part,
 )
 from rules.memo import NEVER, Memo
+from rules.records import round_places
 from rules.state import DAY, CustomerState
 
 HOUR: Final = 3600
@@ -186,4 +187,4 @@ def customer_value(s: CustomerState, t: float, lifespan_years: float) -> float |
         return None
     average = s.value_total / s.orders_total
     tenure_years = max(t - s.first_order, 90 * DAY) / (365 * DAY)
-    return round(average * (s.orders_total / tenure_years) * lifespan_years, 2)
+    return round_places(average * (s.orders_total / tenure_years) * lifespan_years, 2)

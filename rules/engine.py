@@ -43,11 +43,11 @@ from rules.config import Outcome as Outcome  # re-exported: callers import it fr
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads, StateDueIndex
-from rules.frame import customer_value, frame_values
+from rules.frame import customer_value, frame_signals, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
+from rules.signals import MODEL_SLOTS, SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -339,7 +339,10 @@ class Engine(EngineReads):
     def _decide(self, cid: str, state: CustomerState, before: AlertMemory, ev: Evaluation, t: float) -> Alert | None:
         """``decide``, with the signals computed only for an alert (a partial: compiled, a closure
         would make every local of the method holding it a field of an object built per call)."""
-        signals = partial(compute_signals, state, t, self._signal_config)
+        if self.config.model is None:  # the frame's signals and the model's null (rules.frame, compiled)
+            signals = partial(frame_signals, state, t, self._lifespan, MODEL_SLOTS)
+        else:
+            signals = partial(compute_signals, state, t, self._signal_config)
         state.alert, alert = decide(before, ev, customer_id=cid, t=t, cooldown=self._cooldown, signals=signals)
         return alert
 

@@ -172,7 +172,25 @@ def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hit
             if slot < 0 or slot >= n:
                 continue
             value = values[slot]
-            if value is None or not holds_at(single, value):
+            if value is None:
+                continue
+            op = single.op
+            x = 0.0  # the value as a double, for a numeric comparison (op >= 0), compared inline (no call)
+            if op >= 0 and isinstance(value, float):
+                x = value
+            elif op >= 0 and type(value) is int:
+                whole: int = value
+                if -_EXACT <= whole <= _EXACT:
+                    x = float(whole)
+                else:
+                    op = -1
+            else:
+                op = -1
+            k = single.number
+            if op < 0:
+                if not single.holds(value):
+                    continue
+            elif not (x >= k if op == 0 else x > k if op == 1 else compare(op, x, k)):
                 continue
             remaining = fire(step, single, value, values, signals, hits, remaining)
         elif step.checks:

@@ -130,7 +130,10 @@ def build_alert(
     if customer_value is None:
         customer_value = signals.get("customer_value")
     rules = [{**hit.as_dict(), "value": _display(hit.value)} for hit in evaluation.hits]
-    shown = {k: _display(v) for k, v in signals.items()}
+    shown = dict(signals)  # (a copy made at its size; a comprehension grows it step by step)
+    for k, v in signals.items():
+        if isinstance(v, float):
+            shown[k] = _display(v)
     rar = revenue_at_risk(customer_value, evaluation.score)
     evidence: list[Any] = [evaluation.score, rules, shown, rar]
     if changes is not None:

@@ -47,7 +47,7 @@ from rules.frame import customer_value, frame_signals, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import MODEL_SLOTS, SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
+from rules.signals import SLOT, SLOTS, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -61,6 +61,7 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
+NULL_SIGNALS: Final = dict.fromkeys(SLOTS)  # every signal null, in order (rules.frame.frame_signals fills a copy)
 Alert = dict[str, Any]  # contract section 6, without emitted_at
 
 
@@ -340,7 +341,7 @@ class Engine(EngineReads):
         """``decide``, with the signals computed only for an alert (a partial: compiled, a closure
         would make every local of the method holding it a field of an object built per call)."""
         if self.config.model is None:  # the frame's signals and the model's null (rules.frame, compiled)
-            signals = partial(frame_signals, state, t, self._lifespan, MODEL_SLOTS)
+            signals = partial(frame_signals, state, t, self._lifespan, NULL_SIGNALS)
         else:
             signals = partial(compute_signals, state, t, self._signal_config)
         state.alert, alert = decide(before, ev, customer_id=cid, t=t, cooldown=self._cooldown, signals=signals)

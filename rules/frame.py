@@ -82,17 +82,21 @@ def frame(
     return _named(values), derived
 
 
-def frame_signals(s: CustomerState, t: float, lifespan_years: float, nulls: tuple[str, ...]) -> dict[str, Any]:
+def frame_signals(s: CustomerState, t: float, lifespan_years: float, nulls: dict[str, None]) -> dict[str, Any]:
     """Every signal of the frame by name, then each of ``nulls`` null: ``rules.signals.compute_signals``
-    without a model (``nulls``: the model's signals), compiled (what an alert carries)."""
-    return _named(frame_values(s, t, lifespan_years)[0], FRAME_NAMES + nulls)
+    without a model (``nulls``: every signal null, the frame's first; the model's after), compiled
+    (what an alert carries)."""
+    return _named(frame_values(s, t, lifespan_years)[0], nulls)
 
 
-def _named(values: list[Any], names: tuple[str, ...] = FRAME_NAMES) -> dict[str, Any]:
-    """The frame's values by name, then the rest of ``names`` null: a dict made at its size by
-    ``dict.fromkeys``, then filled (compiled, ``dict(zip(...))`` grows it step by step, several times slower)."""
+_FRAME_NULLS: Final[dict[str, None]] = dict.fromkeys(FRAME_NAMES)
+
+
+def _named(values: list[Any], nulls: dict[str, None] = _FRAME_NULLS) -> dict[str, Any]:
+    """The frame's values by name, in a copy of ``nulls`` (the frame's names first): a dict made at
+    its size, then filled (compiled, ``dict(zip(...))`` grows it step by step, several times slower)."""
     assert len(values) == len(FRAME_NAMES)
-    out: dict[str, Any] = dict.fromkeys(names)
+    out: dict[str, Any] = dict(nulls)
     for i, name in enumerate(FRAME_NAMES):
         out[name] = values[i]
     return out

@@ -61,6 +61,7 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
+NO_RULES: Final[list[str]] = []  # the names of no firing rule (read only: history.record keeps no list it is given)
 NULL_SIGNALS: Final = dict.fromkeys(SLOTS)  # every signal null, in order (rules.frame.frame_signals fills a copy)
 Alert = dict[str, Any]  # contract section 6, without emitted_at
 
@@ -355,7 +356,7 @@ class Engine(EngineReads):
         kept = alert
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
         self.held_back += kept is not None and alert is None
-        names = [h.rule for h in ev.hits] if ev.hits else []  # most evaluations fire nothing
+        names = [h.rule for h in ev.hits] if ev.hits else NO_RULES  # most evaluations fire nothing
         history.record(state.history, t, rank, ev.score, names, self._limit)
         return alert
 

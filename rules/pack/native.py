@@ -163,6 +163,18 @@ def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hit
     """``RulePack._evaluate`` over ``values`` (``SLOTS`` order, null past its end): the same hits in the same order,
     the same remaining share. ``signals``: what a guard reads (None: a view of ``values``). A float or an int
     compared with a number is compared here (most checks), anything else by :meth:`NativeCheck.holds`."""
+    remaining, found = evaluate_steps(steps, values, signals)
+    if found is not None:
+        hits.extend(found)
+    return remaining
+
+
+def evaluate_steps(
+    steps: list[NativeRule], values: list[Any], signals: Signals | None
+) -> tuple[float, list[RuleHit] | None]:
+    """:func:`run`'s remaining share and hits, the hits' list made at the first one only (None: no
+    rule's condition held; most evaluations: no list built and freed)."""
+    hits: list[RuleHit] | None = None
     remaining = 1.0
     n = len(values)
     for step in steps:
@@ -192,6 +204,7 @@ def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hit
                     continue
             elif not (x >= k if op == 0 else x > k if op == 1 else compare(op, x, k)):
                 continue
+            hits = [] if hits is None else hits
             remaining = fire(step, single, value, values, signals, hits, remaining)
         elif step.checks:
             for check in step.checks:
@@ -199,15 +212,17 @@ def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hit
                 value = values[slot] if 0 <= slot < n else None
                 if value is None or not holds_at(check, value):
                     continue
+                hits = [] if hits is None else hits
                 remaining = fire(step, check, value, values, signals, hits, remaining)
                 break
         elif step.guard is not None and step.passes(values, signals):
             rule = step.rule
             explain = rule.explain
             assert explain is not None
+            hits = [] if hits is None else hits
             hits.append(_hit(rule, explain, values[step.explain] if 0 <= step.explain < n else None))
             remaining *= step.keep
-    return remaining
+    return remaining, hits
 
 
 def fire(

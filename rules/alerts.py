@@ -48,7 +48,7 @@ import orjson
 
 from rules.history import changes_since, remembered
 from rules.pack import Evaluation
-from rules.records import NEW_MEMORY, AlertMemory
+from rules.records import NEW_MEMORY, AlertMemory, round_places
 from rules.scoring import TIER_NAMES, TIER_RANK
 from streams.timefmt import format_ts
 
@@ -101,14 +101,14 @@ def _display(value: Any) -> Any:
         r = value * 10000.0
         if math.floor(r + 0.5) / 10000.0 == value:
             return value
-    return round(value, 4)
+    return round_places(value, 4)
 
 
 def revenue_at_risk(customer_value: float | None, score: float) -> float:
     """``customer_value × score / 100`` to the cent; 0.0 without a customer value."""
     if customer_value is None:
         return 0.0
-    return round(customer_value * score / 100.0, 2)
+    return round_places(customer_value * score / 100.0, 2)
 
 
 def build_alert(
@@ -130,7 +130,10 @@ def build_alert(
     if customer_value is None:
         customer_value = signals.get("customer_value")
     rules = [{**hit.as_dict(), "value": _display(hit.value)} for hit in evaluation.hits]
-    shown = {k: _display(v) for k, v in signals.items()}
+    shown = dict(signals)  # (a copy made at its size; a comprehension grows it step by step)
+    for k, v in signals.items():
+        if isinstance(v, float):
+            shown[k] = _display(v)
     rar = revenue_at_risk(customer_value, evaluation.score)
     evidence: list[Any] = [evaluation.score, rules, shown, rar]
     if changes is not None:

@@ -43,11 +43,11 @@ from rules.config import Outcome as Outcome  # re-exported: callers import it fr
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
 from rules.engine_reads import RESERVED_PREFIX, EngineReads, StateDueIndex
-from rules.frame import customer_value, frame_values
+from rules.frame import customer_value, frame_signals, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
-from rules.signals import SLOT, SignalConfig, compute_signals, model_part, needed_model_signals
+from rules.signals import SLOT, SLOTS, SignalConfig, compute_signals, model_part, needed_model_signals
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
@@ -61,6 +61,8 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
+NO_RULES: Final[list[str]] = []  # the names of no firing rule (read only: history.record keeps no list it is given)
+NULL_SIGNALS: Final = dict.fromkeys(SLOTS)  # every signal null, in order (rules.frame.frame_signals fills a copy)
 Alert = dict[str, Any]  # contract section 6, without emitted_at
 
 
@@ -339,7 +341,10 @@ class Engine(EngineReads):
     def _decide(self, cid: str, state: CustomerState, before: AlertMemory, ev: Evaluation, t: float) -> Alert | None:
         """``decide``, with the signals computed only for an alert (a partial: compiled, a closure
         would make every local of the method holding it a field of an object built per call)."""
-        signals = partial(compute_signals, state, t, self._signal_config)
+        if self.config.model is None:  # the frame's signals and the model's null (rules.frame, compiled)
+            signals = partial(frame_signals, state, t, self._lifespan, NULL_SIGNALS)
+        else:
+            signals = partial(compute_signals, state, t, self._signal_config)
         state.alert, alert = decide(before, ev, customer_id=cid, t=t, cooldown=self._cooldown, signals=signals)
         return alert
 
@@ -351,7 +356,7 @@ class Engine(EngineReads):
         kept = alert
         state.alert, alert = acknowledgement.screen(state.ack, t, before, state.alert, alert)
         self.held_back += kept is not None and alert is None
-        names = [h.rule for h in ev.hits] if ev.hits else []  # most evaluations fire nothing
+        names = [h.rule for h in ev.hits] if ev.hits else NO_RULES  # most evaluations fire nothing
         history.record(state.history, t, rank, ev.score, names, self._limit)
         return alert
 

@@ -24,6 +24,7 @@ from rules.frame_parts import (
     tickets_part,
 )
 from rules.memo import NEVER, Memo
+from rules.records import round_places
 from rules.state import DAY, CustomerState
 
 HOUR: Final = 3600
@@ -78,7 +79,27 @@ def frame(
     """Every signal of ``rules.signals.SIGNALS`` (in its order) and ``customer_value``, by name
     (:func:`frame_values`, which the engine reads by position)."""
     values, derived = frame_values(s, t, lifespan_years, order_value, value)
-    return dict(zip(FRAME_NAMES, values, strict=True)), derived
+    return _named(values), derived
+
+
+def frame_signals(s: CustomerState, t: float, lifespan_years: float, nulls: dict[str, None]) -> dict[str, Any]:
+    """Every signal of the frame by name, then each of ``nulls`` null: ``rules.signals.compute_signals``
+    without a model (``nulls``: every signal null, the frame's first; the model's after), compiled
+    (what an alert carries)."""
+    return _named(frame_values(s, t, lifespan_years)[0], nulls)
+
+
+_FRAME_NULLS: Final[dict[str, None]] = dict.fromkeys(FRAME_NAMES)
+
+
+def _named(values: list[Any], nulls: dict[str, None] = _FRAME_NULLS) -> dict[str, Any]:
+    """The frame's values by name, in a copy of ``nulls`` (the frame's names first): a dict made at
+    its size, then filled (compiled, ``dict(zip(...))`` grows it step by step, several times slower)."""
+    assert len(values) == len(FRAME_NAMES)
+    out: dict[str, Any] = dict(nulls)
+    for i, name in enumerate(FRAME_NAMES):
+        out[name] = values[i]
+    return out
 
 
 def frame_values(
@@ -186,4 +207,4 @@ def customer_value(s: CustomerState, t: float, lifespan_years: float) -> float |
         return None
     average = s.value_total / s.orders_total
     tenure_years = max(t - s.first_order, 90 * DAY) / (365 * DAY)
-    return round(average * (s.orders_total / tenure_years) * lifespan_years, 2)
+    return round_places(average * (s.orders_total / tenure_years) * lifespan_years, 2)

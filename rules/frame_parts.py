@@ -14,7 +14,7 @@ from bisect import bisect_right
 from typing import Final
 
 from rules.memo import NEVER, UNKNOWN, Memo, OrdersPart, Part
-from rules.records import Order, Sentiment, Ticket
+from rules.records import Order, Sentiment, Ticket, round_places
 from rules.state import DAY, ORDER_GAPS
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS, WINDOWS
 
@@ -124,7 +124,7 @@ def _gap(orders: list[Order]) -> float:
 def _price(part: OrdersPart, placed: list[Order]) -> None:
     """order_value_90d: the int 0 for no order in the window, as ``round(sum([]), 2)`` gives."""
     amounts = [o.amount for o in placed[part.start :]]
-    part.value_90d = round(sum(amounts), 2) if amounts else 0
+    part.value_90d = round_places(sum(amounts), 2) if amounts else 0
     part.priced = True
 
 

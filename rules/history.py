@@ -60,12 +60,13 @@ KNOWN_RULES = (
     "order_lapse",
     "low_expected_orders",
 )
-_CODE = {name: str(i) for i, name in enumerate(KNOWN_RULES)}
+_CODE: Final = {name: str(i) for i, name in enumerate(KNOWN_RULES)}
 
 
 def pack_rules(names: Iterable[str]) -> str:
-    """Rule names as one string: ``"0,9"`` for login_inactivity and negative_sentiment."""
-    return ",".join(_CODE.get(name, name) for name in names)
+    """Rule names as one string: ``"0,9"`` for login_inactivity and negative_sentiment (a list
+    comprehension: compiled, a generator is an object built and stepped per name)."""
+    return ",".join([_CODE.get(name, name) for name in names])
 
 
 def unpack_rules(packed: str | list[str]) -> list[str]:

@@ -74,7 +74,13 @@ LITTLE: Final = BYTEORDER == "little"  # an array of hashes holds each as its di
 # the array methods as statics: a call without looking the method up by name (compiled)
 _tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
 append_bytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
-append_time: Final[Callable[[array[int], int], None]] = array.append
+_fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
+
+
+def append_time(times: array[int], ts: int) -> None:
+    """``times.append(ts)``: ``append`` converts its item twice (it checks it first, through
+    ``PyArg_Parse``), ``fromlist`` once (callgrind: 165 instructions less an append)."""
+    _fromlist(times, [ts])
 
 
 def holds(hashes: array[int], key: bytes, first: int = 0, end: int = -1) -> bool:

@@ -44,7 +44,7 @@ from rules.packed_lists import (
     times_list,
     trim_times,
 )
-from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
+from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket, round_places
 from rules.windows import CAPS, CHARGEBACKS, DAY, FAILURES, HORIZONS, LOGINS, OPENED, ORDERS, SENTIMENTS
 
 MAX_CANCELLED: Final = 16
@@ -208,7 +208,7 @@ class CustomerState:
                 del self.cancelled[i]
                 return
         self.orders_total += 1
-        self.value_total = round(self.value_total + amount, 2)  # in cents: the same sum in any order
+        self.value_total = round_places(self.value_total + amount, 2)  # in cents: the same sum in any order
         if self.first_order is None or ts < self.first_order:
             self.first_order = ts
         order: Order = _new(Order, (ts, amount, order_hash))  # (tuple's own constructor: no Python-level __new__)
@@ -226,7 +226,7 @@ class CustomerState:
             if o.key == order_hash:
                 del self.orders[i]
                 self.orders_total -= 1
-                self.value_total = max(0.0, round(self.value_total - o.amount, 2))
+                self.value_total = max(0.0, round_places(self.value_total - o.amount, 2))
                 if not self.orders_total:
                     self.first_order = None
                 elif o.time == self.first_order and i == 0 and self.orders:  # the first order counts nowhere now

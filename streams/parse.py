@@ -134,7 +134,7 @@ def _number(
         raise _schema(f'field "{field}": {_show(value)} is beyond what the field can mean (at most {MAX_EXACT})')
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         raise _schema(f'field "{field}": expected a number{_range(lo, hi)}, got {_show(value)}')
-    return number
+    return value if type(value) is float else number  # (a float as it is: compiled, no new box)
 
 
 def _integer(obj: dict[str, Any], field: str, lo: int, hi: int | None = None) -> int | None:
@@ -212,11 +212,12 @@ def parse_ts(value: Any) -> float:
     if not isinstance(value, str):
         raise _schema(f'field "ts": expected an RFC 3339 time with offset or epoch seconds, got {_kind(value)}')
     text = value
+    if NATIVE:  # the common form first, read without datetime (the same number; the range is checked below)
+        seconds = utc_seconds(text)
+        if seconds >= 0:  # (its separator is one of the three below)
+            return _in_range(seconds, value)
     if len(text) < 20 or text[10] not in "Tt ":
         raise _schema(f'field "ts": expected an RFC 3339 time like "2026-11-22T14:16:30Z", got {_show(value)}')
-    seconds = utc_seconds(text) if NATIVE else -1.0
-    if seconds >= 0:  # the common form, read without datetime (the same number; the range is checked below)
-        return _in_range(seconds, value)
     if text[-1] in "Zz":
         text = text[:-1] + "+00:00"
     try:

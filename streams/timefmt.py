@@ -42,9 +42,9 @@ _INVALID: Final = -(1 << 60)  # not an hour (far before year 1)
 
 
 def utc_seconds(text: str) -> float:
-    """The epoch seconds of ``YYYY-MM-DDTHH:MM:SSZ`` (any separator at 10, ``z`` too) with a valid
-    date and time, exactly what ``datetime.fromisoformat`` and ``timestamp()`` give for it (a whole
-    number of seconds); -1.0 for any other text, which the general path reads (so does a time
+    """The epoch seconds of ``YYYY-MM-DDTHH:MM:SSZ`` (``t`` or a space for the ``T``, ``z`` too) with a
+    valid date and time, exactly what ``datetime.fromisoformat`` and ``timestamp()`` give for it (a
+    whole number of seconds); -1.0 for any other text, which the general path reads (so does a time
     before 1970, which it rejects)."""
     if len(text) != 20:
         return -1.0
@@ -52,6 +52,8 @@ def utc_seconds(text: str) -> float:
     if len(b) != 20:  # not ASCII
         return -1.0
     if b[19] not in (90, 122) or b[4] != 45 or b[7] != 45 or b[13] != 58 or b[16] != 58:  # Z z - - : :
+        return -1.0
+    if b[10] != 84 and b[10] != 116 and b[10] != 32:  # T t space (streams.parse rejects any other)
         return -1.0
     minute, second = _two(b, 14), _two(b, 17)
     if minute < 0 or second < 0 or minute > 59 or second > 59:  # (-1: not digits)

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from rules.expressions import Signals
 from rules.pack.model import LIST_OPS, PACK_VERSION, Comparison, Evaluation, Rule, RuleHit, _hit
-from rules.pack.native import FrameView, NativeRule, run
+from rules.pack.native import FrameView, NativeRule, evaluate_steps
 from rules.scoring import Tiers, score_from_remaining
 from rules.signals import SLOT, SLOTS
 
@@ -69,10 +69,13 @@ class RulePack:
         return self._evaluation(values, None)
 
     def _evaluation(self, values: list[Any], signals: Signals | None) -> Evaluation:
-        hits: list[RuleHit] = []
-        if NATIVE:
-            remaining = run(self._steps, values, signals, hits)
+        if NATIVE:  # (the hits' list made at the first hit only)
+            remaining, found = evaluate_steps(self._steps, values, signals)
+            if not found and self._quiet is not None:
+                return self._quiet
+            hits = [] if found is None else found
         else:
+            hits = []
             view = signals if signals is not None else FrameView(values)
             try:
                 remaining = self._fast(values, view, hits) if self._fast is not None else self._evaluate(view, hits)

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any, Final
 
 from rules.expressions import Guard
+from rules.records import round_places
 from rules.signals import SIGNAL_NAMES
 
 PACK_VERSION = 1
@@ -110,7 +111,7 @@ class Graded:
         span = abs(self.full_at - self.threshold)
         steps = math.floor(abs(value - self.threshold) / self.step + 1e-9)
         share = min(steps * self.step / span, 1.0)
-        return round(self.min_weight + (self.weight - self.min_weight) * share, 2)
+        return round_places(self.min_weight + (self.weight - self.min_weight) * share, 2)
 
     def grid(self) -> tuple[float, float, float]:
         """(threshold, full_at, step): the values at which the weight changes."""

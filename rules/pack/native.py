@@ -99,7 +99,7 @@ class NativeCheck:
 class NativeRule:
     """One rule for :func:`run`: its checks, guard, graded weight and kept share."""
 
-    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule", "slots")
+    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule", "single", "slots")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -109,6 +109,8 @@ class NativeRule:
         self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
         self.keep = 1.0 - rule.weight / 100.0
         self.explain = -1 if rule.explain is None else SLOT.get(rule.explain.signal, -1)
+        # a rule of one comparison (most): run() reads it here, without stepping through the list
+        self.single: NativeCheck | None = self.checks[0] if len(self.checks) == 1 else None
 
     def passes(self, values: list[Any], signals: Signals | None) -> bool:
         """The guard over ``signals``, or over ``values`` when None (the engine's): then its
@@ -143,44 +145,100 @@ def compare(op: int, x: float, k: float) -> bool:
     return x == k if op == 4 else x != k
 
 
+def holds_at(check: NativeCheck, value: Any) -> bool:
+    """``check.holds(value)`` for a non-null value: a float or an int a double holds exactly,
+    against a numeric threshold, compared here as two doubles (most checks)."""
+    op = check.op
+    if op >= 0:
+        if isinstance(value, float):
+            return compare(op, value, check.number)
+        if type(value) is int:
+            whole: int = value
+            if -_EXACT <= whole <= _EXACT:
+                return compare(op, float(whole), check.number)
+    return check.holds(value)
+
+
 def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hits: list[RuleHit]) -> float:
     """``RulePack._evaluate`` over ``values`` (``SLOTS`` order, null past its end): the same hits in the same order,
     the same remaining share. ``signals``: what a guard reads (None: a view of ``values``). A float or an int
     compared with a number is compared here (most checks), anything else by :meth:`NativeCheck.holds`."""
+    remaining, found = evaluate_steps(steps, values, signals)
+    if found is not None:
+        hits.extend(found)
+    return remaining
+
+
+def evaluate_steps(
+    steps: list[NativeRule], values: list[Any], signals: Signals | None
+) -> tuple[float, list[RuleHit] | None]:
+    """:func:`run`'s remaining share and hits, the hits' list made at the first one only (None: no
+    rule's condition held; most evaluations: no list built and freed)."""
+    hits: list[RuleHit] | None = None
     remaining = 1.0
     n = len(values)
     for step in steps:
-        if step.checks:
+        single = step.single
+        if single is not None:  # one comparison (most rules)
+            slot = single.slot
+            if slot < 0 or slot >= n:
+                continue
+            value = values[slot]
+            if value is None:
+                continue
+            op = single.op
+            x = 0.0  # the value as a double, for a numeric comparison (op >= 0), compared inline (no call)
+            if op >= 0 and isinstance(value, float):
+                x = value
+            elif op >= 0 and type(value) is int:
+                whole: int = value
+                if -_EXACT <= whole <= _EXACT:
+                    x = float(whole)
+                else:
+                    op = -1
+            else:
+                op = -1
+            k = single.number
+            if op < 0:
+                if not single.holds(value):
+                    continue
+            elif not (x >= k if op == 0 else x > k if op == 1 else compare(op, x, k)):
+                continue
+            hits = [] if hits is None else hits
+            remaining = fire(step, single, value, values, signals, hits, remaining)
+        elif step.checks:
             for check in step.checks:
                 slot = check.slot
                 value = values[slot] if 0 <= slot < n else None
-                if value is None:
+                if value is None or not holds_at(check, value):
                     continue
-                op = check.op
-                if op >= 0 and isinstance(value, float):
-                    if not compare(op, value, check.number):
-                        continue
-                elif op >= 0 and type(value) is int:
-                    whole: int = value
-                    if -_EXACT <= whole <= _EXACT:
-                        if not compare(op, float(whole), check.number):
-                            continue
-                    elif not check.holds(value):
-                        continue
-                elif not check.holds(value):
-                    continue
-                if step.guard is not None and not step.passes(values, signals):
-                    break
-                # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
-                rule = step.rule
-                weight = step.graded(value) if step.graded is not None else rule.weight
-                hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
-                remaining *= 1.0 - weight / 100.0
+                hits = [] if hits is None else hits
+                remaining = fire(step, check, value, values, signals, hits, remaining)
                 break
         elif step.guard is not None and step.passes(values, signals):
             rule = step.rule
             explain = rule.explain
             assert explain is not None
+            hits = [] if hits is None else hits
             hits.append(_hit(rule, explain, values[step.explain] if 0 <= step.explain < n else None))
             remaining *= step.keep
-    return remaining
+    return remaining, hits
+
+
+def fire(
+    step: NativeRule,
+    check: NativeCheck,
+    value: Any,
+    values: list[Any],
+    signals: Signals | None,
+    hits: list[RuleHit],
+    remaining: float,
+) -> float:
+    """The rule's comparison holds: its hit unless its guard fails; the remaining share after it."""
+    if step.guard is not None and not step.passes(values, signals):
+        return remaining
+    # for a plain rule, 1.0 - weight / 100.0 is the very double of its kept share
+    rule = step.rule
+    weight = step.graded(value) if step.graded is not None else rule.weight
+    hits.append(RuleHit(rule.id, weight, check.signal, value, check.threshold, None, rule.reason))
+    return remaining * (1.0 - weight / 100.0)

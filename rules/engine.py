@@ -125,7 +125,7 @@ class Engine(EngineReads):
 
     def process(self, event: Event) -> Processed:
         """Event clock: ticks crossed by the event's time, then the event."""
-        ticked = self.advance(event.ts)
+        ticked = self._advance(event.ts)
         result = self.apply(event)
         if ticked:
             result[:0] = ticked
@@ -133,7 +133,11 @@ class Engine(EngineReads):
 
     def advance(self, t: float) -> list[dict[str, Any]]:
         """Run the ticks at the multiples of the tick interval in (clock, t]; the clock becomes t."""
-        alerts: list[dict[str, Any]] = []
+        return self._advance(t) or []
+
+    def _advance(self, t: float) -> list[dict[str, Any]] | None:
+        """``advance``; None when no tick published anything (no list made per event)."""
+        alerts: list[dict[str, Any]] | None = None
         if self.clock is not None and t > self.clock:
             step = self._tick
             nxt = (math.floor(self.clock / step) + 1) * step
@@ -145,7 +149,12 @@ class Engine(EngineReads):
                     nxt = max(nxt, math.ceil(due / step) * step)  # skip the ticks at which nobody is due
                     if nxt > t:
                         break
-                alerts.extend(self.tick(nxt))
+                published = self.tick(nxt)
+                if published:
+                    if alerts is None:
+                        alerts = published
+                    else:
+                        alerts.extend(published)
                 nxt += step
         if self.clock is None or t > self.clock:
             self.clock = t

@@ -59,6 +59,7 @@ COMPILED: tuple[str, ...] = (
     "rules.due_index",
     "rules.due",
     "rules.engine_reads",
+    "rules.engine_recovery",
     "rules.engine",
 )
 GROUP = "churnwatch_core"  # mypyc's shared library: churnwatch_core__mypyc

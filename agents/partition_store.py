@@ -30,7 +30,7 @@ from yarl import URL
 
 from agents.packed_table import PackedTable
 from agents.progress import Progress
-from rules.engine import RESERVED_PREFIX
+from rules.engine_reads import RESERVED_PREFIX
 
 PROGRESS_KEY = RESERVED_PREFIX + "progress"
 UNUSED_REFS = 4  # see PartitionStore._forget_unused_ids

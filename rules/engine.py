@@ -42,7 +42,9 @@ from rules.config import Duplicate, EngineConfig, Processed
 from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, next_due
 from rules.due_index import DueIndex
-from rules.engine_reads import RESERVED_PREFIX, EngineReads, StateDueIndex
+from rules.engine_reads import EngineReads, StateDueIndex
+from rules.engine_recovery import CLOCK_KEY as CLOCK_KEY  # re-exported
+from rules.engine_recovery import rebuild_index
 from rules.frame import customer_value, frame_signals, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.records import AlertMemory
@@ -56,8 +58,6 @@ from streams.timefmt import format_ts
 
 DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between events (bounded memory)
 COMMIT_EVERY: Final = 20_000  # applied events between two commits at most (bounds the uncommitted changes)
-# the engine's clock as of the last commit (the partition's store names it apart)
-CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 # the evaluated signals are a list in rules.signals.SLOTS order: the frame's, then the model's
 VALUE: Final = SLOT["customer_value"]
 SUBSCRIPTION: Final = SLOT["subscription_status"]
@@ -401,23 +401,4 @@ class Engine(EngineReads):
 
     def rebuild_index(self, keys: Iterable[str] | None = None) -> None:
         """Rebuild the due index and the aggregates from the store (after a changelog recovery)."""
-        self.commit()
-        self._index.clear()
-        self._risky.clear()
-        self._agg = Aggregates()
-        saved = self.store.get(CLOCK_KEY)
-        if saved is not None:  # the clock resumes where the changelogged state was left
-            self.clock = max(self.clock or 0.0, float(orjson.loads(saved)))
-            self._committed_clock = self.clock
-        for cid in list(keys) if keys is not None else list(self.store):
-            if cid.startswith(RESERVED_PREFIX):
-                continue
-            raw = self.store.get(cid)
-            if raw is None:
-                continue
-            state = CustomerState.decode(raw)
-            self._agg.add(0.0, state.tier, state.rar, state.nps, fresh=False)
-            if state.due is not None:
-                self._index.push(state.due, cid)
-            if state.tier and self._track_risky:
-                self._risky[cid] = (state.tier, 0.0, state.rar)
+        rebuild_index(self, keys)

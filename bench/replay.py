@@ -30,10 +30,9 @@ from bench.synth import DAY, live_mix, memory_set
 REPO = Path(__file__).resolve().parent.parent
 
 
+LOOP_RUNS = 5  # runs of the replay loop (child_engine): the median is the row, the fastest beside it
+
 # ---------------------------------------------------------------- orchestrator side
-
-
-LOOP_RUNS = 5  # runs of the replay loop: the median is the row, the fastest beside it
 
 
 def _venv_bin(name: str) -> str:

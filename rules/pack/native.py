@@ -2,9 +2,9 @@
 
 ``RulePack.evaluate_values`` reads the signals from a list in ``rules.signals.SLOTS`` order (the
 engine's frame, by position: no dict per evaluation); a list that ends before a slot (the engine's
-without a model: the frame's part only) has that signal null. Compiled, :func:`run` is that evaluation:
-the reference loop (``RulePack._evaluate``), with each numeric comparison a comparison of two
-doubles; run as Python, the generated function of ``rules.pack.compiled`` is the faster one.
+without a model: the frame's part only) has that signal null. Compiled, :func:`evaluate_steps` is
+that evaluation: the reference loop (``RulePack._evaluate``), with each numeric comparison a
+comparison of two doubles; run as Python, the generated function of ``rules.pack.compiled`` is the faster one.
 A ``when`` guard (CEL, ``rules.expressions``) reads the signals it names through a
 :class:`FrameView`, made only when a guard runs.
 """
@@ -97,7 +97,7 @@ class NativeCheck:
 
 
 class NativeRule:
-    """One rule for :func:`run`: its checks, guard, graded weight and kept share."""
+    """One rule for :func:`evaluate_steps`: its checks, guard, graded weight and kept share."""
 
     __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule", "single", "slots")
 
@@ -109,7 +109,7 @@ class NativeRule:
         self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
         self.keep = 1.0 - rule.weight / 100.0
         self.explain = -1 if rule.explain is None else SLOT.get(rule.explain.signal, -1)
-        # a rule of one comparison (most): run() reads it here, without stepping through the list
+        # a rule of one comparison (most): evaluate_steps reads it here, without stepping through the list
         self.single: NativeCheck | None = self.checks[0] if len(self.checks) == 1 else None
 
     def passes(self, values: list[Any], signals: Signals | None) -> bool:
@@ -159,21 +159,13 @@ def holds_at(check: NativeCheck, value: Any) -> bool:
     return check.holds(value)
 
 
-def run(steps: list[NativeRule], values: list[Any], signals: Signals | None, hits: list[RuleHit]) -> float:
-    """``RulePack._evaluate`` over ``values`` (``SLOTS`` order, null past its end): the same hits in the same order,
-    the same remaining share. ``signals``: what a guard reads (None: a view of ``values``). A float or an int
-    compared with a number is compared here (most checks), anything else by :meth:`NativeCheck.holds`."""
-    remaining, found = evaluate_steps(steps, values, signals)
-    if found is not None:
-        hits.extend(found)
-    return remaining
-
-
 def evaluate_steps(
     steps: list[NativeRule], values: list[Any], signals: Signals | None
 ) -> tuple[float, list[RuleHit] | None]:
-    """:func:`run`'s remaining share and hits, the hits' list made at the first one only (None: no
-    rule's condition held; most evaluations: no list built and freed)."""
+    """``RulePack._evaluate`` over ``values`` (``SLOTS`` order, null past its end): the same remaining share, and
+    the same hits in the same order (None when no rule's condition held: most evaluations build no list).
+    ``signals``: what a guard reads (None: a view of ``values``). A float or an int compared with a number is
+    compared here (most checks), anything else by :meth:`NativeCheck.holds`."""
     hits: list[RuleHit] | None = None
     remaining = 1.0
     n = len(values)

@@ -15,7 +15,7 @@ from agents.cli import offline
 from agents.pack_file import load_pack
 from rules.expressions import as_doubles, compile_condition
 from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, parse_pack
-from rules.pack.native import run
+from rules.pack.native import evaluate_steps
 from rules.scoring import Tiers, risk_score
 from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES, SLOTS
 
@@ -218,10 +218,10 @@ def test_the_generated_fast_path_agrees_with_the_reference_loop(signals: dict[st
     assert list(evaluation.hits) == hits
     values = [signals.get(name) for name in SLOTS]  # the engine's list
     assert pack.evaluate_values(values) == evaluation
-    native: list[Any] = []  # the compiled core's loop (run here as Python), with and without the dict
-    assert run(pack._steps, values, signals, native) == remaining and native == hits
-    native = []
-    assert run(pack._steps, values, None, native) == remaining and native == hits
+    # the compiled core's loop (run here as Python), with and without the dict
+    for guard_reads in (signals, None):
+        native_remaining, native = evaluate_steps(pack._steps, values, guard_reads)
+        assert native_remaining == remaining and (native or []) == hits
 
 
 PACK_WITH_EVERYTHING = load_pack()

@@ -22,7 +22,7 @@ from agents.gc_tuning import quiet_gc_during
 from agents.replay_groups import group_count, replay_grouped
 from agents.replay_result import ReplayResult as ReplayResult
 from agents.replay_result import unknown_customer
-from agents.replay_store import close_store, open_store
+from agents.replay_store import close_store, encoded_bytes, open_store
 from agents.sorted_events import DEFAULT_MAX_MEMORY_MB, BadLine, sorted_events, sorted_replay_items
 from agents.topics import partition_of
 from rules.acknowledgement import Acknowledgement
@@ -153,7 +153,7 @@ def replay(
                     engines[p].commit()
             result.customers = sum(len(e.customers()) for e in engines.values())
             result.totals = sum((e.totals(last) for e in engines.values()), Totals())
-            result.state_bytes = sum(len(value) for kept in stores.values() for value in kept.values())
+            result.state_bytes = sum(encoded_bytes(kept) for kept in stores.values())
         finally:
             for kept in stores.values():
                 close_store(kept)

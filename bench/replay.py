@@ -173,6 +173,18 @@ def _engine(store: dict[str, bytes] | None = None) -> Any:
     return Engine(load_pack(DEFAULT_RULES), EngineConfig(), store=store)
 
 
+def _replay_engine(store: dict[str, bytes] | None = None) -> Any:
+    """The engine as ``churnwatch replay`` builds it (``agents.engine_setup.offline_engine``: changed
+    customers committed by their number only, no decoded cache, no at-risk map), default pack and
+    settings, one partition (replay's default)."""
+    from agents.engine_setup import offline_engine
+    from agents.pack_file import load_pack
+    from agents.settings import DEFAULT_RULES
+    from rules.engine import EngineConfig
+
+    return offline_engine(load_pack(DEFAULT_RULES), EngineConfig(), store)
+
+
 def _evaluated(engine: Any, before: Any) -> int | None:
     """Customers evaluated by the last tick, when the engine exposes a counter for it."""
     for name in ("last_tick_evaluated", "tick_evaluated", "evaluated_last_tick"):
@@ -218,6 +230,7 @@ def child_engine(path: Path, profile_below: float | None, profile_out: Path | No
 
     if select_core(core) != core:  # a compiled core that cannot run (select_core said why on stderr)
         return {"status": "skipped", "reason": "no compiled core of these sources (make compile)"}
+    from agents.gc_tuning import quiet_gc_during
     from streams.parse import parse_line
 
     lines = path.read_bytes().splitlines()
@@ -227,27 +240,30 @@ def child_engine(path: Path, profile_below: float | None, profile_out: Path | No
     events = [parse_line(line) for line in lines]
     parse_s = time.perf_counter() - t0
     # engine.process only, over pre-parsed events.
-    engine = _engine({})
-    t0 = time.perf_counter()
-    for ev in events:
-        engine.process(ev)
-    engine.finish()
-    process_s = time.perf_counter() - t0
+    engine = _replay_engine({})
+    with quiet_gc_during():
+        t0 = time.perf_counter()
+        for ev in events:
+            engine.process(ev)
+        engine.finish()
+        process_s = time.perf_counter() - t0
     del events, engine
     gc.collect()
-    # The replay loop: parse + process, as `churnwatch replay` does after reading and sorting; run
-    # LOOP_RUNS times with a fresh engine, the median kept (one run is under a second, and this
-    # machine's neighbours move one run by tens of percent), the fastest beside it.
+    # The replay loop: parse + process, as `churnwatch replay` runs it after reading and sorting
+    # (its engine, its collector thresholds); run LOOP_RUNS times with a fresh engine, the median
+    # kept (one run is under a second, and this machine's neighbours move one run by tens of
+    # percent), the fastest beside it.
     runs: list[float] = []
     for _ in range(LOOP_RUNS):
         store: dict[str, bytes] = {}
-        engine = _engine(store)
+        engine = _replay_engine(store)
         alerts = 0
-        t0 = time.perf_counter()
-        for line in lines:
-            alerts += len(engine.process(parse_line(line)))
-        alerts += len(engine.finish())
-        runs.append(time.perf_counter() - t0)
+        with quiet_gc_during():
+            t0 = time.perf_counter()
+            for line in lines:
+                alerts += len(engine.process(parse_line(line)))
+            alerts += len(engine.finish())
+            runs.append(time.perf_counter() - t0)
         del engine
         gc.collect()
     loop_s = statistics.median(runs)
@@ -273,7 +289,7 @@ def child_engine(path: Path, profile_below: float | None, profile_out: Path | No
         sample = lines[: min(n, 200_000)]
 
         def loop() -> None:
-            eng = _engine({})
+            eng = _replay_engine({})
             for line in sample:
                 eng.process(parse_line(line))
             eng.finish()

@@ -23,26 +23,11 @@ from rules.frame_parts import (
     sentiments_part,
     tickets_part,
 )
-from rules.memo import NEVER, Memo
+from rules.memo import NEVER, Derived, Memo
 from rules.records import round_places
 from rules.state import DAY, CustomerState
 
 HOUR: Final = 3600
-
-
-class Derived:
-    """What the due-time index needs that the signals already computed (a plain slotted class,
-    not a named tuple: the compiled core builds one per evaluation without a Python-level call)."""
-
-    __slots__ = ("exit", "gap", "last_order", "urgent")
-
-    def __init__(
-        self, last_order: int | None, gap: float | None, exit: int | None = None, urgent: int | None = None
-    ) -> None:
-        self.last_order = last_order  # the last placed order at or before t
-        self.gap = gap  # median_order_gap_days
-        self.exit = exit  # the earliest time after t at which a held event leaves a window
-        self.urgent = urgent  # when the oldest open urgent ticket was (re)opened
 
 
 # the frame's signals in order: rules.signals.SIGNALS, then customer_value (rules.signals checks it)
@@ -107,7 +92,8 @@ def frame_values(
 ) -> tuple[list[Any], Derived]:
     """The values of :data:`FRAME_NAMES` at ``t``; ``order_value=False``: ``order_value_90d`` is
     left None (for a pack that does not read it); ``value=False``: ``customer_value`` too (the
-    engine computes it only for a risk score above 0).
+    engine computes it only for a risk score above 0). The :class:`Derived` is the memo's, valid
+    until the customer's next evaluation.
 
     Each history's windowed values come from ``rules.frame_parts`` through the state's memo
     (``rules.memo``: what an event or the passing time cannot have changed is not recomputed).
@@ -138,6 +124,8 @@ def frame_values(
     open_count, urgent, avg_sentiment, sentiment_count, exit = _support(s, memo, now)
     first_exit = min(first_exit, exit)
     sub = s.subscription
+    csat = None if s.last_csat is None else s.last_csat.value
+    nps = None if s.last_nps is None else s.last_nps.value
     out: list[Any] = [
         None if s.last_login is None else (t - s.last_login) / DAY,
         logins_7d,
@@ -151,19 +139,27 @@ def frame_values(
         failures_30d,
         consecutive,
         chargebacks_90d,
-        "none" if sub is None else str(sub.value),
+        "none" if sub is None else _text(sub.value),
         tickets_opened_14d,
         open_count,
         None if urgent is None else (t - urgent) / HOUR,
         avg_sentiment,
         sentiment_count,
-        None if s.last_csat is None else int(s.last_csat.value),
-        None if s.last_nps is None else int(s.last_nps.value),
+        None if csat is None else csat if type(csat) is int else int(csat),  # (an int is its own int(): no call)
+        None if nps is None else nps if type(nps) is int else int(nps),
         s.logins_total,
         s.orders_total,
         customer_value(s, t, lifespan_years) if value else None,
     ]
-    return out, Derived(last_order, gap, None if first_exit == NEVER else first_exit, urgent)
+    derived = memo.derived
+    derived.last_order, derived.gap, derived.urgent = last_order, gap, urgent
+    derived.exit = None if first_exit == NEVER else first_exit
+    return out, derived
+
+
+def _text(value: Any) -> str:
+    """``str(value)``; a str is its own (compiled, ``str()`` of one is still a call)."""
+    return value if type(value) is str else str(value)
 
 
 def _counts(s: CustomerState, memo: Memo, now: int) -> tuple[int, int, int, int, int]:

@@ -110,7 +110,7 @@ def frame_values(
     last_order: int | None = None
     since_order: float | None = None
     gap: float | None = None
-    orders_90d = 0
+    orders_90d: object = 0  # (the counts as objects: a 0 is the boxed constant, not an int boxed anew)
     value_90d: int | float | None = 0  # round(sum([]), 2) is the int 0, as the per-signal function gives
     if s.orders:
         orders = orders_part(s.orders, memo, now, order_value)
@@ -151,10 +151,18 @@ def frame_values(
         s.orders_total,
         customer_value(s, t, lifespan_years) if value else None,
     ]
+    return out, _derived(memo, last_order, gap, urgent, first_exit)
+
+
+def _derived(memo: Memo, last_order: int | None, gap: float | None, urgent: int | None, exit: int) -> Derived:
+    """The memo's :class:`Derived`, filled; its exit boxed anew only when it moved (an int object
+    made, and the last one freed, at each evaluation cost more than the comparison)."""
     derived = memo.derived
     derived.last_order, derived.gap, derived.urgent = last_order, gap, urgent
-    derived.exit = None if first_exit == NEVER else first_exit
-    return out, derived
+    if exit != memo.exit:
+        memo.exit = exit
+        derived.exit = None if exit == NEVER else exit
+    return derived
 
 
 def _text(value: Any) -> str:
@@ -162,11 +170,14 @@ def _text(value: Any) -> str:
     return value if type(value) is str else str(value)
 
 
-def _counts(s: CustomerState, memo: Memo, now: int) -> tuple[int, int, int, int, int]:
+def _counts(s: CustomerState, memo: Memo, now: int) -> tuple[object, object, object, object, int]:
     """(payment_failures_30d, consecutive_payment_failures, chargebacks_90d, tickets_opened_14d,
-    the first exit of their windows)."""
+    the first exit of their windows); the counts as objects (most customers: each the constant 0)."""
     first_exit = NEVER
-    failures_30d = consecutive = chargebacks_90d = opened_14d = 0
+    failures_30d: object = 0
+    consecutive: object = 0
+    chargebacks_90d: object = 0
+    opened_14d: object = 0
     if s.failures:
         failures = payments_part(s.failures, s.last_success, memo, now)
         first_exit = min(first_exit, failures.until)
@@ -184,10 +195,10 @@ def _counts(s: CustomerState, memo: Memo, now: int) -> tuple[int, int, int, int,
     return failures_30d, consecutive, chargebacks_90d, opened_14d, first_exit
 
 
-def _support(s: CustomerState, memo: Memo, now: int) -> tuple[int, int | None, float | None, int, int]:
+def _support(s: CustomerState, memo: Memo, now: int) -> tuple[object, int | None, float | None, object, int]:
     """(open_tickets, when the oldest open urgent ticket was (re)opened, avg_sentiment_30d,
-    sentiment_count_30d, the first exit of the sentiments' window)."""
-    open_count = 0
+    sentiment_count_30d, the first exit of the sentiments' window); the counts as objects."""
+    open_count: object = 0
     urgent: int | None = None
     if s.tickets:  # most customers: no ticket, no sentiment
         tickets_part(s.tickets, memo)

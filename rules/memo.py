@@ -82,6 +82,7 @@ class Memo:
     __slots__ = (
         "chargebacks",
         "derived",
+        "exit",
         "failures",
         "month",
         "month_at",
@@ -115,6 +116,7 @@ class Memo:
         self.open_count = 0
         self.urgent: int | None = None
         self.derived = Derived(None, None)  # the last evaluation's (rules.frame), valid until the next one
+        self.exit = NEVER  # its exit, unboxed (NEVER: None)
 
     def login_added(self, at: int, ts: int, cut: int) -> None:
         """The login ``ts`` went in at index ``at`` of the list, then its ``cut`` oldest were dropped."""

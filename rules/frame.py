@@ -23,26 +23,11 @@ from rules.frame_parts import (
     sentiments_part,
     tickets_part,
 )
-from rules.memo import NEVER, Memo
+from rules.memo import NEVER, Derived, Memo
 from rules.records import round_places
 from rules.state import DAY, CustomerState
 
 HOUR: Final = 3600
-
-
-class Derived:
-    """What the due-time index needs that the signals already computed (a plain slotted class,
-    not a named tuple: the compiled core builds one per evaluation without a Python-level call)."""
-
-    __slots__ = ("exit", "gap", "last_order", "urgent")
-
-    def __init__(
-        self, last_order: int | None, gap: float | None, exit: int | None = None, urgent: int | None = None
-    ) -> None:
-        self.last_order = last_order  # the last placed order at or before t
-        self.gap = gap  # median_order_gap_days
-        self.exit = exit  # the earliest time after t at which a held event leaves a window
-        self.urgent = urgent  # when the oldest open urgent ticket was (re)opened
 
 
 # the frame's signals in order: rules.signals.SIGNALS, then customer_value (rules.signals checks it)
@@ -107,7 +92,8 @@ def frame_values(
 ) -> tuple[list[Any], Derived]:
     """The values of :data:`FRAME_NAMES` at ``t``; ``order_value=False``: ``order_value_90d`` is
     left None (for a pack that does not read it); ``value=False``: ``customer_value`` too (the
-    engine computes it only for a risk score above 0).
+    engine computes it only for a risk score above 0). The :class:`Derived` is the memo's, valid
+    until the customer's next evaluation.
 
     Each history's windowed values come from ``rules.frame_parts`` through the state's memo
     (``rules.memo``: what an event or the passing time cannot have changed is not recomputed).
@@ -124,7 +110,7 @@ def frame_values(
     last_order: int | None = None
     since_order: float | None = None
     gap: float | None = None
-    orders_90d = 0
+    orders_90d: object = 0  # (the counts as objects: a 0 is the boxed constant, not an int boxed anew)
     value_90d: int | float | None = 0  # round(sum([]), 2) is the int 0, as the per-signal function gives
     if s.orders:
         orders = orders_part(s.orders, memo, now, order_value)
@@ -138,6 +124,8 @@ def frame_values(
     open_count, urgent, avg_sentiment, sentiment_count, exit = _support(s, memo, now)
     first_exit = min(first_exit, exit)
     sub = s.subscription
+    csat = None if s.last_csat is None else s.last_csat.value
+    nps = None if s.last_nps is None else s.last_nps.value
     out: list[Any] = [
         None if s.last_login is None else (t - s.last_login) / DAY,
         logins_7d,
@@ -151,26 +139,45 @@ def frame_values(
         failures_30d,
         consecutive,
         chargebacks_90d,
-        "none" if sub is None else str(sub.value),
+        "none" if sub is None else _text(sub.value),
         tickets_opened_14d,
         open_count,
         None if urgent is None else (t - urgent) / HOUR,
         avg_sentiment,
         sentiment_count,
-        None if s.last_csat is None else int(s.last_csat.value),
-        None if s.last_nps is None else int(s.last_nps.value),
+        None if csat is None else csat if type(csat) is int else int(csat),  # (an int is its own int(): no call)
+        None if nps is None else nps if type(nps) is int else int(nps),
         s.logins_total,
         s.orders_total,
         customer_value(s, t, lifespan_years) if value else None,
     ]
-    return out, Derived(last_order, gap, None if first_exit == NEVER else first_exit, urgent)
+    return out, _derived(memo, last_order, gap, urgent, first_exit)
 
 
-def _counts(s: CustomerState, memo: Memo, now: int) -> tuple[int, int, int, int, int]:
+def _derived(memo: Memo, last_order: int | None, gap: float | None, urgent: int | None, exit: int) -> Derived:
+    """The memo's :class:`Derived`, filled; its exit boxed anew only when it moved (an int object
+    made, and the last one freed, at each evaluation cost more than the comparison)."""
+    derived = memo.derived
+    derived.last_order, derived.gap, derived.urgent = last_order, gap, urgent
+    if exit != memo.exit:
+        memo.exit = exit
+        derived.exit = None if exit == NEVER else exit
+    return derived
+
+
+def _text(value: Any) -> str:
+    """``str(value)``; a str is its own (compiled, ``str()`` of one is still a call)."""
+    return value if type(value) is str else str(value)
+
+
+def _counts(s: CustomerState, memo: Memo, now: int) -> tuple[object, object, object, object, int]:
     """(payment_failures_30d, consecutive_payment_failures, chargebacks_90d, tickets_opened_14d,
-    the first exit of their windows)."""
+    the first exit of their windows); the counts as objects (most customers: each the constant 0)."""
     first_exit = NEVER
-    failures_30d = consecutive = chargebacks_90d = opened_14d = 0
+    failures_30d: object = 0
+    consecutive: object = 0
+    chargebacks_90d: object = 0
+    opened_14d: object = 0
     if s.failures:
         failures = payments_part(s.failures, s.last_success, memo, now)
         first_exit = min(first_exit, failures.until)
@@ -188,10 +195,10 @@ def _counts(s: CustomerState, memo: Memo, now: int) -> tuple[int, int, int, int,
     return failures_30d, consecutive, chargebacks_90d, opened_14d, first_exit
 
 
-def _support(s: CustomerState, memo: Memo, now: int) -> tuple[int, int | None, float | None, int, int]:
+def _support(s: CustomerState, memo: Memo, now: int) -> tuple[object, int | None, float | None, object, int]:
     """(open_tickets, when the oldest open urgent ticket was (re)opened, avg_sentiment_30d,
-    sentiment_count_30d, the first exit of the sentiments' window)."""
-    open_count = 0
+    sentiment_count_30d, the first exit of the sentiments' window); the counts as objects."""
+    open_count: object = 0
     urgent: int | None = None
     if s.tickets:  # most customers: no ticket, no sentiment
         tickets_part(s.tickets, memo)

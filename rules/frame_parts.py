@@ -53,7 +53,9 @@ def _seek(times: array[int], lo: int, first: int, x: int) -> tuple[int, int]:
     if first > x:  # the window still begins where it did (most evaluations): nothing to read
         return lo, first
     n = len(times)
-    i = min(lo, n)
+    # a known first is at or before x here: the search starts after it (compiled, reading an item of
+    # an array costs an int object made, unboxed and freed; an advancing window most often moves by one)
+    i = min(lo, n) if first == UNKNOWN else lo + 1
     while i < n:
         first = times[i]
         if first > x:

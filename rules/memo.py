@@ -26,6 +26,23 @@ FAR_BACK: Final = -(1 << 60)  # a cursor's time before any evaluation
 UNKNOWN: Final = FAR_BACK  # a login not read yet (before any time: never "after" one)
 
 
+class Derived:
+    """What the due-time index needs that the signals already computed (``rules.frame``; a plain
+    slotted class, not a named tuple: the compiled core builds one without a Python-level call).
+    Each memo holds one, which every evaluation of its customer fills anew: a new object per
+    evaluation (and its release) cost more than the rest of building the signal list."""
+
+    __slots__ = ("exit", "gap", "last_order", "urgent")
+
+    def __init__(
+        self, last_order: int | None, gap: float | None, exit: int | None = None, urgent: int | None = None
+    ) -> None:
+        self.last_order = last_order  # the last placed order at or before t
+        self.gap = gap  # median_order_gap_days
+        self.exit = exit  # the earliest time after t at which a held event leaves a window
+        self.urgent = urgent  # when the oldest open urgent ticket was (re)opened
+
+
 class Part:
     """The windowed values of one history, valid for ``now`` in ``[since, until)``; ``until`` is
     the window exit (:data:`NEVER` for none). ``count``, ``extra``, ``start`` and ``value`` are
@@ -64,6 +81,8 @@ class Memo:
 
     __slots__ = (
         "chargebacks",
+        "derived",
+        "exit",
         "failures",
         "month",
         "month_at",
@@ -96,6 +115,8 @@ class Memo:
         self.tickets = False  # open_count and urgent are the tickets' current values
         self.open_count = 0
         self.urgent: int | None = None
+        self.derived = Derived(None, None)  # the last evaluation's (rules.frame), valid until the next one
+        self.exit = NEVER  # its exit, unboxed (NEVER: None)
 
     def login_added(self, at: int, ts: int, cut: int) -> None:
         """The login ``ts`` went in at index ``at`` of the list, then its ``cut`` oldest were dropped."""

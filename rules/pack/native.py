@@ -99,12 +99,14 @@ class NativeCheck:
 class NativeRule:
     """One rule for :func:`evaluate_steps`: its checks, guard, graded weight and kept share."""
 
-    __slots__ = ("checks", "explain", "graded", "guard", "keep", "rule", "single", "slots")
+    __slots__ = ("cache", "checks", "explain", "graded", "guard", "keep", "rule", "single", "slots")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.checks = [NativeCheck(c) for c in rule.comparisons]
         self.guard: Guard | None = rule.guard
+        # the guard's own cache (cleared when full, never replaced), read here as a native attribute
+        self.cache: dict[tuple[Any, ...], bool] = rule.guard.cache if rule.guard is not None else {}
         self.slots = [SLOT.get(name, -1) for name in rule.guard.names] if rule.guard is not None else []
         self.graded: Callable[[float], float] | None = rule.graded.weight_at if rule.graded is not None else None
         self.keep = 1.0 - rule.weight / 100.0
@@ -126,7 +128,7 @@ class NativeRule:
             if value is None:
                 return False
             key.append(float(value) if type(value) is int else value)
-        cached = guard.cache.get(tuple(key))
+        cached = self.cache.get(tuple(key))
         if cached is not None:
             return cached
         return guard.holds(FrameView(values))
@@ -150,13 +152,23 @@ def holds_at(check: NativeCheck, value: Any) -> bool:
     against a numeric threshold, compared here as two doubles (most checks)."""
     op = check.op
     if op >= 0:
-        if isinstance(value, float):
-            return compare(op, value, check.number)
-        if type(value) is int:
+        if type(value) is int:  # (first: isinstance(value, float) of an int walks the int's type's bases)
             whole: int = value
             if -_EXACT <= whole <= _EXACT:
                 return compare(op, float(whole), check.number)
+        elif isinstance(value, float):
+            return compare(op, value, check.number)
     return check.holds(value)
+
+
+def text_holds(check: NativeCheck, text: str) -> bool:
+    """``check.holds(text)`` for a check of text (``text_op`` set): as :meth:`NativeCheck.holds`."""
+    text_op = check.text_op
+    if text_op == _TEXT_EQ:
+        return text == check.text
+    if text_op == _TEXT_NE:
+        return text != check.text
+    return (text in check.options) == (text_op == _TEXT_IN)
 
 
 def evaluate_steps(
@@ -180,19 +192,23 @@ def evaluate_steps(
                 continue
             op = single.op
             x = 0.0  # the value as a double, for a numeric comparison (op >= 0), compared inline (no call)
-            if op >= 0 and isinstance(value, float):
-                x = value
-            elif op >= 0 and type(value) is int:
+            # (an int tested first: isinstance(value, float) of an int walks the int's type's bases)
+            if op >= 0 and type(value) is int:
                 whole: int = value
                 if -_EXACT <= whole <= _EXACT:
                     x = float(whole)
                 else:
                     op = -1
+            elif op >= 0 and isinstance(value, float):
+                x = value
             else:
                 op = -1
             k = single.number
             if op < 0:
-                if not single.holds(value):
+                if single.text_op and type(value) is str:  # text against text (a status): no method call
+                    if not text_holds(single, value):
+                        continue
+                elif not single.holds(value):
                     continue
             elif not (x >= k if op == 0 else x > k if op == 1 else compare(op, x, k)):
                 continue

@@ -64,3 +64,26 @@ def test_the_memo_gives_the_values_computed_from_scratch(seed: int) -> None:
         for _ in range(rng.randrange(0, 3)):  # evaluations between events: at the event, later (ticks), earlier
             t = rng.choice([ts, clock + rng.uniform(0, 40 * DAY), clock - rng.uniform(0, 50 * DAY), float(clock)])
             _check(s, t, rng.random() < 0.7)
+
+
+def test_the_derived_values_are_the_memos_filled_at_each_evaluation() -> None:
+    """One Derived per memo, filled anew by each evaluation: its exit follows the windows (and is
+    None again once no held event is left to leave one), as a fresh memo gives it."""
+    s = CustomerState()
+    s.add_chargeback(T0, T0)
+    _, first = frame_values(s, T0, 3.0)
+    assert s.memo is not None and first is s.memo.derived
+    assert first.exit == T0 + 90 * DAY
+    for t in (T0 + DAY, T0 + 100 * DAY, T0 + 5.5, T0 + 100 * DAY):  # the exit moves, goes, comes back, goes
+        _, derived = frame_values(s, t, 3.0)
+        assert derived is first
+        fresh = CustomerState()
+        fresh.add_chargeback(T0, T0)
+        want = frame_values(fresh, t, 3.0)[1]
+        assert (derived.exit, derived.last_order, derived.gap, derived.urgent) == (
+            want.exit,
+            want.last_order,
+            want.gap,
+            want.urgent,
+        )
+    assert frame_values(s, T0 + 100 * DAY, 3.0)[1].exit is None

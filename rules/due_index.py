@@ -1,17 +1,24 @@
 """The due-time index: which customers a tick must evaluate (their due times: ``rules.due``).
 
 Customers are kept in buckets of ``BUCKET_SECONDS`` of due time, each a plain list of customer
-ids. The index keeps no due times of its own: each customer's current one is its state's
-(``due_of``, given by the engine: the uncommitted state's, else read from the stored bytes
-without decoding them), so an entry is live when the customer's due time falls in its bucket.
-A moved due time leaves the old entry in its bucket, skipped when the bucket is popped; the
-caller says the due time it replaces (``push``), so a move within a bucket adds nothing. When
+ids; bucket ``n`` holds the due times in ``(n * width, (n + 1) * width]``, so with the width of
+the tick interval a tick at a multiple of it (the event clock's ticks) empties whole buckets and
+scans none twice. The index keeps no due times of its own: each customer's current one is its
+state's (``due_of``, given by the engine: the uncommitted state's, else read from the stored
+bytes without decoding them), so an entry is live when the customer's due time falls in its
+bucket. A moved due time leaves the old entry in its bucket, skipped when the bucket is popped;
+the caller says the due time it replaces (``push``), so a move within a bucket adds nothing. When
 the entries outnumber twice those kept at the last compaction, the stale ones are dropped, so
 the index holds at most about two entries per customer however many events moved them.
 
 Memory is what this layout is for: a customer costs a list slot or two (about 12 bytes at a
 million customers). A dict of each customer's latest due time beside the buckets cost about 63
 bytes more (its slot and a float), a heap of ``(due, customer)`` tuples about 190 in all.
+
+Buckets of a day, the default tick interval (they were a minute): a tick popped some 500
+buckets a day of due times (a dict pop and a list each), and an event's new due time mostly
+fell in another minute than its old one (a new entry, often a new bucket); a day's bucket takes
+most moves as they are (``push``), and the fewer moves leave fewer stale entries to skip.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable
 
 from streams.parse import as_float
 
-BUCKET_SECONDS = 60.0
+BUCKET_SECONDS = 86400.0  # the default tick interval (rules.config)
 
 DueOf = Callable[[str], float | None]
 
@@ -47,7 +54,8 @@ class DueIndex:
         return self._entries
 
     def _bucket(self, due: float) -> int:
-        return math.floor(due / self._width)
+        """The bucket of a due time: ``n`` for ``n * width < due <= (n + 1) * width``."""
+        return math.ceil(due / self._width) - 1
 
     def push(self, due: float, customer_id: str, old: float | None = None) -> None:
         """The customer's due time is now ``due``; ``old``: the due time it had, whose entry the
@@ -125,44 +133,50 @@ class DueIndex:
         return numbers
 
     def peek(self) -> float | None:
-        """A time at or before the earliest due time (the start of its bucket); None when empty."""
+        """A time before the earliest due time (the start of its bucket: every due time held is
+        after it); None when empty."""
         numbers = self._ordered()
         return numbers[0] * self._width if numbers else None
 
     def pop_due(self, t: float) -> list[tuple[float, str]]:
-        """The customers due at or before ``t``, each once, at its current due time (a list, not
-        a generator: the compiled core's generators cost more than the list)."""
+        """``pop_ids``, each customer with its current due time."""
         out: list[tuple[float, str]] = []
+        for cid in self.pop_ids(t):
+            due: object = self.due_of(cid)
+            assert due is not None
+            out.append((as_float(due), cid))
+        return out
+
+    def pop_ids(self, t: float) -> list[str]:
+        """The customers due at or before ``t``, each once (a list, not a generator: the compiled
+        core's generators cost more than the list; no due times: a tick needs none, and the
+        tuples and boxed floats cost more than the rest of a popped customer's way here)."""
+        out: list[str] = []
         popped: set[str] = set()
-        numbers, buckets = self._ordered(), self._buckets
+        numbers, buckets, width = self._ordered(), self._buckets, self._width
         done = 0  # the buckets emptied, from the front of numbers
-        while done < len(numbers) and numbers[done] * self._width <= t:
+        while done < len(numbers) and numbers[done] * width < t:  # (its due times are after its start)
             number = numbers[done]
-            whole = (number + 1) * self._width <= t
-            if whole:  # (pop: one lookup of the boxed number, not two)
-                done += 1
-                bucket = buckets.pop(number)
-                self._entries -= len(bucket)
-            else:
-                bucket = buckets[number]
-            waiting: list[str] = []
+            bucket = buckets[number]
+            waiting: list[str] | None = None  # (made for a bucket that keeps some: the last one popped)
             for cid in bucket:
                 due = self._live(number, cid)
                 if due is None or cid in popped:
                     continue  # stale, or popped already
                 if due <= t:
                     popped.add(cid)
-                    out.append((due, cid))
+                    out.append(cid)
+                elif waiting is None:
+                    waiting = [cid]
                 else:
                     waiting.append(cid)
-            if whole:
-                continue
-            self._entries -= len(bucket) - len(waiting)
-            if waiting:
-                buckets[number] = waiting
-            else:
+            if waiting is None:
                 done += 1
                 del buckets[number]
+                self._entries -= len(bucket)
+                continue
+            self._entries -= len(bucket) - len(waiting)
+            buckets[number] = waiting
             break
         if done:
             del numbers[:done]

@@ -69,16 +69,16 @@ class DueIndex:
 
     def move(self, customer_id: str, due: object, old: object = None) -> None:
         """``push`` of due times as a state holds them (an int or a float; ``due`` None: not due),
-        taken as objects (see :func:`as_float`)."""
+        taken as objects (see :func:`as_float`). Its own bucket check, not a call of ``push``: an
+        evaluation moves a due time each time, and ``old`` passed on as a ``float | None`` is boxed."""
         if due is None:
             return
-        at = as_float(due)
-        if old is None:
-            self.push(at, customer_id)
-            return
-        was = as_float(old)
-        if at != was:  # (else its entry stands, as push would find)
-            self.push(at, customer_id, was)
+        number = self._bucket(as_float(due))
+        if old is not None and self._bucket(as_float(old)) == number:
+            return  # its entry in that bucket stands for the new time too
+        self._add(number, customer_id)
+        if self._entries > 2 * self._kept + 1024:
+            self._compact(customer_id, as_float(due))
 
     def _add(self, number: int, customer_id: str) -> None:
         bucket = self._buckets.get(number)
@@ -95,11 +95,16 @@ class DueIndex:
 
     def _live(self, number: int, customer_id: str) -> float | None:
         """The customer's due time when it falls in bucket ``number``, else None (a stale entry)."""
+        due = self._due_in(number, customer_id)
+        return None if due != due else due
+
+    def _due_in(self, number: int, customer_id: str) -> float:
+        """``_live``, with NaN for a stale entry (no boxed float: compiled, a ``float | None`` is one)."""
         due: object = self.due_of(customer_id)  # (as an object: see as_float)
         if due is None:
-            return None
+            return math.nan
         at = as_float(due)
-        return at if self._bucket(at) == number else None
+        return at if self._bucket(at) == number else math.nan
 
     def _compact(self, pushed: str, due: float) -> None:
         """Drop the stale entries, and the repeats of a customer within a bucket; ``pushed`` is
@@ -148,11 +153,11 @@ class DueIndex:
         return out
 
     def pop_ids(self, t: float) -> list[str]:
-        """The customers due at or before ``t``, each once (a list, not a generator: the compiled
-        core's generators cost more than the list; no due times: a tick needs none, and the
-        tuples and boxed floats cost more than the rest of a popped customer's way here)."""
+        """The customers due at or before ``t``, each once, in id order (a list, not a generator:
+        the compiled core's generators cost more than the list; no due times: a tick needs none,
+        and the tuples and boxed floats cost more than the rest of a popped customer's way here).
+        A customer's repeated entries in its bucket go by the sort (no set of the popped ones)."""
         out: list[str] = []
-        popped: set[str] = set()
         numbers, buckets, width = self._ordered(), self._buckets, self._width
         done = 0  # the buckets emptied, from the front of numbers
         while done < len(numbers) and numbers[done] * width < t:  # (its due times are after its start)
@@ -160,16 +165,14 @@ class DueIndex:
             bucket = buckets[number]
             waiting: list[str] | None = None  # (made for a bucket that keeps some: the last one popped)
             for cid in bucket:
-                due = self._live(number, cid)
-                if due is None or cid in popped:
-                    continue  # stale, or popped already
+                due = self._due_in(number, cid)
                 if due <= t:
-                    popped.add(cid)
                     out.append(cid)
-                elif waiting is None:
-                    waiting = [cid]
-                else:
-                    waiting.append(cid)
+                elif due > t:  # (else NaN: a stale entry)
+                    if waiting is None:
+                        waiting = [cid]
+                    else:
+                        waiting.append(cid)
             if waiting is None:
                 done += 1
                 del buckets[number]
@@ -180,10 +183,22 @@ class DueIndex:
             break
         if done:
             del numbers[:done]
-        return out
+        out.sort()
+        return _once(out)
 
     def clear(self) -> None:
         self._buckets.clear()
         self._numbers.clear()
         self._new.clear()
         self._entries = self._kept = 0
+
+
+def _once(ids: list[str]) -> list[str]:
+    """A sorted list without its repeats."""
+    if len(ids) < 2:
+        return ids
+    out = [ids[0]]
+    for cid in ids:
+        if cid != out[-1]:
+            out.append(cid)
+    return out

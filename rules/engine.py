@@ -267,8 +267,11 @@ class Engine(EngineReads):
         alerts: list[dict[str, Any]] = []
         # the index pops live entries only (the due time each state holds): no second look at the
         # state's due time here; evaluating one customer moves no other's
-        candidates = self.customers() if self._scan_all else self._index.pop_ids(t)
-        candidates.sort()  # customers in id order: the same order whatever the index
+        if self._scan_all:
+            candidates = self.customers()
+            candidates.sort()  # customers in id order: the same order whatever the index (pop_ids' order)
+        else:
+            candidates = self._index.pop_ids(t)
         for cid in candidates:
             state = self._state_of(cid)
             if state is None:

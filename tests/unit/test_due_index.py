@@ -35,7 +35,7 @@ def test_pops_what_a_dict_of_latest_times_would(ops: list[tuple[str, float, str]
             index.push(t, cid, old)
         elif op == "pop_ids":
             want_ids = sorted(c for c, due in model.items() if due <= t)
-            assert sorted(index.pop_ids(t)) == want_ids
+            assert index.pop_ids(t) == want_ids  # in id order, each once
             for c in want_ids:
                 del model[c]
         elif op == "clear":
@@ -98,3 +98,15 @@ def test_a_bucket_popped_in_part_keeps_the_later_ones() -> None:
     assert index.pop_due(100.0) == [(61.0, "a"), (100.0, "b")]
     del model["a"], model["b"]
     assert len(index) == 1 and index.pop_ids(119.0) == ["c"]
+
+
+def test_a_customer_back_in_a_bucket_it_left_is_popped_once() -> None:
+    model: dict[str, float] = {}
+    index = DueIndex(model.get, 60.0)
+    for due in (70.0, 130.0, 80.0, 140.0, 90.0):  # three entries in (60, 120], all live at the end
+        model["b"], old = due, model.get("b")
+        index.move("b", due, old)
+    model["a"] = 100
+    index.move("a", 100)  # an int due time, as a state may hold one
+    assert len(index) == 6
+    assert index.pop_ids(120.0) == ["a", "b"] and len(index) == 2  # the stale ones in 120-180

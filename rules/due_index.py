@@ -48,6 +48,11 @@ class DueIndex:
         self._new: list[int] = []
         self._entries = 0
         self._kept = 0  # entries after the last compaction
+        # the bucket added to last, and its number: the next add mostly goes to the same one (events come
+        # in time order, their due times a window's width after them), without the dict lookup of a boxed
+        # int; forgotten (None) wherever a bucket list is dropped or replaced (pop, compaction, clear)
+        self._last: list[str] | None = None
+        self._last_number = 0
 
     def __len__(self) -> int:
         """Entries held, stale ones included."""
@@ -73,6 +78,8 @@ class DueIndex:
         evaluation moves a due time each time, and ``old`` passed on as a ``float | None`` is boxed."""
         if due is None:
             return
+        if old is not None and due == old:
+            return  # most evaluations leave the due time as it was: one comparison, no conversions
         number = self._bucket(as_float(due))
         if old is not None and self._bucket(as_float(old)) == number:
             return  # its entry in that bucket stands for the new time too
@@ -81,13 +88,18 @@ class DueIndex:
             self._compact(customer_id, as_float(due))
 
     def _add(self, number: int, customer_id: str) -> None:
+        self._entries += 1
+        last = self._last
+        if last is not None and number == self._last_number:
+            last.append(customer_id)
+            return
         bucket = self._buckets.get(number)
         if bucket is None:
-            self._buckets[number] = [customer_id]
+            bucket = self._buckets[number] = [customer_id]
             self._new.append(number)
         else:
             bucket.append(customer_id)
-        self._entries += 1
+        self._last, self._last_number = bucket, number
 
     def due_of(self, customer_id: str) -> float | None:
         """The customer's current due time (``due_of`` as given; a subclass may read it directly)."""
@@ -110,6 +122,7 @@ class DueIndex:
         """Drop the stale entries, and the repeats of a customer within a bucket; ``pushed`` is
         the customer being pushed, at ``due`` (its state may not say so yet)."""
         entries = 0
+        self._last = None
         for number in list(self._buckets):
             seen: set[str] = set()
             kept: list[str] = []
@@ -159,6 +172,7 @@ class DueIndex:
         A customer's repeated entries in its bucket go by the sort (no set of the popped ones)."""
         out: list[str] = []
         numbers, buckets, width = self._ordered(), self._buckets, self._width
+        self._last = None
         done = 0  # the buckets emptied, from the front of numbers
         while done < len(numbers) and numbers[done] * width < t:  # (its due times are after its start)
             number = numbers[done]
@@ -187,6 +201,7 @@ class DueIndex:
         return _once(out)
 
     def clear(self) -> None:
+        self._last = None
         self._buckets.clear()
         self._numbers.clear()
         self._new.clear()

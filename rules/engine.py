@@ -136,9 +136,10 @@ class Engine(EngineReads):
     def _advance(self, t: float) -> list[dict[str, Any]] | None:
         """``advance``; None when no tick published anything (no list made per event)."""
         alerts: list[dict[str, Any]] | None = None
-        if self.clock is not None and t > self.clock:
+        clock = self.clock  # (once: compiled, each read of the field unboxes a float; a tick does not move it)
+        if clock is not None and t > clock:
             step = self._tick
-            nxt = (math.floor(self.clock / step) + 1) * step
+            nxt = (math.floor(clock / step) + 1) * step
             while nxt <= t:
                 if not self._scan_all:
                     due = self._index.peek()
@@ -155,7 +156,7 @@ class Engine(EngineReads):
                     else:
                         alerts.extend(published)
                 nxt += step
-        if self.clock is None or t > self.clock:
+        if clock is None or t > clock:
             self.clock = t
         return alerts
 

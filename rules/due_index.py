@@ -1,17 +1,24 @@
 """The due-time index: which customers a tick must evaluate (their due times: ``rules.due``).
 
 Customers are kept in buckets of ``BUCKET_SECONDS`` of due time, each a plain list of customer
-ids. The index keeps no due times of its own: each customer's current one is its state's
-(``due_of``, given by the engine: the uncommitted state's, else read from the stored bytes
-without decoding them), so an entry is live when the customer's due time falls in its bucket.
-A moved due time leaves the old entry in its bucket, skipped when the bucket is popped; the
-caller says the due time it replaces (``push``), so a move within a bucket adds nothing. When
+ids; bucket ``n`` holds the due times in ``(n * width, (n + 1) * width]``, so with the width of
+the tick interval a tick at a multiple of it (the event clock's ticks) empties whole buckets and
+scans none twice. The index keeps no due times of its own: each customer's current one is its
+state's (``due_of``, given by the engine: the uncommitted state's, else read from the stored
+bytes without decoding them), so an entry is live when the customer's due time falls in its
+bucket. A moved due time leaves the old entry in its bucket, skipped when the bucket is popped;
+the caller says the due time it replaces (``push``), so a move within a bucket adds nothing. When
 the entries outnumber twice those kept at the last compaction, the stale ones are dropped, so
 the index holds at most about two entries per customer however many events moved them.
 
 Memory is what this layout is for: a customer costs a list slot or two (about 12 bytes at a
 million customers). A dict of each customer's latest due time beside the buckets cost about 63
 bytes more (its slot and a float), a heap of ``(due, customer)`` tuples about 190 in all.
+
+Buckets of a day, the default tick interval (they were a minute): a tick popped some 500
+buckets a day of due times (a dict pop and a list each), and an event's new due time mostly
+fell in another minute than its old one (a new entry, often a new bucket); a day's bucket takes
+most moves as they are (``push``), and the fewer moves leave fewer stale entries to skip.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable
 
 from streams.parse import as_float
 
-BUCKET_SECONDS = 60.0
+BUCKET_SECONDS = 86400.0  # the default tick interval (rules.config)
 
 DueOf = Callable[[str], float | None]
 
@@ -41,13 +48,19 @@ class DueIndex:
         self._new: list[int] = []
         self._entries = 0
         self._kept = 0  # entries after the last compaction
+        # the bucket added to last, and its number: the next add mostly goes to the same one (events come
+        # in time order, their due times a window's width after them), without the dict lookup of a boxed
+        # int; forgotten (None) wherever a bucket list is dropped or replaced (pop, compaction, clear)
+        self._last: list[str] | None = None
+        self._last_number = 0
 
     def __len__(self) -> int:
         """Entries held, stale ones included."""
         return self._entries
 
     def _bucket(self, due: float) -> int:
-        return math.floor(due / self._width)
+        """The bucket of a due time: ``n`` for ``n * width < due <= (n + 1) * width``."""
+        return math.ceil(due / self._width) - 1
 
     def push(self, due: float, customer_id: str, old: float | None = None) -> None:
         """The customer's due time is now ``due``; ``old``: the due time it had, whose entry the
@@ -61,25 +74,32 @@ class DueIndex:
 
     def move(self, customer_id: str, due: object, old: object = None) -> None:
         """``push`` of due times as a state holds them (an int or a float; ``due`` None: not due),
-        taken as objects (see :func:`as_float`)."""
+        taken as objects (see :func:`as_float`). Its own bucket check, not a call of ``push``: an
+        evaluation moves a due time each time, and ``old`` passed on as a ``float | None`` is boxed."""
         if due is None:
             return
-        at = as_float(due)
-        if old is None:
-            self.push(at, customer_id)
-            return
-        was = as_float(old)
-        if at != was:  # (else its entry stands, as push would find)
-            self.push(at, customer_id, was)
+        if old is not None and due == old:
+            return  # most evaluations leave the due time as it was: one comparison, no conversions
+        number = self._bucket(as_float(due))
+        if old is not None and self._bucket(as_float(old)) == number:
+            return  # its entry in that bucket stands for the new time too
+        self._add(number, customer_id)
+        if self._entries > 2 * self._kept + 1024:
+            self._compact(customer_id, as_float(due))
 
     def _add(self, number: int, customer_id: str) -> None:
+        self._entries += 1
+        last = self._last
+        if last is not None and number == self._last_number:
+            last.append(customer_id)
+            return
         bucket = self._buckets.get(number)
         if bucket is None:
-            self._buckets[number] = [customer_id]
+            bucket = self._buckets[number] = [customer_id]
             self._new.append(number)
         else:
             bucket.append(customer_id)
-        self._entries += 1
+        self._last, self._last_number = bucket, number
 
     def due_of(self, customer_id: str) -> float | None:
         """The customer's current due time (``due_of`` as given; a subclass may read it directly)."""
@@ -87,16 +107,22 @@ class DueIndex:
 
     def _live(self, number: int, customer_id: str) -> float | None:
         """The customer's due time when it falls in bucket ``number``, else None (a stale entry)."""
+        due = self._due_in(number, customer_id)
+        return None if due != due else due
+
+    def _due_in(self, number: int, customer_id: str) -> float:
+        """``_live``, with NaN for a stale entry (no boxed float: compiled, a ``float | None`` is one)."""
         due: object = self.due_of(customer_id)  # (as an object: see as_float)
         if due is None:
-            return None
+            return math.nan
         at = as_float(due)
-        return at if self._bucket(at) == number else None
+        return at if self._bucket(at) == number else math.nan
 
     def _compact(self, pushed: str, due: float) -> None:
         """Drop the stale entries, and the repeats of a customer within a bucket; ``pushed`` is
         the customer being pushed, at ``due`` (its state may not say so yet)."""
         entries = 0
+        self._last = None
         for number in list(self._buckets):
             seen: set[str] = set()
             kept: list[str] = []
@@ -125,51 +151,69 @@ class DueIndex:
         return numbers
 
     def peek(self) -> float | None:
-        """A time at or before the earliest due time (the start of its bucket); None when empty."""
+        """A time before the earliest due time (the start of its bucket: every due time held is
+        after it); None when empty."""
         numbers = self._ordered()
         return numbers[0] * self._width if numbers else None
 
     def pop_due(self, t: float) -> list[tuple[float, str]]:
-        """The customers due at or before ``t``, each once, at its current due time (a list, not
-        a generator: the compiled core's generators cost more than the list)."""
+        """``pop_ids``, each customer with its current due time."""
         out: list[tuple[float, str]] = []
-        popped: set[str] = set()
-        numbers, buckets = self._ordered(), self._buckets
+        for cid in self.pop_ids(t):
+            due: object = self.due_of(cid)
+            assert due is not None
+            out.append((as_float(due), cid))
+        return out
+
+    def pop_ids(self, t: float) -> list[str]:
+        """The customers due at or before ``t``, each once, in id order (a list, not a generator:
+        the compiled core's generators cost more than the list; no due times: a tick needs none,
+        and the tuples and boxed floats cost more than the rest of a popped customer's way here).
+        A customer's repeated entries in its bucket go by the sort (no set of the popped ones)."""
+        out: list[str] = []
+        numbers, buckets, width = self._ordered(), self._buckets, self._width
+        self._last = None
         done = 0  # the buckets emptied, from the front of numbers
-        while done < len(numbers) and numbers[done] * self._width <= t:
+        while done < len(numbers) and numbers[done] * width < t:  # (its due times are after its start)
             number = numbers[done]
-            whole = (number + 1) * self._width <= t
-            if whole:  # (pop: one lookup of the boxed number, not two)
-                done += 1
-                bucket = buckets.pop(number)
-                self._entries -= len(bucket)
-            else:
-                bucket = buckets[number]
-            waiting: list[str] = []
+            bucket = buckets[number]
+            waiting: list[str] | None = None  # (made for a bucket that keeps some: the last one popped)
             for cid in bucket:
-                due = self._live(number, cid)
-                if due is None or cid in popped:
-                    continue  # stale, or popped already
+                due = self._due_in(number, cid)
                 if due <= t:
-                    popped.add(cid)
-                    out.append((due, cid))
-                else:
-                    waiting.append(cid)
-            if whole:
-                continue
-            self._entries -= len(bucket) - len(waiting)
-            if waiting:
-                buckets[number] = waiting
-            else:
+                    out.append(cid)
+                elif due > t:  # (else NaN: a stale entry)
+                    if waiting is None:
+                        waiting = [cid]
+                    else:
+                        waiting.append(cid)
+            if waiting is None:
                 done += 1
                 del buckets[number]
+                self._entries -= len(bucket)
+                continue
+            self._entries -= len(bucket) - len(waiting)
+            buckets[number] = waiting
             break
         if done:
             del numbers[:done]
-        return out
+        out.sort()
+        return _once(out)
 
     def clear(self) -> None:
+        self._last = None
         self._buckets.clear()
         self._numbers.clear()
         self._new.clear()
         self._entries = self._kept = 0
+
+
+def _once(ids: list[str]) -> list[str]:
+    """A sorted list without its repeats."""
+    if len(ids) < 2:
+        return ids
+    out = [ids[0]]
+    for cid in ids:
+        if cid != out[-1]:
+            out.append(cid)
+    return out

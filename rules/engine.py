@@ -28,7 +28,6 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
 from functools import partial
-from operator import itemgetter
 from typing import Any, Final
 
 import orjson
@@ -53,7 +52,6 @@ from rules.signals import SLOT, SLOTS, SignalConfig, compute_signals, model_part
 from rules.state import DAY, CustomerState
 from streams.errors import BadInput, Reason
 from streams.events import Event
-from streams.parse import as_float
 from streams.timefmt import format_ts
 
 DECODED_CACHE: Final = 20_000  # customers whose decoded state is kept between events (bounded memory)
@@ -138,15 +136,17 @@ class Engine(EngineReads):
     def _advance(self, t: float) -> list[dict[str, Any]] | None:
         """``advance``; None when no tick published anything (no list made per event)."""
         alerts: list[dict[str, Any]] | None = None
-        if self.clock is not None and t > self.clock:
+        clock = self.clock  # (once: compiled, each read of the field unboxes a float; a tick does not move it)
+        if clock is not None and t > clock:
             step = self._tick
-            nxt = (math.floor(self.clock / step) + 1) * step
+            nxt = (math.floor(clock / step) + 1) * step
             while nxt <= t:
                 if not self._scan_all:
                     due = self._index.peek()
                     if due is None:
                         break
-                    nxt = max(nxt, math.ceil(due / step) * step)  # skip the ticks at which nobody is due
+                    # skip the ticks at which nobody is due: the first can come after due (before every due time)
+                    nxt = max(nxt, (math.floor(due / step) + 1) * step)
                     if nxt > t:
                         break
                 published = self.tick(nxt)
@@ -156,7 +156,7 @@ class Engine(EngineReads):
                     else:
                         alerts.extend(published)
                 nxt += step
-        if self.clock is None or t > self.clock:
+        if clock is None or t > clock:
             self.clock = t
         return alerts
 
@@ -266,18 +266,17 @@ class Engine(EngineReads):
     def tick(self, t: float) -> list[dict[str, Any]]:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""
         alerts: list[dict[str, Any]] = []
+        # the index pops live entries only (the due time each state holds): no second look at the
+        # state's due time here; evaluating one customer moves no other's
         if self._scan_all:
-            candidates: list[tuple[float | None, str]] = [(None, cid) for cid in self.customers()]
+            candidates = self.customers()
+            candidates.sort()  # customers in id order: the same order whatever the index (pop_ids' order)
         else:
-            candidates = list(self._index.pop_due(t))
-        candidates.sort(key=itemgetter(1))  # customers in id order: the same order whatever the index
-        for due, cid in candidates:
+            candidates = self._index.pop_ids(t)
+        for cid in candidates:
             state = self._state_of(cid)
             if state is None:
                 continue
-            current: object = state.due  # (an object: see streams.parse.as_float)
-            if due is not None and (current is None or as_float(current) != due):
-                continue  # stale entry: the customer's due time moved
             try:
                 alert = self._evaluate(cid, state, t, from_index=True)
             except Exception:

@@ -17,6 +17,7 @@ steps = st.lists(
     st.one_of(
         st.tuples(st.just("push"), times, customers),
         st.tuples(st.just("pop"), times, st.just("")),
+        st.tuples(st.just("pop_ids"), times, st.just("")),
         st.tuples(st.just("clear"), st.just(0.0), st.just("")),
     ),
     max_size=80,
@@ -32,6 +33,11 @@ def test_pops_what_a_dict_of_latest_times_would(ops: list[tuple[str, float, str]
         if op == "push":
             model[cid], old = t, model.get(cid)
             index.push(t, cid, old)
+        elif op == "pop_ids":
+            want_ids = sorted(c for c, due in model.items() if due <= t)
+            assert index.pop_ids(t) == want_ids  # in id order, each once
+            for c in want_ids:
+                del model[c]
         elif op == "clear":
             index.clear()
             model.clear()
@@ -44,7 +50,7 @@ def test_pops_what_a_dict_of_latest_times_would(ops: list[tuple[str, float, str]
         assert len(index) <= 2 * len(model) + 1024
         peek = index.peek()
         if model:
-            assert peek is not None and peek <= min(model.values())
+            assert peek is not None and peek < min(model.values())  # (the engine's first tick: after it)
 
 
 def test_entries_stay_bounded_however_often_a_due_time_moves() -> None:
@@ -68,3 +74,39 @@ def test_a_compaction_keeps_the_customer_being_pushed_before_its_state_says_so()
     model["c-new"] = 5000.0
     assert len(index) == 1031
     assert ("c-new" in {cid for _, cid in index.pop_due(6000.0)}) and len(index) == 0
+
+
+def test_a_bucket_holds_the_due_times_after_its_start_up_to_its_end() -> None:
+    # a tick at a multiple of the width pops the due times up to it, its own included, and
+    # leaves the next bucket untouched: the event clock's ticks scan no bucket twice
+    model = {"at-end": 120.0, "just-after": 120.5, "next-end": 180.0}
+    index = DueIndex(model.get, 60.0)
+    for cid, due in model.items():
+        index.push(due, cid)
+    assert index.peek() == 60.0
+    assert index.pop_ids(120.0) == ["at-end"]
+    del model["at-end"]
+    assert index.peek() == 120.0 and len(index) == 2  # the next bucket, whole
+    assert sorted(index.pop_ids(180.0)) == ["just-after", "next-end"] and len(index) == 0
+
+
+def test_a_bucket_popped_in_part_keeps_the_later_ones() -> None:
+    model = {"a": 61.0, "b": 100.0, "c": 119.0}
+    index = DueIndex(model.get, 60.0)
+    for cid, due in model.items():
+        index.push(due, cid)
+    assert index.pop_due(100.0) == [(61.0, "a"), (100.0, "b")]
+    del model["a"], model["b"]
+    assert len(index) == 1 and index.pop_ids(119.0) == ["c"]
+
+
+def test_a_customer_back_in_a_bucket_it_left_is_popped_once() -> None:
+    model: dict[str, float] = {}
+    index = DueIndex(model.get, 60.0)
+    for due in (70.0, 130.0, 80.0, 140.0, 90.0):  # three entries in (60, 120], all live at the end
+        model["b"], old = due, model.get("b")
+        index.move("b", due, old)
+    model["a"] = 100
+    index.move("a", 100)  # an int due time, as a state may hold one
+    assert len(index) == 6
+    assert index.pop_ids(120.0) == ["a", "b"] and len(index) == 2  # the stale ones in 120-180

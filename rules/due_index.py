@@ -15,10 +15,11 @@ Memory is what this layout is for: a customer costs a list slot or two (about 12
 million customers). A dict of each customer's latest due time beside the buckets cost about 63
 bytes more (its slot and a float), a heap of ``(due, customer)`` tuples about 190 in all.
 
-Buckets of a day, the default tick interval (they were a minute): a tick popped some 500
-buckets a day of due times (a dict pop and a list each), and an event's new due time mostly
-fell in another minute than its old one (a new entry, often a new bucket); a day's bucket takes
-most moves as they are (``push``), and the fewer moves leave fewer stale entries to skip.
+The engine makes the buckets as wide as its tick interval: a day for the event clock (they were
+a minute: a tick popped some 500 buckets a day of due times, a dict pop and a list each, and an
+event's new due time mostly fell in another minute than its old one, a new entry and often a new
+bucket; a day's bucket takes most moves as they are), a minute for the wall clock's default tick
+(a day's bucket would be read again at every minute's tick).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable
 
 from streams.parse import as_float
 
-BUCKET_SECONDS = 86400.0  # the default tick interval (rules.config)
+BUCKET_SECONDS = 86400.0  # the default tick interval (rules.config); the engine passes its own
 
 DueOf = Callable[[str], float | None]
 

@@ -93,7 +93,9 @@ class Engine(EngineReads):
         self._lateness, self._scan_all = self.config.allowed_lateness, self.config.scan_all
         config = self.config  # what every evaluation reads, kept as the engine's own fields (native when compiled)
         self._cooldown, self._tick, self._limit = config.cooldown, config.tick_seconds, config.history_limit
-        self._index: DueIndex = StateDueIndex(self)
+        # buckets as wide as the tick: the event clock's ticks (multiples of it) pop whole buckets, and
+        # the wall clock's minute ticks do not read a day's bucket each minute
+        self._index: DueIndex = StateDueIndex(self, self._tick)
         # decoded states of recently written customers, oldest write first; an OrderedDict: evicting a dict's first
         # entry again and again scans the dead entries at its front (35 us at 50,000 entries; 0.3 us with popitem)
         self._cache: OrderedDict[str, tuple[bytes, CustomerState]] = OrderedDict()

@@ -13,7 +13,7 @@ from rules import acknowledgement, history
 from rules.aggregates import Aggregates, Totals
 from rules.alerts import revenue_at_risk
 from rules.config import EngineConfig
-from rules.due_index import DueIndex
+from rules.due_index import BUCKET_SECONDS, DueIndex
 from rules.pack import Evaluation, RulePack
 from rules.scoring import TIER_NAMES, TIER_RANK
 from rules.signals import SignalConfig, compute_signals
@@ -125,8 +125,8 @@ class StateDueIndex(DueIndex):
     """The engine's due index, reading each customer's due time from the engine by a method call
     (compiled: a native call; the stored bound method of ``DueIndex`` is a call through Python)."""
 
-    def __init__(self, reads: EngineReads) -> None:
-        super().__init__(reads._due_of)
+    def __init__(self, reads: EngineReads, bucket_seconds: float = BUCKET_SECONDS) -> None:
+        super().__init__(reads._due_of, bucket_seconds)
         self._reads = reads
 
     def due_of(self, customer_id: str) -> float | None:

@@ -164,6 +164,30 @@ def test_due_index_equals_scan_for_any_tick(seed: int, tick: float) -> None:
     assert _run(events, tick_seconds=tick) == _run(events, tick_seconds=tick, scan_all=True)
 
 
+def _run_wall(events: list[Any], ticks: list[float], **kw: Any) -> list[dict[str, Any]]:
+    """The wall clock's way: events applied, ticks at times of their own (not multiples of the interval)."""
+    e = engine(tick_seconds=60.0, **kw)
+    out: list[dict[str, Any]] = []
+    pending = sorted(ticks)
+    for ev in events:
+        while pending and pending[0] < ev.ts:
+            out += e.tick(pending.pop(0))
+        out += e.apply(ev)
+    for t in pending:
+        out += e.tick(t)
+    return out
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 10_000), st.lists(st.floats(0.0, 1.0), min_size=5, max_size=60))
+def test_due_index_equals_scan_for_wall_clock_ticks_at_any_time(seed: int, at: list[float]) -> None:
+    """Ticks between the interval's multiples read buckets in part (the wall clock's minute buckets)."""
+    events = _events(customers=12, days=40, seed=seed)
+    first, last = events[0].ts, events[-1].ts + 10 * DAY
+    ticks = [first + x * (last - first) for x in at]
+    assert _run_wall(events, ticks) == _run_wall(events, ticks, scan_all=True)
+
+
 @settings(max_examples=40)
 @given(st.integers(0, 10_000))
 def test_out_of_order_within_lateness_gives_the_same_state(seed: int) -> None:

@@ -95,6 +95,9 @@ _heads: Final[dict[int, struct.Struct]] = {}  # the head and fixed fields, by pa
 # parts and lengths: one pack or unpack call a state; at most MAX_LAYOUTS kept (others built each time)
 _layouts: Final[dict[int, struct.Struct]] = {}
 MAX_LAYOUTS: Final = 4096
+# the encoder's words, by count: a few hundred counts (the head's fields bound the lists' lengths,
+# and are packed first: a list too long for them never gets here)
+_word_structs: Final[dict[int, struct.Struct]] = {}
 
 
 class Unfit(ValueError):
@@ -229,19 +232,39 @@ def _words_of(s: CustomerState) -> list[int]:
     """The time lists' times, in one list."""
     words = _tolist(s.logins)
     if s.failures:
-        words += _tolist(s.failures)
+        words.extend(_tolist(s.failures))
     if s.chargebacks:
-        words += _tolist(s.chargebacks)
+        words.extend(_tolist(s.chargebacks))
     if s.opened:
-        words += _tolist(s.opened)
+        words.extend(_tolist(s.opened))
+    return words
+
+
+def _words(count: int) -> struct.Struct:
+    """The struct of ``count`` 32-bit words (few counts: kept)."""
+    words = _word_structs.get(count)
+    if words is None:
+        words = _word_structs[count] = struct.Struct(f"<{count}I")
     return words
 
 
 def _encode_v5(s: CustomerState) -> bytes:
+    """The head and fixed fields, the id hashes, the words and the doubles: the bytes of the one
+    struct ``_layout`` ("<": no padding), packed in parts, as the structs of parts (the head's)
+    and of counts (the words') are reused, where nearly every state's layout was a new struct."""
     seen = s.seen
-    n_orders = len(s.orders)
-    fixed: list[Any] = [STATE_VERSION, 0, len(s.logins), len(seen), n_orders]
-    fixed += [len(s.failures), len(s.chargebacks), len(s.opened), s.tier, s.logins_total]
+    fixed: list[Any] = [
+        STATE_VERSION,
+        0,
+        len(s.logins),
+        len(seen),
+        len(s.orders),
+        len(s.failures),
+        len(s.chargebacks),
+        len(s.opened),
+        s.tier,
+        s.logins_total,
+    ]
     parts = 0
     if s.legacy_seen:
         parts = LEGACY
@@ -263,13 +286,11 @@ def _encode_v5(s: CustomerState) -> bytes:
     if rest:
         parts |= REST
     fixed[1] = parts
-    layout = _layout(parts, len(seen), len(words), len(doubles))
-    fixed.append(_raw(seen, "I"))
-    fixed += words
+    chunks = [_head(parts).pack(*fixed), _raw(seen, "I"), _words(len(words)).pack(*words)]
     if doubles:
-        fixed += doubles
-    out: bytes = layout.pack(*fixed)
-    return out + rest if rest else out
+        chunks.append(struct.pack(f"<{len(doubles)}d", *doubles))
+    chunks.append(rest)
+    return b"".join(chunks)
 
 
 # -- decode ---------------------------------------------------------------------------------

@@ -270,7 +270,11 @@ def rest_json(s: CustomerState) -> bytes:
     memory = memory_json(s.alert)
     if empty and memory == [0]:
         return b""
-    rest = [s.cancelled, tickets_json(s.tickets), s.sentiments, s.last_csat, s.last_nps, memory, s.history, s.ack]
+    # the named tuples as lists here: orjson would call ``default`` (``_plain``) back for each one
+    sentiments = [list(x) for x in s.sentiments]
+    csat = None if s.last_csat is None else list(s.last_csat)
+    nps = None if s.last_nps is None else list(s.last_nps)
+    rest = [s.cancelled, tickets_json(s.tickets), sentiments, csat, nps, memory, s.history, s.ack]
     return orjson.dumps(rest, default=_plain)
 
 

@@ -90,7 +90,7 @@ _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
 _frombytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
 _tolist: Final[Callable[[array[int]], list[int]]] = array.tolist
 
-_heads: Final[dict[int, struct.Struct]] = {}  # the head and fixed fields, by parts
+_heads: Final[list[struct.Struct | None]] = [None] * (2 * LEGACY)  # the head and fixed fields, by parts
 # the whole binary part in one struct (head, fixed fields, id hashes as bytes, words, doubles), by
 # parts and lengths: one pack or unpack call a state; at most MAX_LAYOUTS kept (others built each time)
 _layouts: Final[dict[int, struct.Struct]] = {}
@@ -105,11 +105,14 @@ class Unfit(ValueError):
 
 
 def _head(parts: int) -> struct.Struct:
-    head = _heads.get(parts)
+    # a list by the parts, not a dict: no int object made for a key
+    head = _heads[parts] if parts < len(_heads) else None
     if head is None:
         money = "Id" if parts & MONEY_DOUBLES else "II"
         fmt = "".join((money if bit == ORDERS else f) for bit, f in OPTIONAL if parts & bit)
-        head = _heads[parts] = struct.Struct(HEAD + fmt)
+        head = struct.Struct(HEAD + fmt)
+        if parts < len(_heads):  # (the bits of no part: damaged bytes, not kept)
+            _heads[parts] = head
     return head
 
 

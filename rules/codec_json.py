@@ -166,9 +166,9 @@ def encode_json(s: CustomerState) -> bytes:
 def memory_json(memory: AlertMemory) -> list[Any]:
     """The alert memory without what a customer never alerted does not need (most customers)."""
     if memory.previous is not None:
-        return [memory.tier, list(memory.fired), memory.previous]
+        return [memory.tier, memory.fired, memory.previous]  # (orjson writes a tuple as a list)
     if any(x is not None for x in memory.fired):
-        return [memory.tier, list(memory.fired)]
+        return [memory.tier, memory.fired]
     return [memory.tier]
 
 

@@ -174,7 +174,8 @@ def _cents(values: list[float]) -> list[int] | None:
         if type(x) is not float:
             raise Unfit(f"{x!r} is not a float")
         c = int(x * 100 + 0.5)  # round(): both give the same c wherever c / 100 == x (and fail alike elsewhere)
-        if c < 0 or c > 0xFFFFFFFF or c / 100 != x or (c == 0 and math.copysign(1.0, x) < 0):
+        # c / 100.0: a native division (c < 2^32 is an exact double), the same double as c / 100
+        if c < 0 or c > 0xFFFFFFFF or c / 100.0 != x or (c == 0 and math.copysign(1.0, x) < 0):
             return None
         out.append(c)
     return out
@@ -194,8 +195,10 @@ def _add_orders(fixed: list[Any], words: list[int], s: CustomerState) -> tuple[i
     if s.first_order is not None:
         parts |= FIRST_ORDER
         fixed.append(s.first_order)
-    words.extend([o.time for o in orders])
-    words.extend([o.key for o in orders])
+    for o in orders:  # (appended: no list made to extend with)
+        words.append(o.time)
+    for o in orders:
+        words.append(o.key)
     if cents is None:
         return parts, money
     words.extend(cents)

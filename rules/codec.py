@@ -89,15 +89,13 @@ _new_hashes: Final[Callable[[], array[int]]] = _NO_HASHES.__copy__
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
 _frombytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
 _tolist: Final[Callable[[array[int]], list[int]]] = array.tolist
+_tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
 
 _heads: Final[list[struct.Struct | None]] = [None] * (2 * LEGACY)  # the head and fixed fields, by parts
 # the whole binary part in one struct (head, fixed fields, id hashes as bytes, words, doubles), by
 # parts and lengths: one pack or unpack call a state; at most MAX_LAYOUTS kept (others built each time)
 _layouts: Final[dict[int, struct.Struct]] = {}
 MAX_LAYOUTS: Final = 4096
-# the encoder's words, by count: a few hundred counts (the head's fields bound the lists' lengths,
-# and are packed first: a list too long for them never gets here)
-_word_structs: Final[dict[int, struct.Struct]] = {}
 
 
 class Unfit(ValueError):
@@ -246,18 +244,20 @@ def _words_of(s: CustomerState) -> list[int]:
     return words
 
 
-def _words(count: int) -> struct.Struct:
-    """The struct of ``count`` 32-bit words (few counts: kept)."""
-    words = _word_structs.get(count)
-    if words is None:
-        words = _word_structs[count] = struct.Struct(f"<{count}I")
-    return words
+def _words(values: list[int]) -> bytes:
+    """32-bit little-endian words, by an array's fromlist: OverflowError for a value outside
+    0 .. 2^32 - 1 (struct's "I" too), but no tuple of the list and a cheaper conversion a word."""
+    words = _new_hashes()
+    _fromlist(words, values)
+    if BIG_ENDIAN:
+        words.byteswap()
+    return _tobytes(words)
 
 
 def _encode_v5(s: CustomerState) -> bytes:
     """The head and fixed fields, the id hashes, the words and the doubles: the bytes of the one
-    struct ``_layout`` ("<": no padding), packed in parts, as the structs of parts (the head's)
-    and of counts (the words') are reused, where nearly every state's layout was a new struct."""
+    struct ``_layout`` ("<": no padding), made in parts: the head's struct (by the parts) is
+    reused and the words are an array's, where nearly every state's layout was a new struct."""
     seen = s.seen
     fixed: list[Any] = [
         STATE_VERSION,
@@ -292,7 +292,7 @@ def _encode_v5(s: CustomerState) -> bytes:
     if rest:
         parts |= REST
     fixed[1] = parts
-    chunks = [_head(parts).pack(*fixed), _raw(seen, "I"), _words(len(words)).pack(*words)]
+    chunks = [_head(parts).pack(*fixed), _raw(seen, "I"), _words(words)]
     if doubles:
         chunks.append(struct.pack(f"<{len(doubles)}d", *doubles))
     chunks.append(rest)

@@ -89,8 +89,9 @@ _new_hashes: Final[Callable[[], array[int]]] = _NO_HASHES.__copy__
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
 _frombytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
 _tolist: Final[Callable[[array[int]], list[int]]] = array.tolist
+_tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
 
-_heads: Final[dict[int, struct.Struct]] = {}  # the head and fixed fields, by parts
+_heads: Final[list[struct.Struct | None]] = [None] * (2 * LEGACY)  # the head and fixed fields, by parts
 # the whole binary part in one struct (head, fixed fields, id hashes as bytes, words, doubles), by
 # parts and lengths: one pack or unpack call a state; at most MAX_LAYOUTS kept (others built each time)
 _layouts: Final[dict[int, struct.Struct]] = {}
@@ -102,11 +103,14 @@ class Unfit(ValueError):
 
 
 def _head(parts: int) -> struct.Struct:
-    head = _heads.get(parts)
+    # a list by the parts, not a dict: no int object made for a key
+    head = _heads[parts] if parts < len(_heads) else None
     if head is None:
         money = "Id" if parts & MONEY_DOUBLES else "II"
         fmt = "".join((money if bit == ORDERS else f) for bit, f in OPTIONAL if parts & bit)
-        head = _heads[parts] = struct.Struct(HEAD + fmt)
+        head = struct.Struct(HEAD + fmt)
+        if parts < len(_heads):  # (the bits of no part: damaged bytes, not kept)
+            _heads[parts] = head
     return head
 
 
@@ -168,7 +172,8 @@ def _cents(values: list[float]) -> list[int] | None:
         if type(x) is not float:
             raise Unfit(f"{x!r} is not a float")
         c = int(x * 100 + 0.5)  # round(): both give the same c wherever c / 100 == x (and fail alike elsewhere)
-        if c < 0 or c > 0xFFFFFFFF or c / 100 != x or (c == 0 and math.copysign(1.0, x) < 0):
+        # c / 100.0: a native division (c < 2^32 is an exact double), the same double as c / 100
+        if c < 0 or c > 0xFFFFFFFF or c / 100.0 != x or (c == 0 and math.copysign(1.0, x) < 0):
             return None
         out.append(c)
     return out
@@ -188,8 +193,10 @@ def _add_orders(fixed: list[Any], words: list[int], s: CustomerState) -> tuple[i
     if s.first_order is not None:
         parts |= FIRST_ORDER
         fixed.append(s.first_order)
-    words.extend([o.time for o in orders])
-    words.extend([o.key for o in orders])
+    for o in orders:  # (appended: no list made to extend with)
+        words.append(o.time)
+    for o in orders:
+        words.append(o.key)
     if cents is None:
         return parts, money
     words.extend(cents)
@@ -229,19 +236,41 @@ def _words_of(s: CustomerState) -> list[int]:
     """The time lists' times, in one list."""
     words = _tolist(s.logins)
     if s.failures:
-        words += _tolist(s.failures)
+        words.extend(_tolist(s.failures))
     if s.chargebacks:
-        words += _tolist(s.chargebacks)
+        words.extend(_tolist(s.chargebacks))
     if s.opened:
-        words += _tolist(s.opened)
+        words.extend(_tolist(s.opened))
     return words
 
 
+def _words(values: list[int]) -> bytes:
+    """32-bit little-endian words, by an array's fromlist: OverflowError for a value outside
+    0 .. 2^32 - 1 (struct's "I" too), but no tuple of the list and a cheaper conversion a word."""
+    words = _new_hashes()
+    _fromlist(words, values)
+    if BIG_ENDIAN:
+        words.byteswap()
+    return _tobytes(words)
+
+
 def _encode_v5(s: CustomerState) -> bytes:
+    """The head and fixed fields, the id hashes, the words and the doubles: the bytes of the one
+    struct ``_layout`` ("<": no padding), made in parts: the head's struct (by the parts) is
+    reused and the words are an array's, where nearly every state's layout was a new struct."""
     seen = s.seen
-    n_orders = len(s.orders)
-    fixed: list[Any] = [STATE_VERSION, 0, len(s.logins), len(seen), n_orders]
-    fixed += [len(s.failures), len(s.chargebacks), len(s.opened), s.tier, s.logins_total]
+    fixed: list[Any] = [
+        STATE_VERSION,
+        0,
+        len(s.logins),
+        len(seen),
+        len(s.orders),
+        len(s.failures),
+        len(s.chargebacks),
+        len(s.opened),
+        s.tier,
+        s.logins_total,
+    ]
     parts = 0
     if s.legacy_seen:
         parts = LEGACY
@@ -263,13 +292,11 @@ def _encode_v5(s: CustomerState) -> bytes:
     if rest:
         parts |= REST
     fixed[1] = parts
-    layout = _layout(parts, len(seen), len(words), len(doubles))
-    fixed.append(_raw(seen, "I"))
-    fixed += words
+    chunks = [_head(parts).pack(*fixed), _raw(seen, "I"), _words(words)]
     if doubles:
-        fixed += doubles
-    out: bytes = layout.pack(*fixed)
-    return out + rest if rest else out
+        chunks.append(struct.pack(f"<{len(doubles)}d", *doubles))
+    chunks.append(rest)
+    return b"".join(chunks)
 
 
 # -- decode ---------------------------------------------------------------------------------

@@ -166,9 +166,9 @@ def encode_json(s: CustomerState) -> bytes:
 def memory_json(memory: AlertMemory) -> list[Any]:
     """The alert memory without what a customer never alerted does not need (most customers)."""
     if memory.previous is not None:
-        return [memory.tier, list(memory.fired), memory.previous]
+        return [memory.tier, memory.fired, memory.previous]  # (orjson writes a tuple as a list)
     if any(x is not None for x in memory.fired):
-        return [memory.tier, list(memory.fired)]
+        return [memory.tier, memory.fired]
     return [memory.tier]
 
 
@@ -270,7 +270,11 @@ def rest_json(s: CustomerState) -> bytes:
     memory = memory_json(s.alert)
     if empty and memory == [0]:
         return b""
-    rest = [s.cancelled, tickets_json(s.tickets), s.sentiments, s.last_csat, s.last_nps, memory, s.history, s.ack]
+    # the named tuples as lists here: orjson would call ``default`` (``_plain``) back for each one
+    sentiments = [list(x) for x in s.sentiments]
+    csat = None if s.last_csat is None else list(s.last_csat)
+    nps = None if s.last_nps is None else list(s.last_nps)
+    rest = [s.cancelled, tickets_json(s.tickets), sentiments, csat, nps, memory, s.history, s.ack]
     return orjson.dumps(rest, default=_plain)
 
 

@@ -69,9 +69,7 @@ class DueIndex:
         number = self._bucket(due)
         if old is not None and self._bucket(old) == number:
             return  # its entry in that bucket stands for the new time too
-        self._add(number, customer_id)
-        if self._entries > 2 * self._kept + 1024:
-            self._compact(customer_id, due)
+        self._place(number, customer_id, due)
 
     def move(self, customer_id: str, due: object, old: object = None) -> None:
         """``push`` of due times as a state holds them (an int or a float; ``due`` None: not due),
@@ -81,12 +79,18 @@ class DueIndex:
             return
         if old is not None and due == old:
             return  # most evaluations leave the due time as it was: one comparison, no conversions
-        number = self._bucket(as_float(due))
+        at = as_float(due)
+        number = self._bucket(at)
         if old is not None and self._bucket(as_float(old)) == number:
             return  # its entry in that bucket stands for the new time too
+        self._place(number, customer_id, at)
+
+    def _place(self, number: int, customer_id: str, due: float) -> None:
+        """An entry for the customer in bucket ``number`` (its due time ``due``), then a compaction
+        when the entries outnumber twice those kept at the last one."""
         self._add(number, customer_id)
         if self._entries > 2 * self._kept + 1024:
-            self._compact(customer_id, as_float(due))
+            self._compact(customer_id, due)
 
     def _add(self, number: int, customer_id: str) -> None:
         self._entries += 1
@@ -156,15 +160,6 @@ class DueIndex:
         after it); None when empty."""
         numbers = self._ordered()
         return numbers[0] * self._width if numbers else None
-
-    def pop_due(self, t: float) -> list[tuple[float, str]]:
-        """``pop_ids``, each customer with its current due time."""
-        out: list[tuple[float, str]] = []
-        for cid in self.pop_ids(t):
-            due: object = self.due_of(cid)
-            assert due is not None
-            out.append((as_float(due), cid))
-        return out
 
     def pop_ids(self, t: float) -> list[str]:
         """The customers due at or before ``t``, each once, in id order (a list, not a generator:

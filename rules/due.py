@@ -13,14 +13,16 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from rules.alerts import cooldown_until
 from rules.frame import HOUR, Derived
+from rules.frame_parts import L7
+from rules.memo import NEVER
 from rules.model import whole_days
 from rules.pack import RuleHit, RulePack
 from rules.records import open_urgent_since
-from rules.signals import MODEL_SIGNALS, median_order_gap_days
+from rules.signals import MODEL_SIGNALS, SLOT, median_order_gap_days
 from rules.state import DAY, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
 
@@ -30,6 +32,8 @@ CONTINUOUS: Final = frozenset(
 )
 # time-dependent signals that may appear in a guard (then: due at every tick)
 TIME_DEPENDENT: Final = CONTINUOUS | {"customer_value"}
+# the signals read from the login windows (rules.windows)
+LOGIN_WINDOWED: Final = frozenset({"logins_7d", "logins_prev_28d", "login_trend"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,12 @@ class Crossings:
     # graded rules over continuous signals: rule id -> (signal, (threshold, full_at, step)), where its weight changes
     graded: dict[str, tuple[str, tuple[float, float, float]]] = field(default_factory=dict)
     model: bool = False  # the pack reads a model signal: they change once a day (whole days since the first order)
+    # for a customer no rule fires for, a login leaving a window matters only when it can bring the
+    # trend down to ``trend``, the largest x of the comparisons ``login_trend <= x`` (or ``< x``; -1:
+    # none), unless a comparison of ``gates`` (slot, op code, threshold) holds: its rule reads the login
+    # windows in its guard (``_quiet_logins``). None: every login leaving a window is a due time.
+    trend: float | None = None
+    gates: tuple[tuple[int, int, float], ...] = ()
     # thresholds[...] of each continuous signal, read by next_due at every evaluation without a dict lookup
     login: tuple[float, ...] | None = field(init=False, default=None)
     order: tuple[float, ...] | None = field(init=False, default=None)
@@ -61,6 +71,7 @@ def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
     thresholds: dict[str, list[float]] = {}
     graded: dict[str, tuple[str, tuple[float, float, float]]] = {}
     every_tick = False
+    model = with_model and not pack.signals_used.isdisjoint(MODEL_SIGNALS)
     for rule in pack.rules:
         for comp in rule.comparisons:
             if comp.signal in CONTINUOUS and isinstance(comp.threshold, int | float):
@@ -71,12 +82,39 @@ def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
                     every_tick = True
         if rule.guard is not None and rule.guard.signals & TIME_DEPENDENT:
             every_tick = True
-    return Crossings(
-        {k: tuple(sorted(set(v))) for k, v in thresholds.items()},
-        every_tick,
-        graded,
-        with_model and not pack.signals_used.isdisjoint(MODEL_SIGNALS),
-    )
+    quiet = None if model else _quiet_logins(pack)  # (a model's signals may read the logins)
+    trend, gates = quiet if quiet is not None else (None, ())
+    return Crossings({k: tuple(sorted(set(v))) for k, v in thresholds.items()}, every_tick, graded, model, trend, gates)
+
+
+def _quiet_logins(pack: RulePack) -> tuple[float, tuple[tuple[int, int, float], ...]] | None:
+    """``Crossings.trend`` and ``Crossings.gates``, or None when every login leaving a window must
+    be a due time. A rule that reads the login windows may only compare ``login_trend <= x`` (or
+    ``< x``; no guard, no grading), or read them in its guard alone, over comparisons of other
+    signals with numbers (``>=``, ``>``, ``<=``, ``<``, ``==``, ``!=``): a guard is read only
+    once a comparison holds, so such a rule (graded or not) cannot start firing while none does."""
+    trend: set[float] = set()
+    gates: set[tuple[int, int, float]] = set()
+    for rule in pack.rules:
+        if not rule.signals & LOGIN_WINDOWED:
+            continue
+        if not rule.comparisons:  # an expr rule: its guard is the condition
+            return None
+        for comp in rule.comparisons:
+            x = comp.threshold
+            op = _OPS.get(comp.op)
+            if op is None or isinstance(x, bool) or not isinstance(x, int | float):
+                return None
+            if comp.signal == "login_trend" and rule.guard is None and rule.graded is None and op in (2, 3):
+                trend.add(float(x))
+            elif comp.signal in LOGIN_WINDOWED or comp.signal not in SLOT or comp.signal == "customer_value":
+                return None  # (customer_value changes with time, at no due time)
+            else:
+                gates.add((SLOT[comp.signal], op, float(x)))
+    return max(trend, default=-1.0), tuple(sorted(gates))
+
+
+_OPS: Final = {"<=": 2, "<": 3, ">=": 0, ">": 1, "==": 4, "!=": 5}
 
 
 class _Soonest:
@@ -157,13 +195,15 @@ def next_due(
     tick: float,
     fired: tuple[RuleHit, ...] = (),
     derived: Derived | None = None,
+    signals: list[Any] | None = None,
 ) -> int | float | None:
     """The earliest time after ``t`` at which this customer's evaluation can differ.
 
     ``fired``: the rules that fired at ``t``. A graded rule's weight changes at the next step of
     its grid only while it fires; one that does not fire can start only when its comparison
     crosses the threshold or its guard's signals change, which are due times already.
-    ``derived``: the last order and the median gap at ``t``, when the signals already computed them."""
+    ``derived``: the last order and the median gap at ``t``, when the signals already computed them;
+    ``signals``: their values at ``t`` (in ``rules.signals.SLOTS`` order; a shorter list: null past its end)."""
     if crossings.every_tick:
         return t + min(tick, 1.0)
     if derived is None:
@@ -173,7 +213,80 @@ def next_due(
     exit = derived.exit  # the signals found the earliest window exit on their way
     if exit is None:
         return _soonest(s, t, crossings, cooldown, lost_after, fired, derived, math.inf, None)
+    trend = crossings.trend
+    rest = derived.rest
+    if trend is not None and not fired and (rest is None or exit < rest) and signals is not None:
+        # the first exit is a login's, and no rule fires
+        later = exit if _holds(signals, crossings.gates) else _quiet_logins_due(s, t, trend, exit)
+        if rest is not None and rest < later:
+            later = rest
+        if later == NEVER:
+            return _soonest(s, t, crossings, cooldown, lost_after, fired, derived, math.inf, None)
+        exit = later
     return _soonest(s, t, crossings, cooldown, lost_after, fired, derived, float(exit), exit)
+
+
+def _holds(signals: list[Any], gates: tuple[tuple[int, int, float], ...]) -> bool:
+    """Whether a comparison of ``gates`` holds (a value not a number: taken as holding)."""
+    n = len(signals)
+    for slot, op, x in gates:
+        if slot >= n:
+            continue
+        v = signals[slot]
+        if v is None:
+            continue
+        y: float
+        if isinstance(v, float):
+            y = v
+        elif isinstance(v, int) and not isinstance(v, bool):
+            y = float(v)
+        else:
+            return True
+        if op == 0:
+            if y >= x:
+                return True
+        elif op == 1:
+            if y > x:
+                return True
+        elif op == 2:
+            if y <= x:
+                return True
+        elif op == 3:
+            if y < x:
+                return True
+        elif op == 4:
+            if y == x:
+                return True
+        elif y != x:
+            return True
+    return False
+
+
+def _quiet_logins_due(s: CustomerState, t: float, x: float, first: int) -> int:
+    """For a customer no rule fires for at ``t``, just evaluated: the first time a login leaving a
+    window can make ``login_trend <= x`` (or ``< x``) hold (NEVER: at no time), never before
+    ``first``, the first login exit. It does not hold now (or a rule would fire).
+
+    With ``w`` logins in the week and ``p`` in the 28 days before it, at a later time ``w' <= w``
+    and ``p' <= p + (w - w')`` (until an event, only the week's logins move into the 28 days), so
+    the trend ``4w'/p'`` reaches ``x >= 0`` only once ``w' <= x(p + w)/(4 + x)``: once ``w - k`` of
+    the week's logins have left it, ``k`` the whole part of that bound. Any earlier time is a due
+    time that changes nothing, so the bound is rounded up a little. The largest ``x`` of the pack
+    gives the earliest time."""
+    if x < 0:
+        return NEVER  # a trend is never negative
+    memo = s.memo
+    if memo is None or memo.newest > t:  # a login after t enters the week later: not this case
+        return first
+    times = s.logins
+    n = len(times)
+    i = memo.week  # the week's first login (the frame's cursor, at t)
+    w = n - i
+    k = int(x * (n - memo.month) / (4.0 + x) + 1e-9)  # (p + w: the logins of the 35 days)
+    if k >= w:
+        return first
+    due: int = times[n - k - 1] + L7  # when the (w - k)th login of the week leaves it
+    return due
 
 
 def _soonest(

@@ -333,6 +333,7 @@ class Engine(EngineReads):
             tick=self._tick,
             fired=evaluation.hits,
             derived=derived,
+            signals=signals,
         )
         due = state.due = acknowledgement.due(state.ack, due)
         # side effects on the engine

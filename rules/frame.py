@@ -103,10 +103,11 @@ def frame_values(
     memo = s.memo
     if memo is None:
         memo = s.memo = Memo()
-    first_exit = NEVER  # when the first held event leaves a window (rules.due)
+    first_exit = NEVER  # when the first held event of a history other than the logins leaves a window (rules.due)
+    login_exit = NEVER  # and the first login
     logins_7d = prev = 0
     if s.logins:
-        logins_7d, prev, first_exit = logins_part(s.logins, memo, now)
+        logins_7d, prev, login_exit = logins_part(s.logins, memo, now)
     last_order: int | None = None
     since_order: float | None = None
     gap: float | None = None
@@ -151,17 +152,23 @@ def frame_values(
         s.orders_total,
         customer_value(s, t, lifespan_years) if value else None,
     ]
-    return out, _derived(memo, last_order, gap, urgent, first_exit)
+    return out, _derived(memo, last_order, gap, urgent, first_exit, login_exit)
 
 
-def _derived(memo: Memo, last_order: int | None, gap: float | None, urgent: int | None, exit: int) -> Derived:
-    """The memo's :class:`Derived`, filled; its exit boxed anew only when it moved (an int object
+def _derived(
+    memo: Memo, last_order: int | None, gap: float | None, urgent: int | None, rest: int, login_exit: int
+) -> Derived:
+    """The memo's :class:`Derived`, filled; its exits boxed anew only when they moved (an int object
     made, and the last one freed, at each evaluation cost more than the comparison)."""
     derived = memo.derived
     derived.last_order, derived.gap, derived.urgent = last_order, gap, urgent
+    exit = min(rest, login_exit)
     if exit != memo.exit:
         memo.exit = exit
         derived.exit = None if exit == NEVER else exit
+    if rest != memo.rest:
+        memo.rest = rest
+        derived.rest = None if rest == NEVER else rest
     return derived
 
 

@@ -32,15 +32,21 @@ class Derived:
     Each memo holds one, which every evaluation of its customer fills anew: a new object per
     evaluation (and its release) cost more than the rest of building the signal list."""
 
-    __slots__ = ("exit", "gap", "last_order", "urgent")
+    __slots__ = ("exit", "gap", "last_order", "rest", "urgent")
 
     def __init__(
-        self, last_order: int | None, gap: float | None, exit: int | None = None, urgent: int | None = None
+        self,
+        last_order: int | None,
+        gap: float | None,
+        exit: int | None = None,
+        urgent: int | None = None,
+        rest: int | None = None,
     ) -> None:
         self.last_order = last_order  # the last placed order at or before t
         self.gap = gap  # median_order_gap_days
         self.exit = exit  # the earliest time after t at which a held event leaves a window
         self.urgent = urgent  # when the oldest open urgent ticket was (re)opened
+        self.rest = rest  # the same as exit, for every history but the logins
 
 
 class Part:
@@ -91,6 +97,7 @@ class Memo:
         "open_count",
         "opened",
         "orders",
+        "rest",
         "sentiments",
         "tickets",
         "urgent",
@@ -117,6 +124,7 @@ class Memo:
         self.urgent: int | None = None
         self.derived = Derived(None, None)  # the last evaluation's (rules.frame), valid until the next one
         self.exit = NEVER  # its exit, unboxed (NEVER: None)
+        self.rest = NEVER  # its rest, unboxed
 
     def login_added(self, at: int, ts: int, cut: int) -> None:
         """The login ``ts`` went in at index ``at`` of the list, then its ``cut`` oldest were dropped."""

@@ -42,6 +42,7 @@ COMPILED: tuple[str, ...] = (
     "rules.records",
     "rules.codec_json",
     "rules.codec",
+    "rules.codec_decode",
     "rules.memo",
     "rules.packed_lists",
     "rules.state",

@@ -1,5 +1,5 @@
 """The JSON versions (1 to 4, and 6) of a customer's state encoding (``rules.codec`` has the
-binary versions 5 and 6 and chooses).
+binary versions 5 and 6 and chooses when writing, ``rules.codec_decode`` when reading).
 
 An orjson list, the version first, then the fields by position; time lists are packed as a first
 time and base64 of 24-bit deltas, id hashes as base64 of 32-bit words. Every version ever written

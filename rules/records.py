@@ -2,7 +2,7 @@
 
 Immutable ones are named tuples (they sort by time, like the lists they live in); a ticket,
 changed in place by its actions, is a slotted dataclass. ``rules.codec`` turns them into the
-compact encoding and back.
+compact encoding, ``rules.codec_decode`` back.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 from typing import Any, Final
 
-from rules import codec
+from rules import codec, codec_decode
 from rules.memo import Memo
 from rules.packed_lists import (
     BYTEORDER,
@@ -79,7 +79,7 @@ _OPENED_KEPT: Final = (HORIZONS[OPENED], CAPS[OPENED])
 
 class CustomerState:
     """The state of one customer. Times are int epoch seconds. A decoded state's empty histories
-    but the logins are shared ones (``rules.codec``): the methods that add to one give it its own."""
+    but the logins are shared ones (``rules.codec_decode``): the methods that add to one give it its own."""
 
     __slots__ = (
         "ack",
@@ -114,7 +114,7 @@ class CustomerState:
     )
 
     def __init__(self, blank: bool = False) -> None:
-        """A new customer's state; ``blank``: no field set at all, for the decoder (``rules.codec``)
+        """A new customer's state; ``blank``: no field set at all, for the decoder (``rules.codec_decode``)
         to set every one (a compiled class runs ``__init__`` even from ``cls.__new__``)."""
         # what the last evaluation found in the histories (rules.memo; never encoded): each
         # method below that changes a history drops what it kept of that history
@@ -360,7 +360,7 @@ class CustomerState:
     def nps(self) -> int | None:
         return None if self.last_nps is None else int(self.last_nps.value)
 
-    # -- encoding (rules.codec) -----------------------------------------------------------
+    # -- encoding (rules.codec, rules.codec_decode) ---------------------------------------
 
     def encode(self) -> bytes:
         return codec.encode(self)
@@ -368,10 +368,10 @@ class CustomerState:
     @classmethod
     def decode(cls, data: bytes) -> CustomerState:
         if cls is CustomerState and (data[0] == codec.STATE_VERSION or data[0] == codec.V5):
-            return codec.decode_into(CustomerState(True), data)  # (a native call when compiled)
-        return codec.decode(data, cls)
+            return codec_decode.decode_into(CustomerState(True), data)  # (a native call when compiled)
+        return codec_decode.decode(data, cls)
 
     @classmethod
     def due_of(cls, data: bytes) -> int | float | None:
         """The due time of encoded state, without decoding the rest."""
-        return codec.due_of(data, cls)
+        return codec_decode.due_of(data, cls)

@@ -106,13 +106,17 @@ class Engine(EngineReads):
         self._risky: dict[str, tuple[int, float, float]] = {}  # customers above healthy: (tier rank, score, rar)
         # called after every evaluation with (customer_id, evaluation, revenue at risk, time): the worker's Redis view
         self.observer: Callable[[str, Evaluation, float, float], None] | None = None
+        self._rescan = False  # a new pack: the next tick evaluates every customer (set_pack)
         self.set_pack(pack)
+        self._rescan = False
 
     # -- configuration ----------------------------------------------------------------------
 
     def set_pack(self, pack: RulePack) -> None:
-        """Use a new rule pack from now on (hot reload); customers are re-evaluated as they come due."""
+        """Use a new rule pack from now on (hot reload): the next tick evaluates every customer, since
+        the due times they hold are those of the old pack's rules (events evaluate their own)."""
         self.pack = pack
+        self._rescan = True
         wanted = set(pack.signals_used) | {"subscription_status"}  # the engine's own churn bookkeeping reads it
         self._model_names = needed_model_signals(wanted)
         # without a model (or a model signal read) the model's part is null: no call into rules.signals (Python)
@@ -143,7 +147,7 @@ class Engine(EngineReads):
             step = self._tick
             nxt = (math.floor(clock / step) + 1) * step
             while nxt <= t:
-                if not self._scan_all:
+                if not self._scan_all and not self._rescan:
                     due = self._index.peek()
                     if due is None:
                         break
@@ -270,7 +274,11 @@ class Engine(EngineReads):
         alerts: list[dict[str, Any]] = []
         # the index pops live entries only (the due time each state holds): no second look at the
         # state's due time here; evaluating one customer moves no other's
-        if self._scan_all:
+        popped: set[str] | None = None
+        if self._scan_all or self._rescan:
+            if self._rescan:  # after a new pack: everyone; those popped have no entry left
+                self._rescan = False
+                popped = set(self._index.pop_ids(t))
             candidates = self.customers()
             candidates.sort()  # customers in id order: the same order whatever the index (pop_ids' order)
         else:
@@ -280,7 +288,7 @@ class Engine(EngineReads):
             if state is None:
                 continue
             try:
-                alert = self._evaluate(cid, state, t, from_index=True)
+                alert = self._evaluate(cid, state, t, from_index=popped is None or cid in popped)
             except Exception:
                 self._cache.pop(cid, None)
                 self._dirty.pop(cid, None)

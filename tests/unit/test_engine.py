@@ -319,3 +319,38 @@ def test_partition_totals_add_up() -> None:
     b.process(ticket("d", T0 + 1, "s", "survey", nps=3))
     both = a.totals(T0 + 1) + b.totals(T0 + 1)
     assert both.customers == 2 and both.by_tier[3] == 1 and both.nps == -100.0 and both.lost_30d == 1
+
+
+def _pack(signal: str, threshold: int) -> Any:
+    from rules.pack import parse_pack
+
+    text = (
+        "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
+        f'  - id: quiet\n    weight: 60\n    signal: {signal}\n    op: ">="\n    threshold: {threshold}\n'
+        "    reason: r\n"
+    )
+    pack, problems = parse_pack(text)
+    assert pack is not None, problems
+    return pack
+
+
+def test_a_new_pack_is_applied_to_every_customer_at_the_next_tick() -> None:
+    """A reloaded pack's rules reach the quiet customers, whose due times were the old pack's."""
+    e = Engine(_pack("days_since_last_login", 30), EngineConfig())
+    e.apply(login("c", T0))
+    e.apply(login("d", T0 + 19 * DAY))
+    assert e.tick(T0 + 20 * DAY) == []  # c: due next when the 30 days are up
+    e.set_pack(_pack("days_since_last_login", 14))
+    alerts = e.tick(T0 + 20 * DAY + 60)
+    assert [(a["customer_id"], a["status"]) for a in alerts] == [("c", "firing")]
+    before = e.evaluations
+    assert e.tick(T0 + 20 * DAY + 120) == [] and e.evaluations == before  # once: then by due times again
+
+
+def test_a_new_pack_reaches_quiet_customers_with_the_event_clock() -> None:
+    e = Engine(_pack("days_since_last_login", 30), EngineConfig())
+    e.process(login("c", T0))
+    e.process(login("d", T0 + 19 * DAY))
+    e.set_pack(_pack("days_since_last_login", 14))
+    alerts = e.process(login("d", T0 + 21 * DAY))  # the clock crosses a tick: everyone is evaluated
+    assert [(a["customer_id"], a["status"]) for a in alerts] == [("c", "firing")]

@@ -21,8 +21,9 @@ from rules.frame_parts import L7
 from rules.memo import NEVER
 from rules.model import whole_days
 from rules.pack import RuleHit, RulePack
+from rules.pack.native import NativeCheck, holds_at
 from rules.records import open_urgent_since
-from rules.signals import MODEL_SIGNALS, SLOT, median_order_gap_days
+from rules.signals import MODEL_SIGNALS, median_order_gap_days
 from rules.state import DAY, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
 
@@ -47,10 +48,10 @@ class Crossings:
     model: bool = False  # the pack reads a model signal: they change once a day (whole days since the first order)
     # for a customer no rule fires for, a login leaving a window matters only when it can bring the
     # trend down to ``trend``, the largest x of the comparisons ``login_trend <= x`` (or ``< x``; -1:
-    # none), unless a comparison of ``gates`` (slot, op code, threshold) holds: its rule reads the login
+    # none), unless a comparison of ``gates`` (the pack's checks) holds: its rule reads the login
     # windows in its guard (``_quiet_logins``). None: every login leaving a window is a due time.
     trend: float | None = None
-    gates: tuple[tuple[int, int, float], ...] = ()
+    gates: tuple[NativeCheck, ...] = ()
     # thresholds[...] of each continuous signal, read by next_due at every evaluation without a dict lookup
     login: tuple[float, ...] | None = field(init=False, default=None)
     order: tuple[float, ...] | None = field(init=False, default=None)
@@ -87,34 +88,30 @@ def crossings_for(pack: RulePack, with_model: bool = False) -> Crossings:
     return Crossings({k: tuple(sorted(set(v))) for k, v in thresholds.items()}, every_tick, graded, model, trend, gates)
 
 
-def _quiet_logins(pack: RulePack) -> tuple[float, tuple[tuple[int, int, float], ...]] | None:
+def _quiet_logins(pack: RulePack) -> tuple[float, tuple[NativeCheck, ...]] | None:
     """``Crossings.trend`` and ``Crossings.gates``, or None when every login leaving a window must
     be a due time. A rule that reads the login windows may only compare ``login_trend <= x`` (or
     ``< x``; no guard, no grading), or read them in its guard alone, over comparisons of other
     signals with numbers (``>=``, ``>``, ``<=``, ``<``, ``==``, ``!=``): a guard is read only
     once a comparison holds, so such a rule (graded or not) cannot start firing while none does."""
     trend: set[float] = set()
-    gates: set[tuple[int, int, float]] = set()
+    gates: dict[tuple[int, int, float], NativeCheck] = {}
     for rule in pack.rules:
         if not rule.signals & LOGIN_WINDOWED:
             continue
         if not rule.comparisons:  # an expr rule: its guard is the condition
             return None
         for comp in rule.comparisons:
-            x = comp.threshold
-            op = _OPS.get(comp.op)
-            if op is None or isinstance(x, bool) or not isinstance(x, int | float):
+            check = NativeCheck(comp)  # the pack's own comparison (op: -1 unless numeric)
+            if check.op < 0:
                 return None
-            if comp.signal == "login_trend" and rule.guard is None and rule.graded is None and op in (2, 3):
-                trend.add(float(x))
-            elif comp.signal in LOGIN_WINDOWED or comp.signal not in SLOT or comp.signal == "customer_value":
+            if comp.signal == "login_trend" and rule.guard is None and rule.graded is None and check.op in (2, 3):
+                trend.add(check.number)  # <= or <
+            elif comp.signal in LOGIN_WINDOWED or check.slot < 0 or comp.signal == "customer_value":
                 return None  # (customer_value changes with time, at no due time)
             else:
-                gates.add((SLOT[comp.signal], op, float(x)))
-    return max(trend, default=-1.0), tuple(sorted(gates))
-
-
-_OPS: Final = {"<=": 2, "<": 3, ">=": 0, ">": 1, "==": 4, "!=": 5}
+                gates.setdefault((check.slot, check.op, check.number), check)
+    return max(trend, default=-1.0), tuple(gates[key] for key in sorted(gates))
 
 
 class _Soonest:
@@ -226,39 +223,14 @@ def next_due(
     return _soonest(s, t, crossings, cooldown, lost_after, fired, derived, float(exit), exit)
 
 
-def _holds(signals: list[Any], gates: tuple[tuple[int, int, float], ...]) -> bool:
-    """Whether a comparison of ``gates`` holds (a value not a number: taken as holding)."""
+def _holds(signals: list[Any], gates: tuple[NativeCheck, ...]) -> bool:
+    """Whether a comparison of ``gates`` holds, as the pack compares (a null value: it does not)."""
     n = len(signals)
-    for slot, op, x in gates:
-        if slot >= n:
-            continue
-        v = signals[slot]
-        if v is None:
-            continue
-        y: float
-        if isinstance(v, float):
-            y = v
-        elif isinstance(v, int) and not isinstance(v, bool):
-            y = float(v)
-        else:
-            return True
-        if op == 0:
-            if y >= x:
+    for check in gates:
+        if check.slot < n:
+            value = signals[check.slot]
+            if value is not None and holds_at(check, value):
                 return True
-        elif op == 1:
-            if y > x:
-                return True
-        elif op == 2:
-            if y <= x:
-                return True
-        elif op == 3:
-            if y < x:
-                return True
-        elif op == 4:
-            if y == x:
-                return True
-        elif y != x:
-            return True
     return False
 
 

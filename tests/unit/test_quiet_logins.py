@@ -48,7 +48,11 @@ def test_the_default_pack_needs_the_trend_and_the_lapse_comparisons_only() -> No
 
     trend, gates = _quiet_logins(load_pack()) or ((), ())
     assert trend == 0.5
-    assert (SLOT["days_since_last_order"], 0, 30.0) in gates  # the lapse rules' comparison (guard: logins_7d == 0)
+    # the lapse rules' comparison (guard: logins_7d == 0), once, and the buying model's (null without one)
+    assert [(c.slot, c.op, c.number) for c in gates] == [
+        (SLOT["days_since_last_order"], 0, 30.0),
+        (SLOT["expected_orders_90d"], 2, 1.0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -153,4 +157,5 @@ def test_a_daily_login_is_due_when_the_trend_can_first_reach_the_threshold() -> 
     s = _state([base + d * DAY for d in range(40)], t)  # 7 logins in the week, 28 in the 28 days before
     due = _quiet_logins_due(s, t, 0.5, t + DAY)
     assert due == t + 4 * DAY  # 3 in the week and 28 before it: 3 / 7 = 0.43 <= 0.5; at 3 days, 4 / 7.25 > 0.5
-    assert login_trend(s, due - 1) > 0.5 >= login_trend(s, due)
+    before, at = login_trend(s, due - 1), login_trend(s, due)
+    assert before is not None and at is not None and before > 0.5 >= at

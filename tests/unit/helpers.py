@@ -1,9 +1,10 @@
-"""Small builders for events in tests."""
+"""Small builders for events and rule packs in tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rules.pack import RulePack, parse_pack
 from streams.events import Login, Order, Payment, SupportTicket
 
 DAY = 86400.0
@@ -54,3 +55,19 @@ CONTRACT_EXAMPLE_RULE = {
     "threshold": 14,
     "reason": "no login for 15.2 days (threshold 14)",
 }
+
+
+HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"  # a pack's lines before its rules
+
+
+def pack_of(rules: str) -> RulePack:
+    """The pack of the default tiers and ``rules`` (YAML list items); fails the test on a problem."""
+    pack, problems = parse_pack(HEAD + rules, "test.yaml")
+    assert pack is not None, "\n".join(map(str, problems))
+    return pack
+
+
+def rule(rid: str, signal: str, op: str, threshold: Any, when: str | None = None, weight: int = 30) -> str:
+    """One rule of a pack (for :func:`pack_of`)."""
+    text = f'  - id: {rid}\n    weight: {weight}\n    signal: {signal}\n    op: "{op}"\n    threshold: {threshold}\n'
+    return text + (f'    when: "{when}"\n' if when else "") + "    reason: r\n"

@@ -8,8 +8,7 @@ import pytest
 
 from agents.pack_file import check_pack, load_pack, run_check
 from rules.pack import DEFAULT_PACK, PackError, parse_pack
-
-HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
+from tests.unit.helpers import HEAD
 
 
 def line_of(text: str, marker: str) -> int:

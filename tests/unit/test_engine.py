@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from agents.pack_file import load_pack
 from rules.engine import Engine, EngineConfig, Outcome
+from rules.pack import RulePack
 from rules.signals import compute_signals
 from rules.state import CustomerState
 from streams.errors import BadInput, Reason
 from streams.parse import parse_line
 from streams.simulate import SimConfig, generate
-from tests.unit.helpers import ALERT_FIELDS, DAY, T0, login, payment, ticket
+from tests.unit.helpers import ALERT_FIELDS, DAY, T0, login, pack_of, payment, rule, ticket
 
 PACK = load_pack()
 
@@ -321,17 +322,8 @@ def test_partition_totals_add_up() -> None:
     assert both.customers == 2 and both.by_tier[3] == 1 and both.nps == -100.0 and both.lost_30d == 1
 
 
-def _pack(signal: str, threshold: int) -> Any:
-    from rules.pack import parse_pack
-
-    text = (
-        "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
-        f'  - id: quiet\n    weight: 60\n    signal: {signal}\n    op: ">="\n    threshold: {threshold}\n'
-        "    reason: r\n"
-    )
-    pack, problems = parse_pack(text)
-    assert pack is not None, problems
-    return pack
+def _pack(signal: str, threshold: int) -> RulePack:
+    return pack_of(rule("quiet", signal, ">=", threshold, weight=60))
 
 
 def test_a_new_pack_is_applied_to_every_customer_at_the_next_tick() -> None:

@@ -18,14 +18,7 @@ from rules.pack import DEFAULT_PACK, KNOWN_SIGNALS, PackError, RulePack, parse_p
 from rules.pack.native import evaluate_steps
 from rules.scoring import Tiers, risk_score
 from rules.signals import SIGNAL_NAMES, SIGNAL_TYPES, SLOTS
-
-HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
-
-
-def pack_of(rules: str) -> RulePack:
-    pack, problems = parse_pack(HEAD + rules, "test.yaml")
-    assert pack is not None, "\n".join(map(str, problems))
-    return pack
+from tests.unit.helpers import HEAD, pack_of
 
 
 def fired(pack: RulePack, **signals: Any) -> list[tuple[str, str, Any]]:

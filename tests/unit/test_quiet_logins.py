@@ -16,28 +16,14 @@ from rules.due import _quiet_logins, _quiet_logins_due
 from rules.engine import Engine, EngineConfig
 from rules.frame import frame_values
 from rules.memo import NEVER
-from rules.pack import RulePack, parse_pack
+from rules.pack import RulePack
 from rules.signals import SLOT, login_trend
 from rules.state import CustomerState
 from streams.parse import parse_line
 from streams.simulate import SimConfig, generate
-from tests.unit.helpers import T0
+from tests.unit.helpers import T0, pack_of, rule
 
 DAY = 86400  # (int: the state's times are int seconds)
-
-HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"
-
-
-def pack_of(rules: str) -> RulePack:
-    pack, problems = parse_pack(HEAD + rules, "test.yaml")
-    assert pack is not None, problems
-    return pack
-
-
-def rule(rid: str, signal: str, op: str, threshold: Any, when: str | None = None, weight: int = 30) -> str:
-    text = f'  - id: {rid}\n    weight: {weight}\n    signal: {signal}\n    op: "{op}"\n    threshold: {threshold}\n'
-    return text + (f'    when: "{when}"\n' if when else "") + "    reason: r\n"
-
 
 TREND = rule("decline", "login_trend", "<=", 0.5)
 GATED = rule("lapse", "days_since_last_order", ">=", 30, when="logins_7d == 0")

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from rules.codec_json import encode_json, rest_json
+from rules.packed_lists import HASH_SIZE
 
 if TYPE_CHECKING:
     from rules.state import CustomerState
@@ -110,18 +111,6 @@ def encode(s: CustomerState) -> bytes:
         return _encode_v5(s)
     except (struct.error, OverflowError, ValueError, TypeError):
         return encode_json(s)
-
-
-def _raw(values: array[int], kind: str) -> bytes:
-    """An array's machine words, little-endian."""
-    if values.typecode != kind:
-        raise Unfit(f"an array of {values.typecode!r}, not {kind!r}")
-    if not values:
-        return b""
-    if BIG_ENDIAN:
-        values = array(kind, values)
-        values.byteswap()
-    return values.tobytes()
 
 
 def _plain_zero(x: float) -> bool:
@@ -227,7 +216,7 @@ def _encode_v5(s: CustomerState) -> bytes:
         STATE_VERSION,
         0,
         len(s.logins),
-        len(seen),
+        len(seen) // HASH_SIZE,
         len(s.orders),
         len(s.failures),
         len(s.chargebacks),
@@ -256,7 +245,7 @@ def _encode_v5(s: CustomerState) -> bytes:
     if rest:
         parts |= REST
     fixed[1] = parts
-    chunks = [_head(parts).pack(*fixed), _raw(seen, "I"), _words(words)]
+    chunks = [_head(parts).pack(*fixed), seen.encode("latin-1"), _words(words)]
     if doubles:
         chunks.append(struct.pack(f"<{len(doubles)}d", *doubles))
     chunks.append(rest)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import orjson
 
 from rules.codec import (
-    BIG_ENDIAN,
     CRITICAL,
     DUE_FLOAT,
     DUE_INT,
@@ -38,7 +37,6 @@ from rules.codec import (
     Unfit,
     _fromlist,
     _head,
-    _new_hashes,
 )
 from rules.codec_json import decode_json, set_rest
 from rules.records import Order, Stamped
@@ -81,16 +79,6 @@ def _layout(parts: int, n_seen: int, count: int, doubles: int) -> struct.Struct:
     return layout
 
 
-def _hashes(raw: bytes) -> array[int]:
-    """The id hashes from the bytes of their array."""
-    out = _new_hashes()
-    if raw:
-        _frombytes(out, raw)
-        if BIG_ENDIAN:
-            out.byteswap()
-    return out
-
-
 def decode(data: bytes, cls: type[S]) -> S:
     if data[0] != STATE_VERSION and data[0] != V5:
         return decode_json(data, cls)
@@ -111,7 +99,7 @@ def decode_into(s: S, data: bytes) -> S:
     layout = _layout(parts, n_seen, count, doubles)
     v: tuple[Any, ...] = layout.unpack_from(data)
     at = len(v) - count - doubles  # the words' first
-    s.seen = _hashes(v[at - 1])
+    s.seen = v[at - 1].decode("latin-1")  # (the hashes' bytes, as rules.packed_lists.holds reads them)
     s.logins = _own_times(v, at, at + n_logins)
     at += n_logins
     s.failures = _times(v, at, at + n_failures)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
+from rules.packed_lists import HASH_SIZE, hashes_of, text_of
 from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def encode_json(s: CustomerState) -> bytes:
         orjson.dumps(
             [
                 JSON_VERSION,
-                pack_hashes(s.seen),
+                pack_hashes(hashes_of(s.seen)),
                 pack_times(s.logins),
                 s.logins_total,
                 s.last_login,
@@ -229,8 +230,8 @@ def decode_json(data: bytes, cls: type[S]) -> S:
         s.lost,
         s.due,
     ) = raw[:V2_FIELDS]
-    s.seen = unpack_hashes(seen)
-    s.legacy_seen = extras[2] if raw[0] >= 6 else len(s.seen)  # before version 6: all BLAKE2b digests
+    s.seen = text_of(unpack_hashes(seen))
+    s.legacy_seen = extras[2] if raw[0] >= 6 else len(s.seen) // HASH_SIZE  # before version 6: all BLAKE2b digests
     s.logins = unpack_times(logins)
     s.orders = _orders(orders) if orders[1] else []
     s.cancelled = cancellations(cancelled)

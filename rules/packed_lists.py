@@ -2,8 +2,9 @@
 
 Each time is int64 epoch seconds (8 bytes, not ~40 as a Python int in a list); each id hash 4
 bytes: of an event id (de-duplication), the low 32 bits of its xxh3_64 hash (:func:`event_key`,
-state version 6 on; BLAKE2b before, still matched in a state decoded from an older version); of an
-order or ticket id, its 4-byte BLAKE2b digest (:func:`id_hash`). Kept sorted by time; trimmed to a
+state version 6 on; BLAKE2b before, still matched in a state decoded from an older version), held
+as 4 latin-1 characters of a text (:func:`holds`); of an order or ticket id, its 4-byte BLAKE2b
+digest (:func:`id_hash`). Kept sorted by time; trimmed to a
 history's horizon and cap (``rules.windows``) by :func:`trim_times`. Compiled with the core (``agents.core.COMPILED``).
 """
 
@@ -19,17 +20,17 @@ from typing import Final
 import xxhash
 
 __all__ = [
-    "BYTEORDER",
     "HASH_SIZE",
-    "LITTLE",
-    "append_bytes",
     "append_time",
     "digest",
     "event_key",
     "hash_list",
+    "hashes_of",
     "holds",
     "id_hash",
     "insort",
+    "legacy_key",
+    "text_of",
     "times_list",
     "trim_times",
 ]
@@ -61,19 +62,25 @@ def digest(text: str) -> bytes:
 _XXH3_64: Final = xxhash.xxh3_64_digest
 
 
-def event_key(text: str) -> bytes:
-    """The 4 stored bytes of an event id's hash (state version 6 on): the low 32 bits of its xxh3_64
-    hash, big-endian (the last 4 bytes of its canonical digest). A tenth of BLAKE2b's cost."""
-    return _XXH3_64(text.encode())[4:]
+def event_key(text: str) -> str:
+    """The 4 stored bytes of an event id's hash (state version 6 on), as latin-1 text (one character
+    a byte; :func:`holds`): the low 32 bits of its xxh3_64 hash, big-endian (the last 4 bytes of
+    its canonical digest). A tenth of BLAKE2b's cost."""
+    return _XXH3_64(text.encode())[4:].decode("latin-1")
 
 
-BYTEORDER: Final = sys.byteorder
-LITTLE: Final = BYTEORDER == "little"  # an array of hashes holds each as its digest's very bytes
+def legacy_key(text: str) -> str:
+    """An event id's hash as a state of version 5 or older stored it (its BLAKE2b :func:`digest`),
+    as latin-1 text."""
+    return digest(text).decode("latin-1")
+
+
+BIG_ENDIAN: Final = sys.byteorder == "big"
 
 
 # the array methods as statics: a call without looking the method up by name (compiled)
 _tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
-append_bytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
+_frombytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
 
 
@@ -83,21 +90,36 @@ def append_time(times: array[int], ts: int) -> None:
     _fromlist(times, [ts])
 
 
-def holds(hashes: array[int], key: bytes, first: int = 0, end: int = -1) -> bool:
-    """Whether ``hashes[first:end]`` (an array of :func:`hash_list`; ``end`` -1: to its end) holds the hash
-    whose stored bytes are ``key``:
-    a search of the array's bytes as latin-1 text (``in`` on the array boxes every item; compiled,
-    ``str.find`` is native, ``bytes.find`` parses a tuple and ``in`` on bytes tries an int first)."""
-    raw = _tobytes(hashes).decode("latin-1")
-    text = key.decode("latin-1")
+def holds(keys: str, key: str, first: int = 0, end: int = -1) -> bool:
+    """Whether the hashes ``first`` to ``end`` (-1: to the last) of ``keys`` (4 latin-1 characters a
+    hash, as :func:`event_key` gives one) include ``key``. Text, not an array: compiled, ``str.find``
+    is native, where an array's bytes would be copied twice per search (``bytes.find`` parses a
+    tuple, and ``in`` on an array boxes every item)."""
     size = HASH_SIZE
-    stop = len(raw) if end < 0 else end * size
-    i = raw.find(text, first * size, stop)
+    stop = len(keys) if end < 0 else end * size
+    i = keys.find(key, first * size, stop)
     while i >= 0:
-        if i % size == 0:  # a match across two items is not one
+        if i % size == 0:  # a match across two hashes is not one
             return True
-        i = raw.find(text, i + 1, stop)
+        i = keys.find(key, i + 1, stop)
     return False
+
+
+def text_of(hashes: array[int]) -> str:
+    """The text :func:`holds` searches, of 32-bit hashes (each as its little-endian bytes)."""
+    if BIG_ENDIAN:
+        hashes = array("I", hashes)
+        hashes.byteswap()
+    return _tobytes(hashes).decode("latin-1")
+
+
+def hashes_of(keys: str) -> array[int]:
+    """The 32-bit hashes of a text of :func:`holds` (each read from its little-endian bytes)."""
+    out = _new_hashes()
+    _frombytes(out, keys.encode("latin-1"))
+    if BIG_ENDIAN:
+        out.byteswap()
+    return out
 
 
 def times_list(values: Iterable[int] | None = None) -> array[int]:

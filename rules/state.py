@@ -30,17 +30,13 @@ from typing import Any, Final
 from rules import codec, codec_decode
 from rules.memo import Memo
 from rules.packed_lists import (
-    BYTEORDER,
     HASH_SIZE,
-    LITTLE,
-    append_bytes,
     append_time,
-    digest,
     event_key,
-    hash_list,
     holds,
     id_hash,
     insort,
+    legacy_key,
     times_list,
     trim_times,
 )
@@ -50,6 +46,7 @@ from rules.windows import CAPS, CHARGEBACKS, DAY, FAILURES, HORIZONS, LOGINS, OP
 MAX_CANCELLED: Final = 16
 MAX_TICKETS: Final = 16
 MAX_SEEN: Final = 32
+_SEEN_TEXT: Final = MAX_SEEN * HASH_SIZE  # the characters of MAX_SEEN hashes
 _new: Final = tuple.__new__
 ORDER_GAPS: Final = 12
 ORDER_CANCEL_SPARE: Final = 4  # orders kept beyond the last 13, for cancellations among them
@@ -121,7 +118,7 @@ class CustomerState:
         self.memo: Memo | None = None
         if blank:
             return
-        self.seen = hash_list()  # id hashes, oldest first
+        self.seen = ""  # id hashes, oldest first, 4 latin-1 characters each (rules.packed_lists.holds)
         self.legacy_seen = 0  # how many of the oldest are BLAKE2b digests (a state of version 5 or older)
         self.logins = times_list()  # successful login times (sorted)
         self.logins_total = 0
@@ -159,19 +156,12 @@ class CustomerState:
         key = event_key(event_id)
         seen = self.seen
         legacy = self.legacy_seen
-        if LITTLE:  # the array holds each hash as its digest's very bytes: no int in between
-            if holds(seen, key, legacy) or (legacy and holds(seen, digest(event_id), 0, legacy)):
-                return True
-            append_bytes(seen, key)
-        else:
-            h = int.from_bytes(key, "little")
-            if holds(seen, h.to_bytes(HASH_SIZE, BYTEORDER), legacy):
-                return True
-            if legacy and holds(seen, id_hash(event_id).to_bytes(HASH_SIZE, BYTEORDER), 0, legacy):
-                return True
-            seen.append(h)
-        if len(seen) > MAX_SEEN:
-            del seen[0]
+        if holds(seen, key, legacy) or (legacy and holds(seen, legacy_key(event_id), 0, legacy)):
+            return True
+        if len(seen) < _SEEN_TEXT:
+            self.seen = seen + key
+        else:  # the oldest leaves (a slice and a concatenation: a text is immutable)
+            self.seen = seen[HASH_SIZE:] + key
             if legacy:
                 self.legacy_seen = legacy - 1
         return False

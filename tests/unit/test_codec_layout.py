@@ -9,6 +9,7 @@ import hashlib
 import random
 
 from rules import codec
+from rules.packed_lists import HASH_SIZE, hash_list, text_of
 from rules.records import AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 from rules.state import CustomerState
 
@@ -29,8 +30,8 @@ def _money(r: random.Random) -> float:
 def varied_state(r: random.Random) -> CustomerState:
     """A state with each part present or not, now and then one that does not fit version 6's binary."""
     s = CustomerState()
-    s.seen.extend(r.randrange(2**32) for _ in range(r.randrange(33)))
-    s.legacy_seen = r.randrange(len(s.seen) + 1) if r.random() < 0.2 else 0
+    s.seen = text_of(hash_list(r.randrange(2**32) for _ in range(r.randrange(33))))
+    s.legacy_seen = r.randrange(len(s.seen) // HASH_SIZE + 1) if r.random() < 0.2 else 0
     s.logins.extend(_times(r, 60, late=True))
     s.logins_total = r.randrange(500)
     s.last_login = s.logins[-1] if s.logins else None

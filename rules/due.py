@@ -26,6 +26,7 @@ from rules.records import open_urgent_since
 from rules.signals import MODEL_SIGNALS, median_order_gap_days
 from rules.state import DAY, CustomerState
 from rules.windows import CHARGEBACKS, EDGES, FAILURES, LOGINS, OPENED, ORDERS, SENTIMENTS
+from streams.parse import as_float
 
 # signals that grow with time alone, with what they are measured from
 CONTINUOUS: Final = frozenset(
@@ -143,14 +144,17 @@ def _first_exit(times: Sequence[int], t: float, width: int, out: _Soonest) -> No
         out.offer_int(times[i] + width)
 
 
-def _crossing(base: int | None, scale: float, thresholds: tuple[float, ...] | None, t: float) -> float:
-    """The first time after ``t`` at which ``(time - base) / scale`` reaches a threshold (inf: none;
+def crossing(base: int | None, scale: float, thresholds: tuple[float, ...] | None, t: float) -> float:
+    """The first time after ``t`` at which ``(time - base) / scale`` reaches a threshold, or just
+    passes one it reaches at ``t`` (inf: none;
     ``base``: an int time, typed so: compiled, a boxed int read as a double goes through a float object)."""
     first = math.inf
     if base is None or scale <= 0 or thresholds is None:
         return first
     for x in thresholds:
         when = base + x * scale
+        if when == t:  # reached at t itself: a "<=" or ">" comparison turns just after it
+            when = math.nextafter(t, math.inf)
         if when > t and when < first:
             first = when
     return first
@@ -223,6 +227,26 @@ def next_due(
     return _soonest(s, t, crossings, cooldown, lost_after, fired, derived, float(exit), exit)
 
 
+def held_after(s: CustomerState, t: float, due: int | float | None) -> int | float | None:
+    """``due``, or earlier the first event after ``t`` the histories hold: an evaluation at ``t``
+    before some of the customer's events (a late event's) counts only those at or before ``t``, and
+    each later one enters the windows at its time (a tick then evaluates the customer again)."""
+    first = NEVER
+    for times in (s.logins, s.failures, s.chargebacks, s.opened):
+        if times and times[len(times) - 1] > t:
+            at = times[bisect.bisect_right(times, t)]
+            if at < first:
+                first = at
+    for records in (s.orders, s.sentiments):
+        if records and records[len(records) - 1].time > t:
+            at = records[bisect.bisect_right(records, (t, math.inf))].time
+            if at < first:
+                first = at
+    if first == NEVER or (due is not None and as_float(due) <= first):
+        return due
+    return first
+
+
 def _holds(signals: list[Any], gates: tuple[NativeCheck, ...]) -> bool:
     """Whether a comparison of ``gates`` holds, as the pack compares (a null value: it does not)."""
     n = len(signals)
@@ -275,14 +299,14 @@ def _soonest(
     """``best`` (at ``at``: the earliest window exit) or an earlier due time: the first of equal
     ones in this order, as a :class:`_Soonest` offered them (a float offered is a float, compiled)."""
     last_order, gap = derived.last_order, derived.gap
-    c = _crossing(s.last_login, DAY, crossings.login, t)
+    c = crossing(s.last_login, DAY, crossings.login, t)
     if c < at:
         at, best = c, c
-    c = _crossing(last_order, DAY, crossings.order, t)
+    c = crossing(last_order, DAY, crossings.order, t)
     if c < at:
         at, best = c, c
     if gap:
-        c = _crossing(last_order, gap * DAY, crossings.gap, t)
+        c = crossing(last_order, gap * DAY, crossings.gap, t)
         if c < at:
             at, best = c, c
     if crossings.graded and fired:
@@ -299,7 +323,7 @@ def _soonest(
                 day: float = first + (whole_days(t - first) + 1) * DAY
                 if day < at:
                     at, best = day, day
-    c = _crossing(derived.urgent, HOUR, crossings.urgent, t)
+    c = crossing(derived.urgent, HOUR, crossings.urgent, t)
     if c < at:
         at, best = c, c
     if s.tier > s.alert.tier:

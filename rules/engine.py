@@ -39,7 +39,7 @@ from rules.alerts import decide, revenue_at_risk
 from rules.apply import apply_event
 from rules.config import Duplicate, EngineConfig, Processed
 from rules.config import Outcome as Outcome  # re-exported: callers import it from here
-from rules.due import crossings_for, next_due
+from rules.due import crossings_for, held_after, next_due
 from rules.due_index import DueIndex
 from rules.engine_reads import EngineReads, StateDueIndex
 from rules.engine_recovery import CLOCK_KEY as CLOCK_KEY  # re-exported
@@ -343,6 +343,8 @@ class Engine(EngineReads):
             derived=derived,
             signals=signals,
         )
+        if self.clock is not None and t < self.clock:  # a late event's evaluation: later events enter the windows
+            due = held_after(state, t, due)
         due = state.due = acknowledgement.due(state.ack, due)
         # side effects on the engine
         self._agg.moved(old_tier, old_rar, rank, state.rar)

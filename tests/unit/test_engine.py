@@ -165,6 +165,49 @@ def test_due_index_equals_scan_for_any_tick(seed: int, tick: float) -> None:
     assert _run(events, tick_seconds=tick) == _run(events, tick_seconds=tick, scan_all=True)
 
 
+@settings(max_examples=25)
+@given(st.integers(0, 10_000), st.sampled_from([3600.0, DAY]))
+def test_due_index_equals_scan_with_events_out_of_order(seed: int, tick: float) -> None:
+    """Late events (within the allowed lateness) are evaluated at their own time, before some of
+    the customer's events: those enter the windows later, and the index must come back to them."""
+    events = _events(customers=12, days=40, seed=seed)
+    rng = random.Random(seed)
+    shuffled = sorted(events, key=lambda e: e.ts + rng.uniform(0, DAY))
+    assert _run(shuffled, tick_seconds=tick) == _run(shuffled, tick_seconds=tick, scan_all=True)
+
+
+def test_a_late_failure_leaves_the_customer_due_when_the_later_one_counts() -> None:
+    """Two failed charges arrive out of order: the one at 22:13, then (late) the one at 17:13. The
+    late one is evaluated at 17:13, where only it is in the 30 days; at the next tick both are, and
+    payment_failures fires there, as when every customer is evaluated at every tick."""
+
+    def failed(ts: float) -> Any:
+        return payment("c", ts, kind="charge", amount=10.0, currency="USD", status="failed")
+
+    events = [login("c", T0), failed(T0 + 8 * 3600), failed(T0 + 3 * 3600), login("other", T0 + 10 * 3600)]
+    alerts = _run(events, tick_seconds=3600.0)
+    assert [(a["event_time"], a["rules"][0]["rule"]) for a in alerts] == [("2026-09-21T23:00:00Z", "payment_failures")]
+    assert alerts == _run(events, tick_seconds=3600.0, scan_all=True)
+
+
+def test_a_comparison_that_turns_just_after_a_tick_time_is_seen_at_the_next_tick() -> None:
+    """``days_since_last_login <= 0.5`` holds for half a day after a login, its last instant
+    included: after a login on the hour it turns just after a tick time, and the tick after that
+    must evaluate the customer (the index once took that tick's own evaluation for the crossing)."""
+    pack = pack_of(rule("just_now", "days_since_last_login", "<=", 0.5))
+    t = (T0 // 3600 + 1) * 3600  # 2026-09-21T15:00:00Z
+    events = [login("c", t), login("other", t + DAY)]
+    runs = []
+    for scan in (False, True):
+        e = Engine(pack, EngineConfig(tick_seconds=3600.0, scan_all=scan))
+        runs.append([a for ev in events for a in e.process(ev)] + e.finish())
+    assert [(a["status"], a["event_time"]) for a in runs[0] if a["customer_id"] == "c"] == [
+        ("firing", "2026-09-21T15:00:00Z"),
+        ("resolved", "2026-09-22T04:00:00Z"),
+    ]
+    assert runs[0] == runs[1]
+
+
 def _run_wall(events: list[Any], ticks: list[float], **kw: Any) -> list[dict[str, Any]]:
     """The wall clock's way: events applied, ticks at times of their own (not multiples of the interval)."""
     e = engine(tick_seconds=60.0, **kw)

@@ -59,6 +59,7 @@ COMPILED: tuple[str, ...] = (
     "rules.aggregates",
     "rules.due_index",
     "rules.due",
+    "rules.quiet",
     "rules.engine_reads",
     "rules.engine_recovery",
     "rules.engine",

@@ -24,6 +24,7 @@ The dashboard aggregates are kept by ``rules.aggregates`` (``totals``, ``summary
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, MutableMapping
@@ -46,6 +47,7 @@ from rules.engine_recovery import CLOCK_KEY as CLOCK_KEY  # re-exported
 from rules.engine_recovery import rebuild_index
 from rules.frame import customer_value, frame_signals, frame_values
 from rules.pack import Evaluation, RulePack
+from rules.quiet import due_after_login, logins_keep_quiet, unchanged_by
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
 from rules.signals import SLOT, SLOTS, SignalConfig, compute_signals, model_part, needed_model_signals
@@ -62,6 +64,7 @@ SUBSCRIPTION: Final = SLOT["subscription_status"]
 NO_RULES: Final[list[str]] = []  # the names of no firing rule (read only: history.record keeps no list it is given)
 NULL_SIGNALS: Final = dict.fromkeys(SLOTS)  # every signal null, in order (rules.frame.frame_signals fills a copy)
 Alert = dict[str, Any]  # contract section 6, without emitted_at
+_EPOCHS: Final = itertools.count(1)  # a pack's quiet epoch (rules.quiet): one per set_pack of any engine
 
 
 class Engine(EngineReads):
@@ -87,6 +90,7 @@ class Engine(EngineReads):
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.clock: float | None = None
         self.evaluations = 0
+        self.quiet_logins = 0  # logins applied without an evaluation (rules.quiet)
         self.held_back = 0  # firing alerts not published because of an acknowledgement
         self._signal_config = SignalConfig(self.config.expected_lifespan_years, self.config.model)
         self._lifespan, self._lost_after = self.config.expected_lifespan_years, self.config.lost_after_days * DAY
@@ -124,6 +128,10 @@ class Engine(EngineReads):
         self._order_value = "order_value_90d" in wanted  # else frame() skips it (a rounding per evaluation)
         self._value = "customer_value" in wanted  # else it is computed only for a score above 0 (_evaluate)
         self._crossings = crossings_for(pack, self.config.model is not None)
+        # quiet customers' logins are applied without an evaluation (not when every evaluation is wanted)
+        keep = not self._scan_all and logins_keep_quiet(pack, self._with_model)
+        self._quiet_epoch = next(_EPOCHS) if keep else 0
+        self._quiet_evaluation = Evaluation(0.0, pack.tiers.tier(0.0), ())
 
     # -- the two doors -------------------------------------------------------------------------
 
@@ -219,13 +227,27 @@ class Engine(EngineReads):
         if watermark is not None:
             mark = ts if watermark == -math.inf else min(mark, watermark)
         ref = int(mark - self._lateness)
-        old_nps = state.last_nps
+        old_nps, prior = state.last_nps, state.last_login
         apply_event(state, event, ref)
+        if unchanged_by(event, state, ts, self.clock, prior, self._quiet_epoch):
+            self._quiet_login(cid, state, ts)
+            return Processed()
         alert = self._evaluate(cid, state, ts, from_index=False)
         if state.last_nps is not old_nps:  # a survey answer (else no NPS class can change)
             self._agg.nps_changed(None if old_nps is None else int(old_nps.value), state.nps)
         self._save(cid, state)
         return Processed((alert,)) if alert else Processed()
+
+    def _quiet_login(self, cid: str, state: CustomerState, t: float) -> None:
+        """A login ``rules.quiet`` found cannot change the customer's result: its due time, the view told."""
+        self.quiet_logins += 1
+        if state.last_login == int(t):  # (a failed login changes no history: the due time stands)
+            old = state.due
+            state.due = due_after_login(state, t, self._crossings)
+            self._index.move(cid, state.due, old)
+        if self.observer is not None:
+            self.observer(cid, self._quiet_evaluation, state.rar, t)
+        self._save(cid, state)
 
     def _load(self, cid: str, raw: bytes) -> CustomerState:
         """The customer's state; the object kept from the last write when the store still holds those bytes."""
@@ -357,6 +379,9 @@ class Engine(EngineReads):
         if self.observer is not None:
             self.observer(cid, evaluation, state.rar, t)
         self._index.move(cid, due, None if from_index else old_due)  # a popped customer has no entry
+        if self._quiet_epoch and state.memo is not None:  # (rules.quiet)
+            quiet = rank == 0 and not evaluation.hits and state.alert.tier == 0 and state.ack is None
+            state.memo.quiet = self._quiet_epoch if quiet else 0
         return alert
 
     def _decide(self, cid: str, state: CustomerState, before: AlertMemory, ev: Evaluation, t: float) -> Alert | None:

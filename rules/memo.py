@@ -97,6 +97,7 @@ class Memo:
         "open_count",
         "opened",
         "orders",
+        "quiet",
         "rest",
         "sentiments",
         "tickets",
@@ -125,6 +126,8 @@ class Memo:
         self.derived = Derived(None, None)  # the last evaluation's (rules.frame), valid until the next one
         self.exit = NEVER  # its exit, unboxed (NEVER: None)
         self.rest = NEVER  # its rest, unboxed
+        # the engine's quiet epoch when its last evaluation was quiet (rules.quiet), else 0
+        self.quiet = 0
 
     def login_added(self, at: int, ts: int, cut: int) -> None:
         """The login ``ts`` went in at index ``at`` of the list, then its ``cut`` oldest were dropped."""

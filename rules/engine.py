@@ -47,7 +47,7 @@ from rules.engine_recovery import CLOCK_KEY as CLOCK_KEY  # re-exported
 from rules.engine_recovery import rebuild_index
 from rules.frame import customer_value, frame_signals, frame_values
 from rules.pack import Evaluation, RulePack
-from rules.quiet import due_after_login, logins_keep_quiet, unchanged_by
+from rules.quiet import EVALUATE, LOGGED_IN, due_after_login, logins_keep_quiet, unchanged_by
 from rules.records import AlertMemory
 from rules.scoring import TIER_RANK
 from rules.signals import SLOT, SLOTS, SignalConfig, compute_signals, model_part, needed_model_signals
@@ -229,8 +229,9 @@ class Engine(EngineReads):
         ref = int(mark - self._lateness)
         old_nps, prior = state.last_nps, state.last_login
         apply_event(state, event, ref)
-        if unchanged_by(event, state, ts, self.clock, prior, self._quiet_epoch):
-            self._quiet_login(cid, state, ts)
+        quiet = unchanged_by(event, state, ts, self.clock, prior, self._quiet_epoch)
+        if quiet != EVALUATE:
+            self._quiet_login(cid, state, ts, quiet == LOGGED_IN)
             return Processed()
         alert = self._evaluate(cid, state, ts, from_index=False)
         if state.last_nps is not old_nps:  # a survey answer (else no NPS class can change)
@@ -238,10 +239,10 @@ class Engine(EngineReads):
         self._save(cid, state)
         return Processed((alert,)) if alert else Processed()
 
-    def _quiet_login(self, cid: str, state: CustomerState, t: float) -> None:
+    def _quiet_login(self, cid: str, state: CustomerState, t: float, logged_in: bool) -> None:
         """A login ``rules.quiet`` found cannot change the customer's result: its due time, the view told."""
         self.quiet_logins += 1
-        if state.last_login == int(t):  # (a failed login changes no history: the due time stands)
+        if logged_in:  # (a failed login changes no history: the due time stands)
             old = state.due
             state.due = due_after_login(state, t, self._crossings)
             self._index.move(cid, state.due, old)

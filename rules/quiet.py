@@ -39,6 +39,10 @@ _RISING: Final = frozenset({"logins_7d", "login_trend", "logins_total"})
 _STILL: Final = frozenset({"logins_prev_28d"})  # a login enters the 28 days before the week a week later
 _GE_GT: Final = (0, 1)
 _LE_LT: Final = (2, 3)
+# what unchanged_by finds of an event
+EVALUATE: Final = 0  # it may change the result
+FAILED: Final = 1  # a failed login of a quiet customer: nothing changed
+LOGGED_IN: Final = 2  # a quiet customer's new latest login
 
 
 def logins_keep_quiet(pack: RulePack, with_model: bool) -> bool:
@@ -64,37 +68,42 @@ def logins_keep_quiet(pack: RulePack, with_model: bool) -> bool:
 
 def unchanged_by(
     event: Event, state: CustomerState, t: float, clock: float | None, prior: int | None, epoch: int
-) -> bool:
+) -> int:
     """Whether ``event``, just applied to ``state`` at ``t``, leaves its result as its last evaluation
-    found it. ``clock``: the engine's (no evaluation is later; an event before it may come after one
-    of this customer); ``prior``: its last login before the event; ``epoch``: the engine's quiet
-    epoch (``Memo.quiet`` holds it when the last evaluation was quiet under the engine's current
-    pack; 0: never)."""
+    found it: :data:`EVALUATE` (it may not), :data:`FAILED` (a failed login: no history changed) or
+    :data:`LOGGED_IN` (a new latest login). ``clock``: the engine's (no evaluation is later; an event
+    before it may come after one of this customer); ``prior``: its last login before the event;
+    ``epoch``: the engine's quiet epoch (``Memo.quiet`` holds it when the last evaluation was quiet
+    under the engine's current pack; 0: never)."""
     memo = state.memo
     if not epoch or memo is None or memo.quiet != epoch or not isinstance(event, Login):
-        return False
+        return EVALUATE
     if clock is None or t < clock:
-        return False
+        return EVALUATE
     if state.ack is not None:  # acknowledged since
-        return False
+        return EVALUATE
     due = state.due
     if due is not None and as_float(due) <= t:
-        return False  # a threshold crossed or an event left a window since the last evaluation
-    return not event.success or (prior is not None and int(t) >= prior)  # a new latest login, or none
+        return EVALUATE  # a threshold crossed or an event left a window since the last evaluation
+    if not event.success:
+        return FAILED
+    return LOGGED_IN if prior is not None and int(t) >= prior else EVALUATE
 
 
 def due_after_login(state: CustomerState, t: float, crossings: Crossings) -> int | float | None:
-    """The due time after a successful login ``unchanged_by`` let through (the latest login, at
-    ``t``): the held one, or earlier the login's own first effects (it leaves the week; the time
-    since it reaches a threshold of ``days_since_last_login``)."""
+    """The due time after a login ``unchanged_by`` let through (the latest login, at ``t``): the held
+    one, or earlier the login's own first effects (it leaves the week; the time since it reaches a
+    threshold of ``days_since_last_login``). Native numbers throughout (compiled: an int compared
+    with a float as objects is the slow comparison)."""
     due = state.due
     last = state.last_login
     if last is None:
         return due
-    first: int | float = last + L7
+    exit = last + L7
+    at = float(exit)  # (exact: times are far below 2**53)
     c = crossing(last, DAY, crossings.login, t)
-    if c < first:
-        first = c
-    if due is not None and as_float(due) <= as_float(first):
+    if due is not None and as_float(due) <= (at if at <= c else c):
         return due
-    return first
+    if at <= c:
+        return exit
+    return c

@@ -33,10 +33,10 @@ from streams.parse import as_float
 
 # the signals a login at the evaluation time moves, and the comparisons (native op codes:
 # rules.pack.native) that cannot start to hold as they move: >= and > for the falling time since
-# the last login; <= and < for the rising counts and trend
+# the last login; <= and < for the rising counts and trend (logins_prev_28d does not move: a
+# login enters the 28 days before the week a week later, a due time)
 _FALLING: Final = frozenset({"days_since_last_login"})
 _RISING: Final = frozenset({"logins_7d", "login_trend", "logins_total"})
-_STILL: Final = frozenset({"logins_prev_28d"})  # a login enters the 28 days before the week a week later
 _GE_GT: Final = (0, 1)
 _LE_LT: Final = (2, 3)
 # what unchanged_by finds of an event
@@ -58,7 +58,7 @@ def logins_keep_quiet(pack: RulePack, with_model: bool) -> bool:
         if not rule.comparisons:
             return False  # an expr rule: its guard is its condition, not a comparison
         for comp in rule.comparisons:
-            if comp.signal in _STILL or comp.signal not in moved:
+            if comp.signal not in moved:
                 continue
             op = NativeCheck(comp).op  # (-1: not a comparison with a number)
             if op not in (_GE_GT if comp.signal in _FALLING else _LE_LT):

@@ -24,7 +24,9 @@ CLOCK_KEY: Final = RESERVED_PREFIX + "clock"
 
 
 def rebuild_index(engine: Engine, keys: Iterable[str] | None = None) -> None:
-    """Rebuild the engine's due index and aggregates from its store (after a changelog recovery)."""
+    """Rebuild the engine's due index and aggregates from its store (after a changelog recovery).
+    The next tick evaluates every customer: the due times the states hold are those of the pack and
+    settings of the engine that wrote them, which a restart may have changed (a new pack file)."""
     engine.commit()
     engine._index.clear()
     engine._risky.clear()
@@ -45,3 +47,4 @@ def rebuild_index(engine: Engine, keys: Iterable[str] | None = None) -> None:
             engine._index.push(state.due, cid)
         if state.tier and engine._track_risky:
             engine._risky[cid] = (state.tier, 0.0, state.rar)
+    engine._rescan = True

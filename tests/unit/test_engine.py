@@ -278,6 +278,19 @@ def test_rebuild_index_after_recovery_keeps_ticking() -> None:
     assert any(a["status"] == "firing" for a in alerts)
 
 
+def test_an_engine_recovered_with_a_new_pack_evaluates_everyone_at_its_next_tick() -> None:
+    """A restart with a new pack file (a rollout after the pack's ConfigMap changed): the states hold
+    the due times of the old pack, which would leave a quiet customer waiting for its next event."""
+    old = Engine(_pack("days_since_last_login", 30), EngineConfig())
+    old.process(login("c", T0))
+    old.process(login("d", T0 + 19 * DAY))
+    old.commit()
+    new = Engine(_pack("days_since_last_login", 14), EngineConfig(), store=dict(old.store))
+    new.rebuild_index()
+    alerts = new.process(login("d", T0 + 21 * DAY))  # the clock crosses a tick: everyone is evaluated
+    assert [(a["customer_id"], a["status"]) for a in alerts] == [("c", "firing")]
+
+
 def test_uncommitted_changes_are_seen_by_reads_and_ticks_then_committed_once() -> None:
     store: dict[str, bytes] = {}
     e = Engine(PACK, EngineConfig(), store=store)

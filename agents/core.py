@@ -62,6 +62,7 @@ COMPILED: tuple[str, ...] = (
     "rules.quiet",
     "rules.engine_reads",
     "rules.engine_recovery",
+    "rules.engine_store",
     "rules.engine",
 )
 GROUP = "churnwatch_core"  # mypyc's shared library: churnwatch_core__mypyc

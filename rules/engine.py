@@ -31,8 +31,6 @@ from collections.abc import Callable, Iterable, MutableMapping
 from functools import partial
 from typing import Any, Final
 
-import orjson
-
 from rules import acknowledgement, history
 from rules.acknowledgement import Acknowledgement
 from rules.aggregates import Aggregates
@@ -42,9 +40,10 @@ from rules.config import Duplicate, EngineConfig, Processed
 from rules.config import Outcome as Outcome  # re-exported: callers import it from here
 from rules.due import crossings_for, held_after, next_due
 from rules.due_index import DueIndex
-from rules.engine_reads import EngineReads, StateDueIndex
+from rules.engine_reads import StateDueIndex
 from rules.engine_recovery import CLOCK_KEY as CLOCK_KEY  # re-exported
 from rules.engine_recovery import rebuild_index
+from rules.engine_store import EngineStore
 from rules.frame import customer_value, frame_signals, frame_values
 from rules.pack import Evaluation, RulePack
 from rules.quiet import EVALUATE, LOGGED_IN, due_after_login, logins_keep_quiet, unchanged_by
@@ -67,7 +66,7 @@ Alert = dict[str, Any]  # contract section 6, without emitted_at
 _EPOCHS: Final = itertools.count(1)  # a pack's quiet epoch (rules.quiet): one per set_pack of any engine
 
 
-class Engine(EngineReads):
+class Engine(EngineStore):
     def __init__(
         self,
         pack: RulePack,
@@ -249,48 +248,6 @@ class Engine(EngineReads):
         if self.observer is not None:
             self.observer(cid, self._quiet_evaluation, state.rar, t)
         self._save(cid, state)
-
-    def _load(self, cid: str, raw: bytes) -> CustomerState:
-        """The customer's state; the object kept from the last write when the store still holds those bytes."""
-        cached = self._cache.get(cid)
-        if cached is not None and (cached[0] is raw or cached[0] == raw):
-            return cached[1]
-        return CustomerState.decode(raw)
-
-    def _save(self, cid: str, state: CustomerState) -> None:
-        self._dirty[cid] = state
-        self._since_commit += 1
-        every = self._commit_every
-        if len(self._dirty) >= self._max_changed or (every is not None and self._since_commit >= every):
-            self.commit()
-
-    def _state_of(self, cid: str) -> CustomerState | None:
-        """The customer's current state: uncommitted changes first, then the store (through the
-        decoded cache); None for a customer never seen."""
-        state = self._dirty.get(cid)
-        if state is not None:
-            return state
-        raw = self.store.get(cid)
-        return None if raw is None else self._load(cid, raw)
-
-    def commit(self) -> int:
-        """Write the changed customers to the store, encoded, then the clock they were changed at
-        (a recovered engine resumes at that clock: ticks up to it have run); returns how many."""
-        dirty, self._dirty = self._dirty, {}
-        self._since_commit = 0
-        store, cache = self.store, self._cache
-        for cid, state in dirty.items():
-            data = state.encode()
-            store[cid] = data
-            if cache.pop(cid, None) is None and len(cache) >= self._cache_size:
-                if not self._cache_size:
-                    continue
-                cache.popitem(last=False)  # the least recently written
-            cache[cid] = (data, state)
-        if self.clock is not None and self.clock != self._committed_clock:
-            store[CLOCK_KEY] = orjson.dumps(self.clock)
-            self._committed_clock = self.clock
-        return len(dirty)
 
     def tick(self, t: float) -> list[dict[str, Any]]:
         """Evaluate, at ``t``, every customer whose result can have changed by then."""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
-from rules.packed_lists import HASH_SIZE, hashes_of, text_of
+from rules.packed_lists import HASH_SIZE
 from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 
 if TYPE_CHECKING:
@@ -67,6 +67,12 @@ def pack_hashes(hashes: Sequence[int]) -> str:
 
 def unpack_hashes(text: str) -> array[int]:
     return _ints(a2b_base64(text))
+
+
+def _pack_seen(seen: str) -> str:
+    """The seen event ids' hashes as :func:`pack_hashes` writes them: their text's latin-1 bytes are
+    the hashes' little-endian words already (``rules.packed_lists.holds``)."""
+    return b2a_base64(seen.encode("latin-1"), newline=False).decode()
 
 
 def pack_times(times: Sequence[int]) -> list[Any]:
@@ -126,7 +132,7 @@ def encode_json(s: CustomerState) -> bytes:
         orjson.dumps(
             [
                 JSON_VERSION,
-                pack_hashes(hashes_of(s.seen)),
+                _pack_seen(s.seen),
                 pack_times(s.logins),
                 s.logins_total,
                 s.last_login,
@@ -230,7 +236,7 @@ def decode_json(data: bytes, cls: type[S]) -> S:
         s.lost,
         s.due,
     ) = raw[:V2_FIELDS]
-    s.seen = text_of(unpack_hashes(seen))
+    s.seen = a2b_base64(seen).decode("latin-1")  # (the text rules.packed_lists.holds searches)
     s.legacy_seen = extras[2] if raw[0] >= 6 else len(s.seen) // HASH_SIZE  # before version 6: all BLAKE2b digests
     s.logins = unpack_times(logins)
     s.orders = _orders(orders) if orders[1] else []

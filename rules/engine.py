@@ -130,7 +130,7 @@ class Engine(EngineStore):
         # quiet customers' logins are applied without an evaluation (not when every evaluation is wanted)
         keep = not self._scan_all and logins_keep_quiet(pack, self._with_model)
         self._quiet_epoch = next(_EPOCHS) if keep else 0
-        self._quiet_evaluation = Evaluation(0.0, pack.tiers.tier(0.0), ())
+        self._quiet_evaluation = pack.no_hits()
 
     # -- the two doors -------------------------------------------------------------------------
 

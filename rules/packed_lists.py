@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import sys
 from array import array
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -24,13 +23,10 @@ __all__ = [
     "append_time",
     "digest",
     "event_key",
-    "hash_list",
-    "hashes_of",
     "holds",
     "id_hash",
     "insort",
     "legacy_key",
-    "text_of",
     "times_list",
     "trim_times",
 ]
@@ -75,12 +71,7 @@ def legacy_key(text: str) -> str:
     return digest(text).decode("latin-1")
 
 
-BIG_ENDIAN: Final = sys.byteorder == "big"
-
-
 # the array methods as statics: a call without looking the method up by name (compiled)
-_tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
-_frombytes: Final[Callable[[array[int], bytes], None]] = array.frombytes
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
 
 
@@ -105,39 +96,16 @@ def holds(keys: str, key: str, first: int = 0, end: int = -1) -> bool:
     return False
 
 
-def text_of(hashes: array[int]) -> str:
-    """The text :func:`holds` searches, of 32-bit hashes (each as its little-endian bytes)."""
-    if BIG_ENDIAN:
-        hashes = array("I", hashes)
-        hashes.byteswap()
-    return _tobytes(hashes).decode("latin-1")
-
-
-def hashes_of(keys: str) -> array[int]:
-    """The 32-bit hashes of a text of :func:`holds` (each read from its little-endian bytes)."""
-    out = _new_hashes()
-    _frombytes(out, keys.encode("latin-1"))
-    if BIG_ENDIAN:
-        out.byteswap()
-    return out
-
-
 def times_list(values: Iterable[int] | None = None) -> array[int]:
     """A time list of the state: int64 epoch seconds in an array (8 bytes a time, not ~40 as a list of ints);
     an empty one (no values) is a copy of one made once (a quarter of array()'s cost, compiled)."""
     return _new_times() if values is None else array("q", values)
 
 
-def hash_list(values: Iterable[int] | None = None) -> array[int]:
-    """32-bit id hashes in an array (4 bytes each)."""
-    return _new_hashes() if values is None else array("I", values)
-
-
 _new_times: Final[Callable[[], array[int]]] = array("q").__copy__
-_new_hashes: Final[Callable[[], array[int]]] = array("I").__copy__
 
 
-HASH_SIZE: Final = hash_list().itemsize
+HASH_SIZE: Final = 4  # the bytes of an id hash (the characters of one in the text holds searches)
 
 
 def trim_times(times: array[int], kept: tuple[int, int], clock: int) -> int:

@@ -57,6 +57,11 @@ class RulePack:
         self._steps = [NativeRule(rule) for rule in self.rules]
         self._quiet = Evaluation(0.0, self.tiers.tier(0.0), ())
 
+    def no_hits(self) -> Evaluation:
+        """The evaluation of a customer no rule fires for (shared by every such evaluation)."""
+        assert self._quiet is not None  # (set up with the pack)
+        return self._quiet
+
     def evaluate(self, signals: Mapping[str, Any]) -> Evaluation:
         """Score one customer's signals: which rules fire (in pack order), the risk score and the tier."""
         return self._evaluation([signals.get(name) for name in SLOTS], signals)

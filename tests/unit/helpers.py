@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable
 from typing import Any
 
 from rules.pack import RulePack, parse_pack
@@ -55,6 +57,13 @@ CONTRACT_EXAMPLE_RULE = {
     "threshold": 14,
     "reason": "no login for 15.2 days (threshold 14)",
 }
+
+
+def seen_text(hashes: Iterable[int]) -> str:
+    """A state's seen event ids (``CustomerState.seen``) holding these 32-bit hashes: their
+    little-endian words as latin-1 text."""
+    words = list(hashes)
+    return struct.pack(f"<{len(words)}I", *words).decode("latin-1")
 
 
 HEAD = "version: 1\ntiers: {watch: 25, at_risk: 50, critical: 75}\nrules:\n"  # a pack's lines before its rules

@@ -9,9 +9,10 @@ import hashlib
 import random
 
 from rules import codec
-from rules.packed_lists import HASH_SIZE, hash_list, text_of
+from rules.packed_lists import HASH_SIZE
 from rules.records import AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 from rules.state import CustomerState
+from tests.unit.helpers import seen_text
 
 T0 = 1_790_000_000
 # sha256 of the 400 states' encodings below by the single-struct encoder (commit c1afcd4)
@@ -30,7 +31,7 @@ def _money(r: random.Random) -> float:
 def varied_state(r: random.Random) -> CustomerState:
     """A state with each part present or not, now and then one that does not fit version 6's binary."""
     s = CustomerState()
-    s.seen = text_of(hash_list(r.randrange(2**32) for _ in range(r.randrange(33))))
+    s.seen = seen_text(r.randrange(2**32) for _ in range(r.randrange(33)))
     s.legacy_seen = r.randrange(len(s.seen) // HASH_SIZE + 1) if r.random() < 0.2 else 0
     s.logins.extend(_times(r, 60, late=True))
     s.logins_total = r.randrange(500)

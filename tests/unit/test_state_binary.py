@@ -17,11 +17,12 @@ from agents.pack_file import load_pack
 from rules import codec
 from rules.codec_json import encode_json
 from rules.engine import CLOCK_KEY, Engine, EngineConfig
-from rules.packed_lists import HASH_SIZE, hash_list, text_of
+from rules.packed_lists import HASH_SIZE
 from rules.records import AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 from rules.state import CustomerState
 from streams.parse import parse_line
 from streams.simulate import SimConfig, generate
+from tests.unit.helpers import seen_text
 
 # the state's fields, read from its source: a compiled CustomerState has no __slots__ to list them
 SOURCE = (Path(__file__).parents[2] / "rules" / "state.py").read_text()
@@ -115,7 +116,7 @@ def test_states_that_do_not_fit_are_written_as_json() -> None:
     weird = _customer()
     weird.subscription = Stamped(T0, "trial")  # a status the binary version has no code for
     many = _customer()
-    many.seen = text_of(hash_list(range(300)))  # more than 255
+    many.seen = seen_text(range(300))  # more than 255
     whole = _customer()
     whole.rar = 3  # type: ignore[assignment]  # an int where a float is expected: kept as it is
     for s in (late, weird, many, whole):
@@ -127,7 +128,7 @@ def _state(draw: Any) -> CustomerState:
     maybe = st.none() | times
     money = st.floats(0, 1e7, allow_nan=False) | st.integers(0, 10**6).map(lambda c: c / 100)
     s = CustomerState()
-    s.seen = text_of(hash_list(draw(st.lists(st.integers(0, 2**32 - 1), max_size=32))))
+    s.seen = seen_text(draw(st.lists(st.integers(0, 2**32 - 1), max_size=32)))
     s.legacy_seen = draw(st.integers(0, len(s.seen) // HASH_SIZE))  # the oldest, BLAKE2b digests of a version 5 state
     s.logins.extend(sorted(draw(st.lists(times, max_size=40))))
     s.logins_total, s.last_login, s.first_login = draw(st.integers(0, 2**33)), draw(maybe), draw(maybe)

@@ -94,14 +94,15 @@ def measure_replay(size: Size, workdir: Path, profile_dir: Path | None = RESULTS
         n, source = write_replay_file(size, path)
     except Exception as exc:  # the simulator is someone else's code: report, don't crash the run
         return {"status": "error", "reason": f"generating events: {type(exc).__name__}: {exc}"}
+    # the mypyc-compiled core first (agents.core; `make compile` builds it): the headline row, taken
+    # as soon as the file is written (on a shared machine a quiet spell may not outlast the pure run
+    # and its profile); not profiled: pyinstrument does not see inside compiled functions
+    compiled = run_child(["engine", "--file", str(path), "--core", "compiled"], timeout=600)
     args = ["engine", "--file", str(path), "--core", "pure"]
     if profile_dir is not None:
         args += ["--profile-below", str(GOAL_REPLAY_EPS), "--profile-out", str(profile_dir / "profile-replay.txt")]
     result = run_child(args, timeout=600)
-    result.update({"events": n, "source": source, "file_bytes": path.stat().st_size})
-    # the same loop on the mypyc-compiled core (agents.core; `make compile` builds it), not profiled:
-    # pyinstrument does not see inside compiled functions
-    result["compiled"] = run_child(["engine", "--file", str(path), "--core", "compiled"], timeout=600)
+    result.update({"events": n, "source": source, "file_bytes": path.stat().st_size, "compiled": compiled})
     if result.get("status") in ("ok", "partial"):
         result.update(measure_cli(path, n))
         result["status"] = "ok"

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import math
 import struct
-import sys
 from array import array
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from rules.codec_json import encode_json, rest_json
-from rules.packed_lists import HASH_SIZE
+from rules.packed_lists import HASH_SIZE, pack_words
 
 if TYPE_CHECKING:
     from rules.state import CustomerState
@@ -74,14 +73,9 @@ OPTIONAL: Final = (
 STATUSES: Final = ("active", "paused", "downgraded", "cancelled")  # rules.state.SUBSCRIPTION_STATUS's values
 STATUS_CODES: Final = {status: code for code, status in enumerate(STATUSES)}
 
-BIG_ENDIAN: Final = sys.byteorder == "big"
-# copied for an empty list (rules.codec_decode's id hashes too): twice as fast as array("I")
-_NO_HASHES: Final = array("I")
 # the array methods as statics: a call without looking the method up by name (compiled)
-_new_hashes: Final[Callable[[], array[int]]] = _NO_HASHES.__copy__
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
 _tolist: Final[Callable[[array[int]], list[int]]] = array.tolist
-_tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
 
 _heads: Final[list[struct.Struct | None]] = [None] * (2 * LEGACY)  # the head and fixed fields, by parts
 
@@ -196,16 +190,6 @@ def _words_of(s: CustomerState) -> list[int]:
     return words
 
 
-def _words(values: list[int]) -> bytes:
-    """32-bit little-endian words, by an array's fromlist: OverflowError for a value outside
-    0 .. 2^32 - 1 (struct's "I" too), but no tuple of the list and a cheaper conversion a word."""
-    words = _new_hashes()
-    _fromlist(words, values)
-    if BIG_ENDIAN:
-        words.byteswap()
-    return _tobytes(words)
-
-
 def _encode_v5(s: CustomerState) -> bytes:
     """The head and fixed fields, the id hashes, the words and the doubles: the bytes of the one
     struct the decoder unpacks (``rules.codec_decode._layout``; "<": no padding), made in parts: the
@@ -245,7 +229,7 @@ def _encode_v5(s: CustomerState) -> bytes:
     if rest:
         parts |= REST
     fixed[1] = parts
-    chunks = [_head(parts).pack(*fixed), seen.encode("latin-1"), _words(words)]
+    chunks = [_head(parts).pack(*fixed), seen.encode("latin-1"), pack_words(words)]
     if doubles:
         chunks.append(struct.pack(f"<{len(doubles)}d", *doubles))
     chunks.append(rest)

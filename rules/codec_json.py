@@ -21,17 +21,16 @@ acknowledgement) is JSON too, with the helpers here.
 
 from __future__ import annotations
 
-import sys
 from array import array
 from binascii import a2b_base64, b2a_base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import accumulate
 from operator import sub
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
-from rules.packed_lists import HASH_SIZE
+from rules.packed_lists import HASH_SIZE, pack_words, unpack_words
 from rules.records import NEW_MEMORY, AlertMemory, Cancellation, Order, Sentiment, Stamped, Ticket
 
 if TYPE_CHECKING:
@@ -40,33 +39,15 @@ if TYPE_CHECKING:
 JSON_VERSION = 6
 V2_FIELDS = 25  # list items of a version 1 or 2 encoding
 S = TypeVar("S", bound="CustomerState")
-_BIG_ENDIAN = sys.byteorder == "big"
-assert array("I").itemsize == 4
-
-
-def _words(values: Iterable[int]) -> bytearray:
-    """Unsigned 32-bit little-endian words (OverflowError for a value outside 0 .. 2^32 - 1)."""
-    words = array("I", values)
-    if _BIG_ENDIAN:
-        words.byteswap()
-    return bytearray(words.tobytes())
-
-
-def _ints(raw: bytes | bytearray) -> array[int]:
-    words = array("I")
-    words.frombytes(raw)
-    if _BIG_ENDIAN:
-        words.byteswap()
-    return words
 
 
 def pack_hashes(hashes: Sequence[int]) -> str:
     """32-bit hashes as base64 of little-endian words: about 5.3 characters each instead of 11."""
-    return b2a_base64(_words(hashes), newline=False).decode()
+    return b2a_base64(pack_words(list(hashes)), newline=False).decode()
 
 
 def unpack_hashes(text: str) -> array[int]:
-    return _ints(a2b_base64(text))
+    return unpack_words(a2b_base64(text))
 
 
 def _pack_seen(seen: str) -> str:
@@ -84,7 +65,7 @@ def pack_times(times: Sequence[int]) -> list[Any]:
     rest = list(map(sub, times[1:], times))
     if rest and (max(rest) >= 1 << 24 or min(rest) < 0):
         return [times[0], *rest]
-    packed = _words(rest)
+    packed = bytearray(pack_words(rest))
     del packed[3::4]  # the high byte of each word, always 0
     return [times[0], b2a_base64(packed, newline=False).decode()]
 
@@ -97,7 +78,7 @@ def unpack_times(packed: list[Any]) -> array[int]:
         wide = bytearray(len(raw) // 3 * 4)
         for i in range(3):
             wide[i::4] = raw[i::3]
-        return array("q", list(accumulate(_ints(wide), initial=packed[0])))
+        return array("q", list(accumulate(unpack_words(wide), initial=packed[0])))
     return array("q", list(accumulate(packed)))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import sys
 from array import array
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -27,8 +28,10 @@ __all__ = [
     "id_hash",
     "insort",
     "legacy_key",
+    "pack_words",
     "times_list",
     "trim_times",
+    "unpack_words",
 ]
 
 
@@ -73,6 +76,33 @@ def legacy_key(text: str) -> str:
 
 # the array methods as statics: a call without looking the method up by name (compiled)
 _fromlist: Final[Callable[[array[int], list[int]], None]] = array.fromlist
+
+
+BIG_ENDIAN: Final = sys.byteorder == "big"
+assert array("I").itemsize == 4
+_new_words: Final[Callable[[], array[int]]] = array("I").__copy__  # twice as fast as array("I")
+_tobytes: Final[Callable[[array[int]], bytes]] = array.tobytes
+_frombytes: Final[Callable[[array[int], bytes | bytearray], None]] = array.frombytes
+
+
+def pack_words(values: list[int]) -> bytes:
+    """Unsigned 32-bit little-endian words, by an array's fromlist: OverflowError for a value
+    outside 0 .. 2^32 - 1 (struct's "I" too), but no tuple of the list and a cheaper conversion a
+    word. The one word packer of the state's encodings (``rules.codec``, ``rules.codec_json``)."""
+    words = _new_words()
+    _fromlist(words, values)
+    if BIG_ENDIAN:
+        words.byteswap()
+    return _tobytes(words)
+
+
+def unpack_words(raw: bytes | bytearray) -> array[int]:
+    """The words :func:`pack_words` wrote."""
+    words = _new_words()
+    _frombytes(words, raw)
+    if BIG_ENDIAN:
+        words.byteswap()
+    return words
 
 
 def append_time(times: array[int], ts: int) -> None:

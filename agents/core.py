@@ -79,8 +79,10 @@ def source_path(module: str) -> Path:
 
 
 def build_key(modules: Sequence[str] = COMPILED) -> str:
-    """The hash of the compiled modules' sources, the interpreter's ABI and the build format."""
-    digest = hashlib.sha256(f"{BUILD_FORMAT} {sys.implementation.cache_tag} {','.join(modules)}".encode())
+    """The hash of the compiled modules' sources, the interpreter (its ABI, version and build: a
+    build made against one interpreter's headers is never loaded by another) and the build format."""
+    interpreter = f"{sys.implementation.cache_tag} {sys.version}"
+    digest = hashlib.sha256(f"{BUILD_FORMAT} {interpreter} {','.join(modules)}".encode())
     for module in modules:
         digest.update(source_path(module).read_bytes())
     return digest.hexdigest()[:16]

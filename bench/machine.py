@@ -77,6 +77,9 @@ def machine_info(bootstrap: str | None = None) -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
+        # which build of it (a distribution's, with profile-guided optimisation, or one from source):
+        # the same version runs the loop about 10% apart (deploy/local/venv.sh)
+        "python_build": f"{platform.python_build()[1]}, {platform.python_compiler()}",
         "kafka": kafka_version(bootstrap),
         "libraries": {
             name: _version(name)

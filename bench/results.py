@@ -310,6 +310,12 @@ def render_text(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _build(machine: dict[str, Any]) -> str:
+    """The interpreter's build (its date and compiler) in brackets, when the report has it."""
+    build = machine.get("python_build")
+    return f" ({build})" if build else ""
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     rows = [Row(**r) for r in report.get("rows", [])]
     machine = report.get("machine", {})
@@ -320,7 +326,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{report.get('started_at', '?')}, {report.get('duration_seconds', 0):.0f} s.",
         "",
         f"Machine: {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores, "
-        f"Python {machine.get('python', '?')}, Kafka {machine.get('kafka') or '?'}, "
+        f"Python {machine.get('python', '?')}{_build(machine)}, Kafka {machine.get('kafka') or '?'}, "
         + ", ".join(f"{k} {v}" for k, v in libs.items() if v),
         "",
         "| measurement | value | unit | goal | |",

@@ -78,7 +78,7 @@ def machine_info(bootstrap: str | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         # which build of it (a distribution's, with profile-guided optimisation, or one from source):
-        # the same version runs the loop about 10% apart (deploy/local/venv.sh)
+        # two builds of one minor version ran the loop about 10% apart (deploy/local/venv.sh)
         "python_build": f"{platform.python_build()[1]}, {platform.python_compiler()}",
         "kafka": kafka_version(bootstrap),
         "libraries": {

@@ -51,11 +51,16 @@ done
 get "$WEB/healthz" >/dev/null 2>&1 || { echo "the worker is not ready after 120 s; see $LOGS/demo-worker.log"; exit 1; }
 echo "== worker ready: $WEB/metrics  $WEB/at-risk  $WEB/customers/c-1  $WEB/healthz"
 echo "== producing $DAYS days of history for $CUSTOMERS customers (ending now)"
-"$BIN/churnwatch" simulate --customers "$CUSTOMERS" --days "$DAYS" --end now
-# the worker is done when its alerts stop growing
+said=$("$BIN/churnwatch" simulate --customers "$CUSTOMERS" --days "$DAYS" --end now 2>&1) || { echo "$said"; exit 1; }
+echo "$said"
+produced=$(sed -n 's/^simulate: \([0-9]*\) events .*/\1/p' <<<"$said" | head -1)
+# the worker is done when it has taken every event produced (its churnwatch_events_total, all
+# outcomes) and its alerts stop growing; alerts alone can stand still for a while mid-history
+taken() { get "$WEB/metrics" 2>/dev/null | awk '/^churnwatch_events_total[{]/ {n += $NF} END {printf "%d", n}'; }
 last=-1
-for _ in $(seq 1 60); do
+for _ in $(seq 1 150); do
   sleep 2
+  [ "$(taken || echo 0)" -lt "${produced:-0}" ] && continue
   now=$("$BIN/churnwatch" alerts --count 2>/dev/null || echo 0)
   [ "$now" = "$last" ] && break
   last=$now

@@ -65,6 +65,7 @@ for _ in $(seq 1 150); do
   [ "$now" = "$last" ] && break
   last=$now
 done
+echo "== the worker took $(taken || echo 0) of the $produced events"
 echo "== top revenue at risk (GET /at-risk?limit=5):"
 get "$WEB/at-risk?limit=5" || true
 echo "== Redis: redis-cli -p ${CHURNWATCH_LOCAL_REDIS_PORT:-6379} zrevrange churnwatch:at_risk 0 4 withscores; Prometheus text at $WEB/metrics"

@@ -65,16 +65,10 @@ def _drop_old_test_topics(bootstrap: str) -> None:
     """The previous sessions' test topics go (this session's stay until the next one, for a look
     after a failure). Left to pile up, they slow the broker's restart (it brings partitions back
     one by one), which the broker-restart fault test does mid-stream."""
-    from kafka import KafkaAdminClient
+    from tests.integration.harness import drop_topics
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-        try:
-            old = [t for t in admin.list_topics() if t.startswith(TEST_TOPIC_PREFIXES)]
-            for i in range(0, len(old), 100):
-                admin.delete_topics(old[i : i + 100])
-        finally:
-            admin.close()
+        drop_topics(bootstrap, TEST_TOPIC_PREFIXES)
     except Exception as exc:  # housekeeping: the tests do not depend on it
         warnings.warn(f"old test topics not deleted: {exc!r}", stacklevel=1)
 

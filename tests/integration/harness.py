@@ -36,6 +36,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def drop_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+    """Delete the broker's topics whose names start with one of ``prefixes`` (100 per request)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    try:
+        names = [t for t in admin.list_topics() if t.startswith(prefixes)]
+        for i in range(0, len(names), 100):
+            admin.delete_topics(names[i : i + 100])
+    finally:
+        admin.close()
+
+
 class WorkerProcess:
     """A `churnwatch worker` subprocess with its own app id, topic prefix and web port."""
 

@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.integration.harness import drop_topics, free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_demo_shows_the_alerts_of_every_event(services: dict[str, str], tmp_path: Path) -> None:
@@ -34,7 +29,7 @@ def test_demo_shows_the_alerts_of_every_event(services: dict[str, str], tmp_path
         "DEMO_ROWS": "3",
         "CHURNWATCH_KAFKA_BOOTSTRAP": services["bootstrap"],
         "CHURNWATCH_REDIS_URL": redis_url,
-        "CHURNWATCH_WEB_PORT": str(_free_port()),
+        "CHURNWATCH_WEB_PORT": str(free_port()),
         "CHURNWATCH_DATA_DIR": str(tmp_path / "data"),
         "CHURNWATCH_TOPIC_PREFIX": prefix,
         "CHURNWATCH_APP_ID": f"{prefix}app",
@@ -50,7 +45,7 @@ def test_demo_shows_the_alerts_of_every_event(services: dict[str, str], tmp_path
         check=False,
     )
     out = proc.stdout + proc.stderr
-    _drop_topics(services["bootstrap"], prefix)  # fewer partitions for the broker-restart fault test
+    drop_topics(services["bootstrap"], (prefix,))  # fewer partitions for the broker-restart fault test
     assert proc.returncode == 0, out[-3000:]
     produced = re.search(r"^simulate: (\d+) events", out, re.M)
     took = re.search(r"^== the worker took (\d+) of the (\d+) events", out, re.M)
@@ -58,15 +53,3 @@ def test_demo_shows_the_alerts_of_every_event(services: dict[str, str], tmp_path
     assert took.group(1) == took.group(2) == produced.group(1), out[-3000:]
     summary = re.search(r"^(\d+) alerts \((\d+) firing, (\d+) resolved\)", out, re.M)
     assert summary and int(summary.group(1)) > 0, out[-3000:]
-
-
-def _drop_topics(bootstrap: str, prefix: str) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
